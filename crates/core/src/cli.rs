@@ -1,0 +1,215 @@
+//! The edge every tool shares: common flags, the environment, the clock, and how a run ends.
+//!
+//! A `bin/*.rs` file is a few lines: parse with [`parse`], run the tool, hand the result to
+//! [`finish`]. That makes the failure surface identical across tools: one line
+//! `TOOL: error: MESSAGE` on stderr (plus indented hints), the exit code of the error's
+//! class, an `error` document on stdout with `--json-errors`, and `::error::` workflow
+//! commands under GitHub Actions.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use jiff::Timestamp;
+
+use crate::doc::{ErrorDocument, Kind, SCHEMA_VERSION};
+use crate::error::{CoreError, ExitClass, Failure};
+
+/// Flags every tool takes (CONTRACT.md §3).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct CommonArgs {
+    /// The primary input document (- reads stdin).
+    #[arg(short = 'i', long = "input", value_name = "FILE", global = true)]
+    pub input: Option<String>,
+    /// Pretty-print the output (default on a terminal).
+    #[arg(long, global = true, conflicts_with = "compact")]
+    pub pretty: bool,
+    /// Print the output on one line (default in a pipe).
+    #[arg(long, global = true)]
+    pub compact: bool,
+    /// Filter the output document with a jq program (jaq dialect); strings print raw.
+    #[arg(long, value_name = "FILTER", global = true)]
+    pub jq: Option<String>,
+    /// The clock, for reproducible runs (RFC 3339).
+    #[arg(long, value_name = "RFC3339", env = "ROLLOUT_NOW", global = true)]
+    pub now: Option<String>,
+    /// Trace id (else inherited from the input document, else generated).
+    #[arg(long, value_name = "ID", env = "ROLLOUT_TRACE_ID", global = true)]
+    pub trace_id: Option<String>,
+    /// Also write a Markdown summary to FILE.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub summary: Option<PathBuf>,
+    /// Do not append the summary to $GITHUB_STEP_SUMMARY.
+    #[arg(long, global = true)]
+    pub no_step_summary: bool,
+    /// On failure also print an error document on stdout.
+    #[arg(long, env = "ROLLOUT_JSON_ERRORS", global = true,
+          value_parser = clap::builder::FalseyValueParser::new(), num_args = 0,
+          default_missing_value = "true")]
+    pub json_errors: bool,
+}
+
+/// The parts of the process environment the contract depends on, read once at the edge.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    /// `GITHUB_ACTIONS=true`: print workflow commands for errors and warnings.
+    pub github_actions: bool,
+    /// `GITHUB_STEP_SUMMARY`: where summaries are appended.
+    pub step_summary: Option<PathBuf>,
+    /// `ROLLOUT_JSON_ERRORS` is set to a true value.
+    pub json_errors: bool,
+}
+
+impl Env {
+    /// Read the environment of this process.
+    pub fn capture() -> Self {
+        let truthy = |name: &str| {
+            std::env::var(name)
+                .map(|v| !matches!(v.trim(), "" | "0" | "false" | "no" | "off"))
+                .unwrap_or(false)
+        };
+        Env {
+            github_actions: std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
+            step_summary: std::env::var_os("GITHUB_STEP_SUMMARY")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+            json_errors: truthy("ROLLOUT_JSON_ERRORS"),
+        }
+    }
+}
+
+/// Resolve the clock: `--now`/`ROLLOUT_NOW` when given, else the system clock (seconds).
+pub fn resolve_now(flag: Option<&str>) -> Result<Timestamp, CoreError> {
+    match flag {
+        Some(text) => crate::time::parse_timestamp(text),
+        None => Ok(Timestamp::from_second(Timestamp::now().as_second()).unwrap_or_default()),
+    }
+}
+
+/// Seconds since the epoch as a float, for jq's `now`.
+pub fn epoch_seconds(ts: Timestamp) -> f64 {
+    ts.as_millisecond() as f64 / 1000.0
+}
+
+/// Parse the command line of `tool`. Help and version print and exit 0; errors are reported
+/// in the contract's format with exit 2.
+pub fn parse<C: Parser>(tool: &str, env: &Env) -> Result<C, ExitCode> {
+    match C::try_parse() {
+        Ok(c) => Ok(c),
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                let _ = e.print();
+                return Err(
+                    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                        ExitCode::from(2)
+                    } else {
+                        ExitCode::SUCCESS
+                    },
+                );
+            }
+            let rendered = e.render().to_string();
+            let mut lines = rendered.lines().filter(|l| !l.trim().is_empty());
+            let first = lines
+                .next()
+                .unwrap_or("invalid arguments")
+                .trim_start_matches("error: ")
+                .to_string();
+            let hints: Vec<String> = lines.map(|l| l.trim().to_string()).collect();
+            let json_errors = env.json_errors || std::env::args().any(|a| a == "--json-errors");
+            let err = CoreError::usage(first);
+            Err(report(tool, env, json_errors, &err, &hints))
+        }
+    }
+}
+
+/// End a run: success codes pass through; failures are reported and mapped to their code.
+pub fn finish<E: Failure>(
+    tool: &str,
+    env: &Env,
+    json_errors: bool,
+    result: Result<u8, E>,
+) -> ExitCode {
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            let hints = e.hints();
+            report(tool, env, json_errors, &e, &hints)
+        }
+    }
+}
+
+fn report(tool: &str, env: &Env, json_errors: bool, e: &dyn Failure, hints: &[String]) -> ExitCode {
+    let class = e.class();
+    let code = class.code();
+    let message = e.to_string();
+    let mut text = format!("{tool}: error: {message}\n");
+    for h in hints {
+        text.push_str(&format!("  hint: {h}\n"));
+    }
+    if env.github_actions {
+        text.push_str(&format!(
+            "::error title={tool}::{}\n",
+            escape_workflow(&message)
+        ));
+    }
+    eprint!("{text}");
+    if json_errors {
+        let doc = ErrorDocument {
+            schema_version: SCHEMA_VERSION.into(),
+            kind: Kind::Error,
+            tool: tool.into(),
+            exit_code: code,
+            reason_code: e.reason_code().to_string(),
+            message,
+            hints: hints.to_vec(),
+        };
+        let mut line = serde_json::to_string(&doc).unwrap_or_default();
+        line.push('\n');
+        let _ = crate::output::write_stdout(line.as_bytes());
+    }
+    ExitCode::from(code)
+}
+
+/// Print a warning: `TOOL: warning: MESSAGE` on stderr, plus `::warning::` under Actions.
+pub fn warn(tool: &str, env: &Env, message: &str) {
+    eprintln!("{tool}: warning: {message}");
+    if env.github_actions {
+        eprintln!("::warning title={tool}::{}", escape_workflow(message));
+    }
+}
+
+/// Escape a message for a GitHub workflow command.
+pub fn escape_workflow(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// A verdict exit (1) as a result, for `--fail-on-*` flags.
+pub fn verdict_code(failed: bool) -> u8 {
+    if failed { ExitClass::Verdict.code() } else { 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workflow_messages_are_escaped() {
+        assert_eq!(escape_workflow("a%b\nc"), "a%25b%0Ac");
+    }
+
+    #[test]
+    fn now_flag_wins_and_system_clock_is_whole_seconds() {
+        let t = resolve_now(Some("2026-11-21T08:00:00+01:00")).unwrap();
+        assert_eq!(t.to_string(), "2026-11-21T07:00:00Z");
+        assert_eq!(resolve_now(None).unwrap().subsec_nanosecond(), 0);
+        assert!(resolve_now(Some("soon")).is_err());
+    }
+}

@@ -1,0 +1,255 @@
+//! Errors, exit codes and reason codes: the one mapping every tool shares.
+//!
+//! CONTRACT.md §4 fixes six exit codes. Every error type in the workspace implements
+//! [`Failure`], which names the [`ExitClass`] and a stable snake_case reason code for each
+//! variant; [`ExitClass::code`] is the only place where a class becomes a number. The
+//! reporting side ([`crate::cli`]) turns a `Failure` into the `TOOL: error: MESSAGE` line,
+//! the optional `error` document and the GitHub annotation, the same way for every tool.
+
+use std::path::PathBuf;
+
+/// The class of an outcome, which fixes the process exit code (CONTRACT.md §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitClass {
+    /// 1: a negative verdict the user asked to fail on (`--fail-on-hold`, `--check` drift).
+    Verdict,
+    /// 2: usage error or invalid input.
+    Usage,
+    /// 3: refused by a safety rule (fail-closed).
+    Refused,
+    /// 4: conflict (idempotency, revision, lock, rejected push).
+    Conflict,
+    /// 5: environment failure (I/O, git, network, TLS).
+    Environment,
+}
+
+impl ExitClass {
+    /// The process exit code of this class.
+    pub fn code(self) -> u8 {
+        match self {
+            ExitClass::Verdict => 1,
+            ExitClass::Usage => 2,
+            ExitClass::Refused => 3,
+            ExitClass::Conflict => 4,
+            ExitClass::Environment => 5,
+        }
+    }
+}
+
+/// What every error of every tool can say about itself.
+pub trait Failure: std::error::Error {
+    /// The exit class (and so the exit code) of this error.
+    fn class(&self) -> ExitClass;
+    /// A stable snake_case identifier for machines (`input_malformed`, `kind_mismatch`).
+    fn reason_code(&self) -> &str;
+    /// Extra lines for people: what to try next. Printed indented after the error line.
+    fn hints(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// Errors raised by the shared contract code: reading inputs, time, jq, files, locks.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// A flag or argument combination that makes no sense.
+    #[error("{message}")]
+    Usage {
+        /// What is wrong, for people.
+        message: String,
+    },
+    /// No input was named and stdin is a terminal.
+    #[error("no input: expected {expected} on stdin or with -i FILE")]
+    NoInputOnTerminal {
+        /// What the tool wanted to read.
+        expected: String,
+    },
+    /// An input file could not be opened or read.
+    #[error("cannot read {origin}: {source}")]
+    Unreadable {
+        /// The file, or `stdin`.
+        origin: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The input was empty (or only whitespace).
+    #[error("{origin} is empty: expected {expected}")]
+    EmptyInput {
+        /// The file, or `stdin`.
+        origin: String,
+        /// What the tool wanted to read.
+        expected: String,
+    },
+    /// The input is larger than the documented limit.
+    #[error("{origin} is larger than the limit of {limit} bytes")]
+    TooLarge {
+        /// The file, or `stdin`.
+        origin: String,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The input is not valid UTF-8.
+    #[error("{origin} is not valid UTF-8 (byte offset {offset})")]
+    NotUtf8 {
+        /// The file, or `stdin`.
+        origin: String,
+        /// The first invalid byte.
+        offset: usize,
+    },
+    /// The input is not well-formed JSON.
+    #[error("{origin}:{line}:{column}: malformed JSON: {message}")]
+    MalformedJson {
+        /// The file, or `stdin`.
+        origin: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The parser's description.
+        message: String,
+    },
+    /// The input is not well-formed YAML, or uses a YAML feature the tools refuse.
+    #[error("{origin}:{line}:{column}: malformed YAML: {message}")]
+    MalformedYaml {
+        /// The file, or `stdin`.
+        origin: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The parser's description.
+        message: String,
+    },
+    /// A document of another kind than the one expected.
+    #[error("{origin}: expected a document of kind \"{expected}\", found {found}")]
+    WrongKind {
+        /// The file, or `stdin`.
+        origin: String,
+        /// The kind this tool reads.
+        expected: String,
+        /// What was found, already quoted or described.
+        found: String,
+    },
+    /// A document of an unsupported schema version.
+    #[error("{origin}: unsupported schemaVersion {found} (this tool reads \"{expected}\")")]
+    WrongSchemaVersion {
+        /// The file, or `stdin`.
+        origin: String,
+        /// The version this tool reads.
+        expected: String,
+        /// What was found, already quoted or described.
+        found: String,
+    },
+    /// The input is an `error` document written by an upstream tool.
+    #[error("{origin}: upstream {tool} failed: {message}")]
+    Upstream {
+        /// The file, or `stdin`.
+        origin: String,
+        /// The tool that wrote the error document.
+        tool: String,
+        /// Its message.
+        message: String,
+    },
+    /// A timestamp that is not RFC 3339.
+    #[error("invalid timestamp {value:?}: {message}")]
+    InvalidTimestamp {
+        /// The text given.
+        value: String,
+        /// Why it was refused.
+        message: String,
+    },
+    /// A duration that is not of the form `90s`, `45m`, `36h`, `14d`, `2w`.
+    #[error(
+        "invalid duration {value:?}: expected a whole number and a unit s, m, h, d or w (for example 90s, 45m, 36h, 14d, 2w)"
+    )]
+    InvalidDuration {
+        /// The text given.
+        value: String,
+    },
+    /// A jq program that does not compile.
+    #[error("{context}: jq error: {message}")]
+    JqCompile {
+        /// Where the program came from (`--jq`, a gate and check).
+        context: String,
+        /// The compiler's description.
+        message: String,
+    },
+    /// The `--jq` output filter failed at run time.
+    #[error("--jq: {message}")]
+    JqOutput {
+        /// The runtime error.
+        message: String,
+    },
+    /// Writing a file failed.
+    #[error("cannot write {path}: {source}", path = path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Another process holds the lock for longer than the timeout.
+    #[error("lock {path} not obtained within {timeout}", path = path.display())]
+    LockTimeout {
+        /// The lock file.
+        path: PathBuf,
+        /// The timeout, as written by the user.
+        timeout: String,
+    },
+}
+
+impl CoreError {
+    /// Shorthand for a usage error.
+    pub fn usage(message: impl Into<String>) -> Self {
+        CoreError::Usage {
+            message: message.into(),
+        }
+    }
+}
+
+impl Failure for CoreError {
+    fn class(&self) -> ExitClass {
+        match self {
+            CoreError::Write { .. } => ExitClass::Environment,
+            CoreError::LockTimeout { .. } => ExitClass::Conflict,
+            _ => ExitClass::Usage,
+        }
+    }
+
+    fn reason_code(&self) -> &str {
+        match self {
+            CoreError::Usage { .. } => "usage",
+            CoreError::NoInputOnTerminal { .. } => "input_missing",
+            CoreError::Unreadable { .. } => "input_unreadable",
+            CoreError::EmptyInput { .. } => "input_empty",
+            CoreError::TooLarge { .. } => "input_too_large",
+            CoreError::NotUtf8 { .. } => "input_not_utf8",
+            CoreError::MalformedJson { .. } => "input_malformed",
+            CoreError::MalformedYaml { .. } => "input_malformed",
+            CoreError::WrongKind { .. } => "kind_mismatch",
+            CoreError::WrongSchemaVersion { .. } => "schema_version_mismatch",
+            CoreError::Upstream { .. } => "upstream_error",
+            CoreError::InvalidTimestamp { .. } => "timestamp_invalid",
+            CoreError::InvalidDuration { .. } => "duration_invalid",
+            CoreError::JqCompile { .. } => "jq_compile_error",
+            CoreError::JqOutput { .. } => "jq_runtime_error",
+            CoreError::Write { .. } => "io_error",
+            CoreError::LockTimeout { .. } => "lock_timeout",
+        }
+    }
+
+    fn hints(&self) -> Vec<String> {
+        match self {
+            CoreError::NoInputOnTerminal { .. } => {
+                vec!["pipe a document in, or pass -i FILE (-i - reads stdin)".into()]
+            }
+            CoreError::JqCompile { .. } => vec![
+                "filters are jaq 3 syntax: no $ENV (use env), no ?// destructuring, no input/inputs"
+                    .into(),
+            ],
+            CoreError::LockTimeout { .. } => {
+                vec!["another run holds the lock; retry, or raise --lock-timeout".into()]
+            }
+            _ => Vec::new(),
+        }
+    }
+}

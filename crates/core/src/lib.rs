@@ -1,0 +1,40 @@
+//! # rollout-core: the contract every rollout-tools binary follows
+//!
+//! The tools of rollout-tools are small and chained by pipes, so the value of the toolkit
+//! is that they all behave the same: the same document envelope, the same flags, the same
+//! exit codes, the same way of failing without changing anything. This crate holds that
+//! contract (`CONTRACT.md` in the design notes) once, so no tool re-implements it:
+//!
+//! * [`doc`]: the `schemaVersion`/`kind` envelope and the check every reader does first;
+//! * [`error`]: the [`error::Failure`] trait and the one class-to-exit-code mapping;
+//! * [`input`]: bounded reads of files and stdin, JSON with line and column errors;
+//! * [`jsonl`]: large JSONL files hashed, validated and read backwards in bounded memory;
+//! * [`yaml`]: strict YAML 1.2 reading into JSON values;
+//! * [`output`]: pretty/compact printing, `--jq`, quiet exit on a closed pipe;
+//! * [`jq`]: jaq compiled once, `now` injected, `halt` never exits the process;
+//! * [`time`]: RFC 3339 timestamps and `90s`/`14d`/`2w` durations;
+//! * [`hash`]: canonical JSON digests binding documents to their inputs;
+//! * [`fsx`]: atomic writes, file locks with timeout, locked JSONL appends;
+//! * [`summary`]: Markdown summaries to a file and to the GitHub step summary;
+//! * [`trace`]: trace id precedence and generation;
+//! * [`cli`]: common flags, the captured environment, the clock, how a run ends.
+//!
+//! Domain code stays pure: the clock, the trace id and the environment are resolved at the
+//! edge ([`cli`]) and passed in.
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod doc;
+pub mod error;
+pub mod fsx;
+pub mod hash;
+pub mod input;
+pub mod jq;
+pub mod jsonl;
+pub mod output;
+pub mod summary;
+pub mod time;
+pub mod trace;
+pub mod yaml;
+
+pub use error::{CoreError, ExitClass, Failure};

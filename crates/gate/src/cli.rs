@@ -1,0 +1,301 @@
+//! The `gate-eval` command line: flags, the run sequence, and what is written when.
+//!
+//! Order matters for "nothing changed on failure": everything that can be refused (flags,
+//! gates file, params, jq, input) is checked before anything is written; then the state file
+//! and history are written, then the summary, then the decision is printed.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use indexmap::IndexMap;
+use rollout_core::cli::{CommonArgs, Env, epoch_seconds, finish, parse, resolve_now, verdict_code};
+use rollout_core::doc::{Kind, SCHEMA_VERSION};
+use rollout_core::fsx::{append_jsonl_locked, atomic_write};
+use rollout_core::hash::{canonical_digest, sha256_bytes};
+use rollout_core::input::{MAX_DOCUMENT_BYTES, Source, as_text, read_bytes};
+use rollout_core::output::{Output, write_stdout};
+use rollout_core::time::{Duration, add, format_timestamp};
+use rollout_core::{summary, trace};
+use serde_json::{Value, json};
+
+use crate::decision::{
+    EvidenceInput, GateDecision, GatesInput, Inputs, Summary, Verdict, markdown,
+};
+use crate::engine::{Runner, evaluate};
+use crate::error::GateError;
+use crate::evidence::{attach, empty_root, parse_args, read_root};
+use crate::params::{resolve, split_assignment};
+use crate::plan::{build, parse_gates};
+use crate::presets::{PRESETS, find, names};
+
+const TOOL: &str = "gate-eval";
+
+const EXAMPLES: &str = "\
+Examples:
+  # Decide on a promotion with the superloop gates; fail the CI step on hold
+  gate-eval --preset superloop-v1 --subject fleet-a \\
+    --evidence status=fleet-status.json \\
+    --evidence handoff=telemetry/handoff.jsonl \\
+    --evidence drills=drills/promotion.v1.json --fail-on-hold
+
+  # Gate a rollout on runtime health straight from the probe
+  health-probe --urls \"$RUNTIME_HEALTH_URLS\" | gate-eval --preset runtime-health
+
+  # Your own gates file, a stricter param, and just the reason codes
+  gate-eval --gates gates.yaml -i evidence.json --set maxErrorRate=0.01 \\
+    --jq '.summary.reasonCodes[]'
+
+  # Reproducible run: fixed clock and trace id, decision kept and logged
+  gate-eval --gates gates.yaml -i evidence.json --now 2026-11-21T08:00:00Z \\
+    --trace-id rel-42 --state-file decision.json --history-file decisions.jsonl
+
+  # List the built-in presets, or print one to start your own gates file
+  gate-eval presets
+  gate-eval presets superloop-v1 > gates.yaml
+
+Exit status: 0 decision printed (promote, or hold without --fail-on-hold); 1 hold with
+--fail-on-hold; 2 usage error or invalid input; 4 lock not obtained; 5 I/O failure.";
+
+/// Evaluate promotion gates over JSON evidence and print a gate-decision.
+#[derive(Debug, Parser)]
+#[command(
+    name = "gate-eval",
+    version,
+    about = "Evaluate promotion gates over JSON evidence and print a gate-decision",
+    long_about = "Evaluate declarative promotion gates (a gates file, or a built-in preset) over \
+JSON evidence and print a gate-decision document: promote or hold, every failed gate with \
+its reason codes, and each check's observed value and limit. Every check is evaluated, so a \
+hold lists every reason. A missing or unparseable evidence file fails the gates that need it \
+(fail-closed) instead of failing the run.",
+    after_help = EXAMPLES,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+pub struct Cli {
+    /// Subcommands.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// The gates file (JSON or YAML, kind: gates).
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "preset",
+        conflicts_with = "preset"
+    )]
+    pub gates: Option<PathBuf>,
+    /// A built-in gates file (see: gate-eval presets).
+    #[arg(long, value_name = "NAME")]
+    pub preset: Option<String>,
+    /// Add the document at PATH to the evidence as .NAME (a .jsonl file is an array of records).
+    #[arg(long = "evidence", value_name = "NAME=PATH")]
+    pub evidence: Vec<String>,
+    /// Override a param of the gates file (type-checked).
+    #[arg(long = "set", value_name = "PARAM=VALUE")]
+    pub set: Vec<String>,
+    /// What is being decided on (a release, a fleet); policy-apply checks it.
+    #[arg(long, value_name = "ID")]
+    pub subject: Option<String>,
+    /// How long the decision stays valid (validUntil = generatedAt + TTL).
+    #[arg(long, value_name = "DURATION", default_value = "60m")]
+    pub ttl: String,
+    /// Exit 1 on hold (after printing and persisting the decision).
+    #[arg(long)]
+    pub fail_on_hold: bool,
+    /// Write the decision to FILE (atomically).
+    #[arg(long, value_name = "FILE")]
+    pub state_file: Option<PathBuf>,
+    /// Append the decision to a JSONL FILE (under a lock).
+    #[arg(long, value_name = "FILE")]
+    pub history_file: Option<PathBuf>,
+    /// How long to wait for the history file's lock.
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub lock_timeout: String,
+    /// Flags every tool takes.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// gate-eval subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the built-in presets, or print one preset's gates file.
+    Presets {
+        /// Print this preset's gates file (YAML) instead of the list.
+        name: Option<String>,
+    },
+}
+
+/// Entry point of the `gate-eval` binary.
+pub fn main() -> ExitCode {
+    let env = Env::capture();
+    let cli = match parse::<Cli>(TOOL, &env) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let json_errors = cli.common.json_errors || env.json_errors;
+    let result = run(&cli, &env);
+    finish(TOOL, &env, json_errors, result)
+}
+
+/// Run gate-eval with parsed flags; returns the exit code on success.
+pub fn run(cli: &Cli, env: &Env) -> Result<u8, GateError> {
+    let now = resolve_now(cli.common.now.as_deref())?;
+    let output = Output::new(
+        cli.common.pretty,
+        cli.common.compact,
+        cli.common.jq.as_deref(),
+        epoch_seconds(now),
+    )?;
+    if let Some(Command::Presets { name }) = &cli.command {
+        return list_presets(name.as_deref(), &output).map(|_| 0);
+    }
+
+    // 1. Everything that can be refused, before anything is read or written.
+    let ttl = Duration::parse(&cli.ttl)?;
+    let lock_timeout = Duration::parse(&cli.lock_timeout)?;
+    let (text, origin, source_label) = load_gates_text(cli)?;
+    let file = parse_gates(&text, &origin)?;
+    let sets = cli
+        .set
+        .iter()
+        .map(|a| split_assignment("--set", a))
+        .collect::<Result<Vec<_>, _>>()?;
+    let params = resolve(&file.params, &sets)?;
+    let plan = build(&file, &params, &origin)?;
+    let evidence_args = parse_args(&cli.evidence)?;
+    let valid_until = add(now, ttl)?;
+
+    // 2. Evidence.
+    let root_input = match &cli.common.input {
+        Some(spec) => Some(read_root(&Source::parse(spec))?),
+        None if evidence_args.is_empty() => Some(read_root(&Source::Stdin)?),
+        None => None,
+    };
+    let (mut root, input_info) = match root_input {
+        Some(r) => (r.value, Some(r.info)),
+        None => (empty_root(), None),
+    };
+    let inherited_trace = root
+        .get("traceId")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let params_jq: Value = params.iter().map(|(k, v)| (k.clone(), v.to_jq())).collect();
+    let loader = Runner::new(&plan, &params_jq, &Value::Null, now);
+    let sources = attach(&mut root, &evidence_args, &plan.sources, &loader)?;
+    let sources_json = serde_json::to_value(&sources).unwrap_or(Value::Null);
+
+    // 3. Decide (pure).
+    let runner = Runner::new(&plan, &params_jq, &sources_json, now);
+    let gates = evaluate(&runner, &root, now);
+    let summary_doc = Summary::of(&gates);
+    let decision = GateDecision {
+        schema_version: SCHEMA_VERSION.into(),
+        kind: Kind::GateDecision,
+        generated_at: format_timestamp(now),
+        valid_until: format_timestamp(valid_until),
+        trace_id: trace::resolve(
+            cli.common.trace_id.as_deref(),
+            inherited_trace.as_deref(),
+            trace::random_uuid,
+        ),
+        subject: cli.subject.clone(),
+        inputs: Inputs {
+            gates: GatesInput {
+                source: source_label,
+                digest: sha256_bytes(text.as_bytes()),
+            },
+            input: input_info,
+            sources,
+            evidence: EvidenceInput {
+                digest: canonical_digest(&root),
+            },
+        },
+        params: params
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_doc()))
+            .collect::<IndexMap<_, _>>(),
+        summary: summary_doc,
+        gates,
+    };
+    let doc = serde_json::to_value(&decision)
+        .map_err(|e| rollout_core::CoreError::usage(e.to_string()))?;
+
+    // 4. Persist, summarise, print.
+    if let Some(path) = &cli.state_file {
+        let mut bytes = serde_json::to_vec_pretty(&doc).unwrap_or_default();
+        bytes.push(b'\n');
+        atomic_write(path, &bytes)?;
+    }
+    if let Some(path) = &cli.history_file {
+        append_jsonl_locked(path, &doc, lock_timeout)?;
+    }
+    summary::publish(
+        &markdown(&decision),
+        cli.common.summary.as_deref(),
+        cli.common.no_step_summary,
+        env,
+    )?;
+    output.emit(&doc)?;
+    let hold = decision.summary.decision == Verdict::Hold;
+    if hold && env.github_actions {
+        rollout_core::cli::warn(
+            TOOL,
+            env,
+            &format!("hold: {}", decision.summary.reason_codes.join(", ")),
+        );
+    }
+    Ok(verdict_code(hold && cli.fail_on_hold))
+}
+
+fn load_gates_text(cli: &Cli) -> Result<(String, String, String), GateError> {
+    if let Some(name) = &cli.preset {
+        let p = find(name).ok_or_else(|| GateError::UnknownPreset {
+            name: name.clone(),
+            known: names(),
+        })?;
+        let label = format!("preset:{}", p.name);
+        return Ok((p.text.to_string(), label.clone(), label));
+    }
+    let path = cli.gates.clone().unwrap_or_default();
+    let source = Source::File(path.clone());
+    let bytes = read_bytes(&source, "a gates file", MAX_DOCUMENT_BYTES)?;
+    let origin = source.origin();
+    let text = as_text(&bytes, &origin)?.to_string();
+    Ok((text, origin.clone(), path.display().to_string()))
+}
+
+fn list_presets(name: Option<&str>, output: &Output) -> Result<(), GateError> {
+    if let Some(name) = name {
+        let p = find(name).ok_or_else(|| GateError::UnknownPreset {
+            name: name.to_string(),
+            known: names(),
+        })?;
+        write_stdout(p.text.as_bytes())?;
+        return Ok(());
+    }
+    let mut presets = Vec::new();
+    for p in PRESETS {
+        let file = parse_gates(p.text, &format!("preset:{}", p.name))?;
+        let params: IndexMap<String, Value> = file
+            .params
+            .iter()
+            .map(|(k, s)| {
+                (
+                    k.clone(),
+                    json!({"type": s.ty.as_str(), "default": s.default}),
+                )
+            })
+            .collect();
+        presets.push(json!({
+            "name": p.name,
+            "summary": p.summary,
+            "gates": file.gates.iter().map(|g| g.id.clone()).collect::<Vec<_>>(),
+            "params": params,
+        }));
+    }
+    let doc =
+        json!({"schemaVersion": SCHEMA_VERSION, "kind": Kind::PresetList, "presets": presets});
+    output.emit(&doc)?;
+    Ok(())
+}
