@@ -1,1 +1,7 @@
+//! Integration tests: the binaries driven from the outside, on real files.
+//!
+//! One test binary for the workspace (as in uutils), one module per tool; `common` holds
+//! the harness (commands with a fixed clock, fixtures, "nothing written" assertions).
 
+mod common;
+mod gate_eval;

@@ -31,10 +31,22 @@ pub struct CommonArgs {
     #[arg(long, value_name = "FILTER", global = true)]
     pub jq: Option<String>,
     /// The clock, for reproducible runs (RFC 3339).
-    #[arg(long, value_name = "RFC3339", env = "ROLLOUT_NOW", global = true)]
+    #[arg(
+        long,
+        value_name = "RFC3339",
+        env = "ROLLOUT_NOW",
+        hide_env_values = true,
+        global = true
+    )]
     pub now: Option<String>,
     /// Trace id (else inherited from the input document, else generated).
-    #[arg(long, value_name = "ID", env = "ROLLOUT_TRACE_ID", global = true)]
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "ROLLOUT_TRACE_ID",
+        hide_env_values = true,
+        global = true
+    )]
     pub trace_id: Option<String>,
     /// Also write a Markdown summary to FILE.
     #[arg(long, value_name = "FILE", global = true)]
@@ -43,7 +55,7 @@ pub struct CommonArgs {
     #[arg(long, global = true)]
     pub no_step_summary: bool,
     /// On failure also print an error document on stdout.
-    #[arg(long, env = "ROLLOUT_JSON_ERRORS", global = true,
+    #[arg(long, env = "ROLLOUT_JSON_ERRORS", hide_env_values = true, global = true,
           value_parser = clap::builder::FalseyValueParser::new(), num_args = 0,
           default_missing_value = "true")]
     pub json_errors: bool,
@@ -114,13 +126,26 @@ pub fn parse<C: Parser>(tool: &str, env: &Env) -> Result<C, ExitCode> {
                 );
             }
             let rendered = e.render().to_string();
-            let mut lines = rendered.lines().filter(|l| !l.trim().is_empty());
-            let first = lines
+            let mut lines = rendered.lines().filter(|l| !l.trim().is_empty()).peekable();
+            let mut first = lines
                 .next()
                 .unwrap_or("invalid arguments")
                 .trim_start_matches("error: ")
                 .to_string();
-            let hints: Vec<String> = lines.map(|l| l.trim().to_string()).collect();
+            // Indented lines right after the message (the missing arguments) belong to it.
+            let mut listed = Vec::new();
+            while let Some(l) = lines.next_if(|l| l.starts_with(' ')) {
+                listed.push(l.trim().to_string());
+            }
+            if !listed.is_empty() {
+                first = format!("{} {}", first, listed.join(", "));
+            }
+            // Keep clap's tips and its pointer to --help; drop the usage block.
+            let hints: Vec<String> = lines
+                .map(str::trim)
+                .filter(|l| l.starts_with("tip:") || l.starts_with("For more information"))
+                .map(|l| l.trim_start_matches("tip:").trim().to_string())
+                .collect();
             let json_errors = env.json_errors || std::env::args().any(|a| a == "--json-errors");
             let err = CoreError::usage(first);
             Err(report(tool, env, json_errors, &err, &hints))

@@ -1,0 +1,89 @@
+//! Test harness shared by the tool modules.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+/// The fixed clock every test runs with unless it says otherwise.
+pub const NOW: &str = "2026-11-21T08:00:00Z";
+
+/// A command for one of the workspace's binaries, with a clean, reproducible environment.
+pub fn tool(name: &str) -> Command {
+    let mut cmd = Command::new(bin_path(name));
+    for var in [
+        "ROLLOUT_NOW",
+        "ROLLOUT_TRACE_ID",
+        "ROLLOUT_JSON_ERRORS",
+        "GITHUB_ACTIONS",
+        "GITHUB_STEP_SUMMARY",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+fn bin_path(name: &str) -> PathBuf {
+    match name {
+        "gate-eval" => PathBuf::from(env!("CARGO_BIN_EXE_gate-eval")),
+        other => panic!("unknown binary {other}"),
+    }
+}
+
+/// A fixture file of a tool.
+pub fn fixture(tool: &str, name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(tool)
+        .join(name)
+}
+
+/// A fixture path as a string argument.
+pub fn fx(tool: &str, name: &str) -> String {
+    fixture(tool, name).display().to_string()
+}
+
+/// Parse a command's stdout as one JSON document.
+pub fn json_out(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON document ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// Every file under `dir` with its bytes, to prove that a failing run changed nothing.
+pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.clone(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The one stderr line of a failure, checked for the contract's shape.
+pub fn error_line(out: &std::process::Output, tool: &str) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let first = stderr.lines().next().unwrap_or_default().to_string();
+    assert!(
+        first.starts_with(&format!("{tool}: error: ")),
+        "stderr does not start with '{tool}: error:':\n{stderr}"
+    );
+    for extra in stderr.lines().skip(1) {
+        assert!(
+            extra.starts_with("  hint: "),
+            "unexpected stderr line: {extra}"
+        );
+    }
+    first
+}
