@@ -34,10 +34,15 @@ fn parent_dir(path: &Path) -> PathBuf {
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), CoreError> {
     let dir = parent_dir(path);
     let err = write_err(path);
+    // tempfile decorates its errors with the temp path; report the plain OS error instead.
+    let plain = |e: std::io::Error| match e.raw_os_error() {
+        Some(code) => std::io::Error::from_raw_os_error(code),
+        None => e,
+    };
     let mut tmp = tempfile::Builder::new()
         .prefix(".rollout-tmp-")
         .tempfile_in(&dir)
-        .map_err(&err)?;
+        .map_err(|e| err(plain(e)))?;
     tmp.write_all(bytes).map_err(&err)?;
     tmp.as_file().sync_all().map_err(&err)?;
     // Keep the mode of a file we replace (a registry may be group-writable on purpose).
@@ -164,6 +169,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let e = atomic_write(&dir.path().join("no/such/state.json"), b"x").unwrap_err();
         assert!(matches!(e, CoreError::Write { .. }));
+        assert!(!e.to_string().contains("rollout-tmp"), "{e}");
     }
 
     #[test]

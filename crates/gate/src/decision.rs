@@ -383,10 +383,15 @@ pub fn markdown(d: &GateDecision) -> String {
                     format!("{observed} ({m})")
                 };
             }
+            let tag = match (g.shadow, g.severity) {
+                (true, _) => " (shadow)",
+                (false, Severity::Warn) => " (warn)",
+                _ => "",
+            };
             out.push_str(&format!(
                 "| {}{} | `{}` | {} | {} | {} |\n",
                 cell(&g.id),
-                if g.shadow { " (shadow)" } else { "" },
+                tag,
                 cell(&c.reason_code),
                 status,
                 cell(&observed),

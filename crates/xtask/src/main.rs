@@ -97,7 +97,11 @@ fn render_man(tool: &Tool) -> Vec<u8> {
     out.extend_from_slice(tool.sections.as_bytes());
     out.extend_from_slice(EXIT_STATUS.as_bytes());
     out.extend_from_slice(ENVIRONMENT.as_bytes());
-    man.render_extra_section(&mut out).expect("render");
+    // clap_mangen titles the after-help text "EXTRA"; ours is the examples.
+    let mut extra = Vec::new();
+    man.render_extra_section(&mut extra).expect("render");
+    let extra = String::from_utf8_lossy(&extra).replacen(".SH EXTRA", ".SH EXAMPLES", 1);
+    out.extend_from_slice(extra.as_bytes());
     man.render_version_section(&mut out).expect("render");
     out
 }

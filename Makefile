@@ -1,0 +1,79 @@
+# rollout-tools: build, test, demo, install, docs, benchmarks.
+# Needs only the Rust toolchain, gcc, Node/npm and Python; anything else is installed here.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+CARGO ?= cargo
+PREFIX ?= /usr/local
+DESTDIR ?=
+TOOLS := gate-eval
+BATS := tests/bats/node_modules/bats/bin/bats
+
+.PHONY: all build test test-cargo test-bats drift demo install man schemas bench lint fmt clean
+
+all: build
+
+build:
+	$(CARGO) build --release --bins
+
+## test: every test (cargo unit + integration, man/schemas drift, bats end to end)
+test: drift test-cargo test-bats
+
+test-cargo:
+	$(CARGO) test --workspace --all-targets
+
+drift:
+	$(CARGO) run --quiet -p xtask -- check
+
+$(BATS): tests/bats/package.json tests/bats/package-lock.json
+	cd tests/bats && npm ci --no-audit --no-fund
+	touch $@
+
+test-bats: $(BATS)
+	$(CARGO) build --bins
+	@mkdir -p target
+	@PATH="$(CURDIR)/target/debug:$$PATH" $(BATS) --formatter tap tests/bats > target/bats.tap || true
+	@cat target/bats.tap
+	@p=$$(grep -c '^ok ' target/bats.tap || true); f=$$(grep -c '^not ok ' target/bats.tap || true); \
+	  echo "bats: $$p passed, $$f failed"; test "$$f" -eq 0 && test "$$p" -gt 0
+
+## demo: the main job on the embedded example (examples/demo)
+demo:
+	$(CARGO) build --bins
+	PATH="$(CURDIR)/target/debug:$$PATH" examples/demo/demo.sh
+
+## install: binaries, man pages, completions and presets under $(PREFIX)
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d \
+	  $(DESTDIR)$(PREFIX)/share/rollout-tools/presets
+	for t in $(TOOLS); do install -m 0755 target/release/$$t $(DESTDIR)$(PREFIX)/bin/; done
+	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	$(CARGO) run --quiet -p xtask -- completions target/completions
+	install -m 0644 target/completions/bash/* $(DESTDIR)$(PREFIX)/share/bash-completion/completions/
+	install -m 0644 target/completions/zsh/* $(DESTDIR)$(PREFIX)/share/zsh/site-functions/
+	install -m 0644 target/completions/fish/* $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/
+	install -m 0644 crates/gate/presets/*.yaml $(DESTDIR)$(PREFIX)/share/rollout-tools/presets/
+
+## man, schemas: regenerate the committed man pages and JSON Schemas
+man:
+	$(CARGO) run --quiet -p xtask -- man
+
+schemas:
+	$(CARGO) run --quiet -p xtask -- schemas
+
+## bench: tools side by side with the baseline a user would otherwise use
+bench:
+	bench/run.sh
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+clean:
+	$(CARGO) clean
+	rm -rf tests/bats/node_modules

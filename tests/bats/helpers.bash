@@ -1,0 +1,27 @@
+# Shared set-up for the bats suites: assertions, a scratch dir, a fixed clock.
+bats_require_minimum_version 1.5.0
+
+setup_common() {
+  load 'node_modules/bats-support/load'
+  load 'node_modules/bats-assert/load'
+  ROOT="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
+  FX="$ROOT/tests/fixtures"
+  EX="$ROOT/examples"
+  TMP="$BATS_TEST_TMPDIR"
+  export ROLLOUT_NOW=2026-11-21T08:00:00Z
+  unset ROLLOUT_TRACE_ID ROLLOUT_JSON_ERRORS GITHUB_ACTIONS GITHUB_STEP_SUMMARY
+}
+
+# json_get FILE PATH: print a value of a JSON (or, one per line, JSONL) file, like `jq -r`.
+# PATH is a Python expression over `d`, e.g. 'd["summary"]["decision"]'. No jq needed.
+json_get() {
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+path, expr = sys.argv[1], sys.argv[2]
+text = open(path).read()
+docs = [json.loads(l) for l in text.splitlines() if l.strip()] if path.endswith(".jsonl") else [json.loads(text)]
+for d in docs:
+    v = eval(expr, {"d": d})
+    print(v if isinstance(v, str) else json.dumps(v))
+PY
+}
