@@ -798,3 +798,32 @@ fn a_full_history_lock_times_out_with_exit_4_and_no_write() {
     assert_eq!(json_out(&out)["reasonCode"], "lock_timeout");
     assert_eq!(std::fs::read(&history).unwrap(), b"");
 }
+
+#[test]
+fn an_unwritable_state_file_is_exit_5_with_a_plain_message_and_no_temp_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("no-such-dir/decision.json");
+    let out = gate()
+        .args([
+            "--gates",
+            &fx("gate", "custom.yaml"),
+            "-i",
+            &fx("gate", "custom-evidence.json"),
+            "--json-errors",
+        ])
+        .arg("--state-file")
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    let line = error_line(&out, "gate-eval");
+    assert_eq!(
+        line,
+        format!(
+            "gate-eval: error: cannot write {}: No such file or directory (os error 2)",
+            state.display()
+        )
+    );
+    assert_eq!(json_out(&out)["reasonCode"], "io_error");
+    assert!(snapshot(dir.path()).is_empty());
+}

@@ -35,9 +35,14 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), CoreError> {
     let dir = parent_dir(path);
     let err = write_err(path);
     // tempfile decorates its errors with the temp path; report the plain OS error instead.
-    let plain = |e: std::io::Error| match e.raw_os_error() {
-        Some(code) => std::io::Error::from_raw_os_error(code),
-        None => e,
+    // tempfile appends ` at path "<temp file>"` to its errors (and hides the OS error
+    // behind a private type); report the plain OS message instead.
+    let plain = |e: std::io::Error| {
+        let text = e.to_string();
+        match text.find(" at path \"") {
+            Some(i) => std::io::Error::new(e.kind(), text[..i].to_string()),
+            None => e,
+        }
     };
     let mut tmp = tempfile::Builder::new()
         .prefix(".rollout-tmp-")
@@ -170,6 +175,11 @@ mod tests {
         let e = atomic_write(&dir.path().join("no/such/state.json"), b"x").unwrap_err();
         assert!(matches!(e, CoreError::Write { .. }));
         assert!(!e.to_string().contains("rollout-tmp"), "{e}");
+        assert!(
+            e.to_string()
+                .ends_with("state.json: No such file or directory (os error 2)"),
+            "{e}"
+        );
     }
 
     #[test]
