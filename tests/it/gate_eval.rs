@@ -543,175 +543,152 @@ fn failure_modes_exit_2_name_the_problem_and_write_nothing() {
     let ev = fx("gate", "custom-evidence.json");
     let custom = fx("gate", "custom.yaml");
 
-    refused(
-        &["--bogus"],
-        None,
-        2,
-        "usage",
-        "unexpected argument '--bogus'",
-    );
-    refused(&["-i", &ev], None, 2, "usage", "--gates");
-    refused(
-        &["--gates", "/no/such/gates.yaml", "-i", &ev],
-        None,
-        2,
-        "input_unreadable",
-        "/no/such/gates.yaml",
-    );
-    refused(
-        &["--gates", &malformed, "-i", &ev],
-        None,
-        2,
-        "input_malformed",
-        "malformed.yaml:4:3: malformed YAML",
-    );
-    refused(
-        &["--gates", &json_gates, "-i", &ev],
-        None,
-        2,
-        "input_malformed",
-        "gates.json:1:52: malformed JSON: expected value",
-    );
-    refused(
-        &["--gates", &wrong_kind, "-i", &ev],
-        None,
-        2,
-        "kind_mismatch",
-        "expected a document of kind \"gates\", found \"prune-plan\"",
-    );
-    refused(
-        &["--gates", &wrong_version, "-i", &ev],
-        None,
-        2,
-        "schema_version_mismatch",
-        "unsupported schemaVersion \"v2\"",
-    );
-    refused(
-        &["--gates", &unknown_type, "-i", &ev],
-        None,
-        2,
-        "gates_invalid",
-        "gate \"g\" check \"c\": unknown field `regex`",
-    );
-    refused(
-        &["--gates", &jq_error, "-i", &ev],
-        None,
-        2,
-        "jq_compile_error",
-        "gate \"latency\" check \"p99_high\" (value): jq error: expected",
-    );
-    refused(
-        &["--gates", &undefined, "-i", &ev],
-        None,
-        2,
-        "jq_compile_error",
-        "gate \"g\" check \"c\" (assert): jq error: undefined filter frobnicate",
-    );
-    refused(
-        &["--preset", "nope", "-i", &ev],
-        None,
-        2,
-        "preset_unknown",
-        "unknown preset \"nope\"",
-    );
-    refused(
-        &["--gates", &custom, "-i", &ev, "--set", "nope=1"],
-        None,
-        2,
-        "param_unknown",
-        "--set nope: no such param",
-    );
-    refused(
-        &["--gates", &custom, "-i", &ev, "--set", "minReplicas=two"],
-        None,
-        2,
-        "param_invalid",
-        "--set minReplicas=two: expected an integer",
-    );
-    refused(
-        &["--gates", &custom, "-i", &ev, "--set", "minReplicas=0"],
-        None,
-        2,
-        "param_invalid",
-        "must be at least 1",
-    );
-    refused(
-        &["--gates", &custom, "-i", &ev, "--set", "maxAge=soon"],
-        None,
-        2,
-        "param_invalid",
-        "invalid duration",
-    );
-    refused(
-        &["--gates", &custom, "-i", &ev, "--set", "novalue"],
-        None,
-        2,
-        "argument_invalid",
-        "expected NAME=VALUE",
-    );
-    refused(
-        &["--gates", &custom, "-i", &ev, "--ttl", "1 hour"],
-        None,
-        2,
-        "duration_invalid",
-        "invalid duration \"1 hour\"",
-    );
-    refused(
-        &["--gates", &custom, "-i", &ev, "--now", "2026-11-21"],
-        None,
-        2,
-        "timestamp_invalid",
-        "invalid timestamp",
-    );
-    refused(
-        &["--gates", &custom, "-i", &ev, "--jq", ".["],
-        None,
-        2,
-        "jq_compile_error",
-        "--jq: jq error",
-    );
-    refused(
-        &["--gates", &custom, "-i", &ev, "--evidence", "a-b=x.json"],
-        None,
-        2,
-        "argument_invalid",
-        "not a name",
-    );
-    refused(
-        &[
-            "--gates",
-            &custom,
-            "-i",
-            &ev,
-            "--evidence",
-            "metrics=x.json",
-        ],
-        None,
-        2,
-        "argument_invalid",
-        "already has a key \"metrics\"",
-    );
-    refused(
-        &["--gates", &custom],
-        Some(""),
-        2,
-        "input_empty",
-        "stdin is empty",
-    );
-    refused(
-        &["--gates", &custom],
-        Some("{\"a\": tru}"),
-        2,
-        "input_malformed",
-        "stdin:1:10: malformed JSON: expected ident",
-    );
-    refused(
-        &["--gates", &custom],
-        Some("[1, 2"),
-        2,
-        "input_malformed",
-        "stdin:1:5",
-    );
+    let cases: &[(&[&str], Option<&str>, &str, &str)] = &[
+        (&["--bogus"], None, "usage", "unexpected argument '--bogus'"),
+        (&["-i", &ev], None, "usage", "--gates"),
+        (
+            &["--gates", "/no/such/gates.yaml", "-i", &ev],
+            None,
+            "input_unreadable",
+            "/no/such/gates.yaml",
+        ),
+        (
+            &["--gates", &malformed, "-i", &ev],
+            None,
+            "input_malformed",
+            "malformed.yaml:4:3: malformed YAML",
+        ),
+        (
+            &["--gates", &json_gates, "-i", &ev],
+            None,
+            "input_malformed",
+            "gates.json:1:52: malformed JSON: expected value",
+        ),
+        (
+            &["--gates", &wrong_kind, "-i", &ev],
+            None,
+            "kind_mismatch",
+            "expected a document of kind \"gates\", found \"prune-plan\"",
+        ),
+        (
+            &["--gates", &wrong_version, "-i", &ev],
+            None,
+            "schema_version_mismatch",
+            "unsupported schemaVersion \"v2\"",
+        ),
+        (
+            &["--gates", &unknown_type, "-i", &ev],
+            None,
+            "gates_invalid",
+            "gate \"g\" check \"c\": unknown field `regex`",
+        ),
+        (
+            &["--gates", &jq_error, "-i", &ev],
+            None,
+            "jq_compile_error",
+            "gate \"latency\" check \"p99_high\" (value): jq error: expected",
+        ),
+        (
+            &["--gates", &undefined, "-i", &ev],
+            None,
+            "jq_compile_error",
+            "gate \"g\" check \"c\" (assert): jq error: undefined filter frobnicate",
+        ),
+        (
+            &["--preset", "nope", "-i", &ev],
+            None,
+            "preset_unknown",
+            "unknown preset \"nope\"",
+        ),
+        (
+            &["--gates", &custom, "-i", &ev, "--set", "nope=1"],
+            None,
+            "param_unknown",
+            "--set nope: no such param",
+        ),
+        (
+            &["--gates", &custom, "-i", &ev, "--set", "minReplicas=two"],
+            None,
+            "param_invalid",
+            "--set minReplicas=two: expected an integer",
+        ),
+        (
+            &["--gates", &custom, "-i", &ev, "--set", "minReplicas=0"],
+            None,
+            "param_invalid",
+            "must be at least 1",
+        ),
+        (
+            &["--gates", &custom, "-i", &ev, "--set", "maxAge=soon"],
+            None,
+            "param_invalid",
+            "invalid duration",
+        ),
+        (
+            &["--gates", &custom, "-i", &ev, "--set", "novalue"],
+            None,
+            "argument_invalid",
+            "expected NAME=VALUE",
+        ),
+        (
+            &["--gates", &custom, "-i", &ev, "--ttl", "1 hour"],
+            None,
+            "duration_invalid",
+            "invalid duration \"1 hour\"",
+        ),
+        (
+            &["--gates", &custom, "-i", &ev, "--now", "2026-11-21"],
+            None,
+            "timestamp_invalid",
+            "invalid timestamp",
+        ),
+        (
+            &["--gates", &custom, "-i", &ev, "--jq", ".["],
+            None,
+            "jq_compile_error",
+            "--jq: jq error",
+        ),
+        (
+            &["--gates", &custom, "-i", &ev, "--evidence", "a-b=x.json"],
+            None,
+            "argument_invalid",
+            "not a name",
+        ),
+        (
+            &[
+                "--gates",
+                &custom,
+                "-i",
+                &ev,
+                "--evidence",
+                "metrics=x.json",
+            ],
+            None,
+            "argument_invalid",
+            "already has a key \"metrics\"",
+        ),
+        (
+            &["--gates", &custom],
+            Some(""),
+            "input_empty",
+            "stdin is empty",
+        ),
+        (
+            &["--gates", &custom],
+            Some("{\"a\": tru}"),
+            "input_malformed",
+            "stdin:1:10: malformed JSON: expected ident",
+        ),
+        (
+            &["--gates", &custom],
+            Some("[1, 2"),
+            "input_malformed",
+            "stdin:1:5",
+        ),
+    ];
+    for (args, stdin, reason, message) in cases {
+        refused(args, *stdin, 2, reason, message);
+    }
     let upstream = "{\"schemaVersion\":\"v1\",\"kind\":\"error\",\"tool\":\"health-probe\",\"message\":\"no URLs given\"}";
     refused(
         &["--preset", "runtime-health"],

@@ -63,7 +63,7 @@ pub fn scan(path: &Path) -> std::io::Result<Scan> {
             continue;
         }
         if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(content) {
-            invalid = Some((number, crate::input::json_error(&e, "").to_string_short()));
+            invalid = Some((number, short_message(&e)));
         }
     }
     Ok(Scan {
@@ -116,19 +116,13 @@ pub fn trim_line(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-trait ShortMessage {
-    fn to_string_short(&self) -> String;
-}
-
-impl ShortMessage for crate::error::CoreError {
-    fn to_string_short(&self) -> String {
-        match self {
-            crate::error::CoreError::MalformedJson {
-                column, message, ..
-            } => format!("column {column}: {message}"),
-            other => other.to_string(),
-        }
-    }
+/// A serde_json error as `column C: message` (the line is known to the caller).
+fn short_message(e: &serde_json::Error) -> String {
+    let full = e.to_string();
+    let message = full
+        .rfind(" at line ")
+        .map_or(full.as_str(), |i| &full[..i]);
+    format!("column {}: {message}", e.column())
 }
 
 /// The lines of a file from the last to the first, each with its 1-based line number.
