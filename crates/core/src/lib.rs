@@ -8,6 +8,7 @@
 //! * [`doc`]: the `schemaVersion`/`kind` envelope and the check every reader does first;
 //! * [`error`]: the [`error::Failure`] trait and the one class-to-exit-code mapping;
 //! * [`input`]: bounded reads of files and stdin, JSON with line and column errors;
+//! * [`jsonedit`]: byte-preserving edits of JSON files by JSON Pointer, verified after;
 //! * [`jsonl`]: large JSONL files hashed, validated and read backwards in bounded memory;
 //! * [`yaml`]: strict YAML 1.2 reading into JSON values;
 //! * [`output`]: pretty/compact printing, `--jq`, quiet exit on a closed pipe;
@@ -30,6 +31,7 @@ pub mod fsx;
 pub mod hash;
 pub mod input;
 pub mod jq;
+pub mod jsonedit;
 pub mod jsonl;
 pub mod output;
 pub mod summary;
