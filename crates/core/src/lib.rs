@@ -5,6 +5,7 @@
 //! exit codes, the same way of failing without changing anything. This crate holds that
 //! contract (`CONTRACT.md` in the design notes) once, so no tool re-implements it:
 //!
+//! * [`audit`]: hash-chained JSONL audit logs, constant-cost tail checks, full verification;
 //! * [`doc`]: the `schemaVersion`/`kind` envelope and the check every reader does first;
 //! * [`error`]: the [`error::Failure`] trait and the one class-to-exit-code mapping;
 //! * [`input`]: bounded reads of files and stdin, JSON with line and column errors;
@@ -24,6 +25,7 @@
 //! edge ([`cli`]) and passed in.
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod cli;
 pub mod doc;
 pub mod error;

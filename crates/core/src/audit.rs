@@ -1,0 +1,347 @@
+//! Hash-chained JSONL audit logs: tamper-evident records of every mutation.
+//!
+//! Each record carries `seq` (1, 2, 3, …), `prevHash` (the previous record's `hash`, or
+//! [`GENESIS`] for the first) and `hash`: the canonical sha256 of the record without its
+//! `hash` field. Editing, deleting, reordering or truncating a record breaks the chain at
+//! that point, and [`verify`] names the first record where it breaks.
+//!
+//! Appending needs only the tail: [`tail`] reads the last record from the end of the file
+//! (constant cost whatever the log's size) and checks that it is intact, so a writer never
+//! extends a log whose end was damaged. The caller holds the log's lock while it appends.
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use crate::error::CoreError;
+use crate::fsx::append_jsonl;
+use crate::hash::canonical_digest;
+use crate::jsonl::{ReverseLines, trim_line};
+
+/// `prevHash` of the first record.
+pub const GENESIS: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The hash a record must carry: canonical sha256 of the record without `hash`.
+pub fn record_hash(record: &Map<String, Value>) -> String {
+    let mut body = record.clone();
+    body.remove("hash");
+    canonical_digest(&Value::Object(body))
+}
+
+/// The last record of a log, as far as appending needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tail {
+    /// `seq` of the last record (0 for an empty or missing log).
+    pub seq: u64,
+    /// `hash` of the last record ([`GENESIS`] for an empty log).
+    pub hash: String,
+}
+
+/// Why a log does not verify.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Break {
+    /// 1-based line of the first bad record.
+    pub line: u64,
+    /// The `seq` expected there.
+    pub expected_seq: u64,
+    /// `truncated`, `malformed`, `reordered`, `missing_record`, `chain_broken` or `edited`.
+    pub reason: &'static str,
+    /// For people.
+    pub message: String,
+}
+
+fn tail_error(path: &Path, message: String) -> CoreError {
+    CoreError::usage(format!(
+        "audit log {} does not verify at its end: {message}",
+        path.display()
+    ))
+}
+
+/// Read and check the last record of `path` (constant cost). A missing or empty log is
+/// the genesis tail; a torn, malformed or edited last record is an error.
+pub fn tail(path: &Path) -> Result<Tail, CoreError> {
+    let genesis = Tail {
+        seq: 0,
+        hash: GENESIS.to_string(),
+    };
+    let meta = match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(genesis),
+        Err(e) => {
+            return Err(CoreError::Unreadable {
+                origin: path.display().to_string(),
+                source: e,
+            });
+        }
+        Ok(m) => m,
+    };
+    if meta.len() == 0 {
+        return Ok(genesis);
+    }
+    let unreadable = |e| CoreError::Unreadable {
+        origin: path.display().to_string(),
+        source: e,
+    };
+    // A record is only committed once its newline is written.
+    let mut last_byte = [0u8; 1];
+    {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut f = std::fs::File::open(path).map_err(unreadable)?;
+        f.seek(SeekFrom::End(-1)).map_err(unreadable)?;
+        f.read_exact(&mut last_byte).map_err(unreadable)?;
+    }
+    if last_byte[0] != b'\n' {
+        return Err(tail_error(
+            path,
+            "the last record is truncated (no final newline)".into(),
+        ));
+    }
+    let mut lines = ReverseLines::open(path, u64::MAX).map_err(unreadable)?;
+    let Some(last) = lines.next() else {
+        return Ok(genesis);
+    };
+    let (_, last) = last.map_err(unreadable)?;
+    let record: Map<String, Value> = serde_json::from_slice(trim_line(&last))
+        .map_err(|e| tail_error(path, format!("the last record is not a JSON object: {e}")))?;
+    let seq = record
+        .get("seq")
+        .and_then(Value::as_u64)
+        .filter(|s| *s >= 1);
+    let hash = record.get("hash").and_then(Value::as_str);
+    match (seq, hash) {
+        (Some(seq), Some(hash)) if hash == record_hash(&record) => {
+            // The record before it must be the one its prevHash names.
+            if let Some(prev) = lines.next() {
+                let (_, prev) = prev.map_err(unreadable)?;
+                let prev: Map<String, Value> =
+                    serde_json::from_slice(trim_line(&prev)).map_err(|e| {
+                        tail_error(
+                            path,
+                            format!("record {} is not a JSON object: {e}", seq - 1),
+                        )
+                    })?;
+                let prev_intact =
+                    prev.get("hash").and_then(Value::as_str) == Some(record_hash(&prev).as_str());
+                let linked = prev_intact
+                    && prev.get("hash") == record.get("prevHash")
+                    && prev.get("seq").and_then(Value::as_u64) == Some(seq - 1);
+                if !linked {
+                    return Err(tail_error(
+                        path,
+                        format!("record {seq} does not follow the record before it"),
+                    ));
+                }
+            } else if seq != 1 || record.get("prevHash").and_then(Value::as_str) != Some(GENESIS) {
+                return Err(tail_error(
+                    path,
+                    format!("record {seq} is first in the file but not the genesis record"),
+                ));
+            }
+            Ok(Tail {
+                seq,
+                hash: hash.to_string(),
+            })
+        }
+        (Some(seq), Some(_)) => Err(tail_error(
+            path,
+            format!("record {seq} was edited (its hash does not match)"),
+        )),
+        _ => Err(tail_error(
+            path,
+            "the last record has no seq or hash".into(),
+        )),
+    }
+}
+
+/// Chain `record` after `tail` (sets `seq`, `prevHash`, `hash`) and return it.
+pub fn seal(mut record: Map<String, Value>, tail: &Tail) -> Map<String, Value> {
+    record.insert("seq".into(), Value::from(tail.seq + 1));
+    record.insert("prevHash".into(), Value::String(tail.hash.clone()));
+    record.remove("hash");
+    let hash = record_hash(&record);
+    record.insert("hash".into(), Value::String(hash));
+    record
+}
+
+/// Append a sealed record (one `write`); the caller holds the log's lock.
+pub fn append(path: &Path, sealed: &Map<String, Value>) -> Result<(), CoreError> {
+    append_jsonl(path, &Value::Object(sealed.clone()))
+}
+
+/// Verify a whole log; returns the number of records, or the first break.
+pub fn verify(path: &Path) -> Result<Result<u64, Break>, CoreError> {
+    let bytes = std::fs::read(path).map_err(|e| CoreError::Unreadable {
+        origin: path.display().to_string(),
+        source: e,
+    })?;
+    let mut prev_hash = GENESIS.to_string();
+    let mut expected = 1u64;
+    let complete = bytes.is_empty() || bytes.last() == Some(&b'\n');
+    let lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+    let count = lines.len();
+    let seq_of = |raw: &[u8]| {
+        serde_json::from_slice::<Map<String, Value>>(trim_line(raw))
+            .ok()
+            .and_then(|r| r.get("seq").and_then(Value::as_u64))
+    };
+    for (i, raw) in lines.iter().enumerate() {
+        let line = (i + 1) as u64;
+        let is_last_piece = i + 1 == count;
+        let text = trim_line(raw);
+        if text.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let brk = |reason, message: String| {
+            Ok(Err(Break {
+                line,
+                expected_seq: expected,
+                reason,
+                message,
+            }))
+        };
+        if is_last_piece && !complete {
+            return brk(
+                "truncated",
+                format!("line {line}: the last record is truncated"),
+            );
+        }
+        let Ok(record) = serde_json::from_slice::<Map<String, Value>>(text) else {
+            return brk("malformed", format!("line {line}: not a JSON object"));
+        };
+        let seq = record.get("seq").and_then(Value::as_u64);
+        match seq {
+            Some(s) if s == expected => {}
+            Some(s) if s > expected => {
+                let later = lines[i + 1..].iter().any(|l| seq_of(l) == Some(expected));
+                if later {
+                    return brk(
+                        "reordered",
+                        format!("line {line}: seq {s} comes before seq {expected}"),
+                    );
+                }
+                return brk(
+                    "missing_record",
+                    format!(
+                        "line {line}: seq {s} follows seq {}; a record is missing",
+                        expected - 1
+                    ),
+                );
+            }
+            Some(s) => {
+                return brk(
+                    "reordered",
+                    format!("line {line}: seq {s} where {expected} was expected"),
+                );
+            }
+            None => return brk("malformed", format!("line {line}: no seq")),
+        }
+        if record.get("prevHash").and_then(Value::as_str) != Some(prev_hash.as_str()) {
+            return brk(
+                "chain_broken",
+                format!(
+                    "record {expected}: prevHash is not the hash of record {}",
+                    expected - 1
+                ),
+            );
+        }
+        let hash = record_hash(&record);
+        if record.get("hash").and_then(Value::as_str) != Some(hash.as_str()) {
+            return brk(
+                "edited",
+                format!("record {expected}: its content does not match its hash (edited)"),
+            );
+        }
+        prev_hash = hash;
+        expected += 1;
+    }
+    Ok(Ok(expected - 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn write_log(dir: &Path, n: u64) -> std::path::PathBuf {
+        let p = dir.join("audit.jsonl");
+        for i in 0..n {
+            let t = tail(&p).unwrap();
+            let rec = json!({"intent": "expand", "n": i})
+                .as_object()
+                .unwrap()
+                .clone();
+            append(&p, &seal(rec, &t)).unwrap();
+        }
+        p
+    }
+
+    #[test]
+    fn a_chain_verifies_and_its_tail_is_cheap() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write_log(dir.path(), 5);
+        assert_eq!(verify(&p).unwrap(), Ok(5));
+        let t = tail(&p).unwrap();
+        assert_eq!(t.seq, 5);
+        assert_eq!(tail(&dir.path().join("none.jsonl")).unwrap().hash, GENESIS);
+    }
+
+    fn lines(p: &Path) -> Vec<String> {
+        std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn every_kind_of_tampering_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write_log(dir.path(), 4);
+        let orig = lines(&p);
+        let write = |ls: &[String], tail_nl: bool| {
+            let mut t = ls.join("\n");
+            if tail_nl {
+                t.push('\n');
+            }
+            std::fs::write(&p, t).unwrap();
+        };
+        let mut edited = orig.clone();
+        edited[1] = edited[1].replace("\"n\":1", "\"n\":9");
+        write(&edited, true);
+        assert_eq!(verify(&p).unwrap().unwrap_err().reason, "edited");
+
+        let mut gone = orig.clone();
+        gone.remove(1);
+        write(&gone, true);
+        let b = verify(&p).unwrap().unwrap_err();
+        assert_eq!((b.reason, b.line), ("missing_record", 2));
+
+        let mut swapped = orig.clone();
+        swapped.swap(1, 2);
+        write(&swapped, true);
+        assert_eq!(verify(&p).unwrap().unwrap_err().reason, "reordered");
+
+        write(&orig[..3], false);
+        assert_eq!(verify(&p).unwrap().unwrap_err().reason, "truncated");
+        assert!(tail(&p).unwrap_err().to_string().contains("truncated"));
+
+        let mut torn = orig.clone();
+        torn[3] = torn[3][..20].to_string();
+        write(&torn, true);
+        assert_eq!(verify(&p).unwrap().unwrap_err().reason, "malformed");
+        assert!(tail(&p).is_err());
+
+        // The tail itself is intact, but record 3's prevHash no longer matches record 2.
+        write(
+            &{
+                let mut e = orig.clone();
+                e[2] = e[2].replace("\"n\":2", "\"n\":7");
+                e
+            },
+            true,
+        );
+        assert!(
+            tail(&p).is_err(),
+            "record 4 must not follow an edited record 3"
+        );
+    }
+}
