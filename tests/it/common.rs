@@ -25,6 +25,7 @@ pub fn tool(name: &str) -> Command {
 fn bin_path(name: &str) -> PathBuf {
     match name {
         "gate-eval" => PathBuf::from(env!("CARGO_BIN_EXE_gate-eval")),
+        "policy-apply" => PathBuf::from(env!("CARGO_BIN_EXE_policy-apply")),
         other => panic!("unknown binary {other}"),
     }
 }
@@ -86,4 +87,17 @@ pub fn error_line(out: &std::process::Output, tool: &str) -> String {
         );
     }
     first
+}
+
+/// `sha256:<hex>` computed by sha256sum(1), independent of the code under test.
+pub fn sha256sum(bytes: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    format!("sha256:{}", &String::from_utf8_lossy(&out.stdout)[..64])
 }

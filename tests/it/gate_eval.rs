@@ -80,7 +80,7 @@ fn superloop_promotes_on_healthy_evidence_and_is_byte_identical() {
     );
     // Digests bind the decision to its inputs.
     let raw = std::fs::read(fixture("gate", "handoff-ok.jsonl")).unwrap();
-    assert_eq!(handoff["digest"], rollout_digest(&raw));
+    assert_eq!(handoff["digest"], crate::common::sha256sum(&raw));
     let b = superloop("status-ok.json", "handoff-ok.jsonl", "drills-ok.json")
         .output()
         .unwrap();
@@ -88,19 +88,6 @@ fn superloop_promotes_on_healthy_evidence_and_is_byte_identical() {
         a.stdout, b.stdout,
         "same inputs and --now must give identical bytes"
     );
-}
-
-fn rollout_digest(bytes: &[u8]) -> String {
-    // Independent of the code under test: ask sha256sum.
-    let mut child = std::process::Command::new("sha256sum")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(bytes).unwrap();
-    let out = child.wait_with_output().unwrap();
-    format!("sha256:{}", &String::from_utf8_lossy(&out.stdout)[..64])
 }
 
 #[test]

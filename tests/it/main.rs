@@ -5,3 +5,4 @@
 
 mod common;
 mod gate_eval;
+mod policy_apply;

@@ -23,11 +23,18 @@ struct Tool {
 }
 
 fn tools() -> Vec<Tool> {
-    vec![Tool {
-        name: "gate-eval",
-        command: rollout_gate::cli::Cli::command,
-        sections: include_str!("../../gate/doc/gate-eval.roff"),
-    }]
+    vec![
+        Tool {
+            name: "gate-eval",
+            command: rollout_gate::cli::Cli::command,
+            sections: include_str!("../../gate/doc/gate-eval.roff"),
+        },
+        Tool {
+            name: "policy-apply",
+            command: rollout_policy::cli::Cli::command,
+            sections: include_str!("../../policy/doc/policy-apply.roff"),
+        },
+    ]
 }
 
 const EXIT_STATUS: &str = r#".SH "EXIT STATUS"
@@ -115,6 +122,22 @@ fn schemas() -> Vec<(&'static str, serde_json::Value)> {
         (
             "gates.v1.schema.json",
             serde_json::to_value(schemars::schema_for!(rollout_gate::model::GatesFile)),
+        ),
+        (
+            "apply-record.v1.schema.json",
+            serde_json::to_value(schemars::schema_for!(rollout_policy::model::ApplyRecord)),
+        ),
+        (
+            "audit-verification.v1.schema.json",
+            serde_json::to_value(schemars::schema_for!(
+                rollout_policy::model::AuditVerification
+            )),
+        ),
+        (
+            "fleet-registry.v1.schema.json",
+            serde_json::from_str(include_str!(
+                "../../policy/schemas/fleet-registry.v1.schema.json"
+            )),
         ),
         (
             "error.v1.schema.json",

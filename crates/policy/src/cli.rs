@@ -1,0 +1,583 @@
+//! The `policy-apply` command line and its run sequence.
+//!
+//! Usage errors (flags, governance presence, unreadable decision or schema files) are found
+//! before the lock is taken. Under the lock: recovery, the audit tail, the idempotency
+//! lookup, then the decision and time checks (so a retry replays even after its decision
+//! expired), then the mutation.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use rollout_core::cli::{CommonArgs, Env, epoch_seconds, finish, parse, resolve_now, verdict_code};
+use rollout_core::doc::{Kind, SCHEMA_VERSION};
+use rollout_core::fsx::atomic_write;
+use rollout_core::input::{Source, read_json};
+use rollout_core::output::Output;
+use rollout_core::time::{Duration, format_timestamp, parse_timestamp};
+use rollout_core::{audit, jsonedit, summary, trace};
+use serde_json::{Map, Value};
+
+use crate::error::PolicyError;
+use crate::model::{
+    ApplyRecord, AuditVerification, ChainBreak, Governance, Intent, RegistryRef, Request,
+    RolloutChange, Status, dedup_keep_order, to_value,
+};
+use crate::rules;
+use crate::store::{self, Commit, Fault, Paths};
+
+const TOOL: &str = "policy-apply";
+
+const EXAMPLES: &str = "\
+Examples:
+  # Widen the canary by 25 points on a fresh promote decision, exactly once
+  gate-eval --preset superloop-v1 --subject fleet-a --evidence status=status.json \\
+      --evidence handoff=handoff.jsonl --evidence drills=drills.json |
+    policy-apply --registry registry.v1.json --intent expand --step 25 -i - \\
+      --subject fleet-a --actor alice --approval-ref CHG-1042 \\
+      --rationale \"promotion rollout mutation\" --review-by 2026-12-01T00:00:00Z \\
+      --idempotency-key rollout-42-expand
+
+  # Emergency rollback to 0%, no decision needed, even on expired governance
+  policy-apply --registry registry.v1.json --intent rollback --to-percent 0 \\
+    --actor oncall --approval-ref INC-77 --rationale \"error spike\" \\
+    --review-by 2026-11-28T00:00:00Z
+
+  # Preview the change as a diff; nothing is written
+  policy-apply --registry registry.v1.json --intent pause --actor alice \\
+    --approval-ref CHG-1 --rationale freeze --review-by 2026-11-30T00:00:00Z \\
+    --dry-run --diff --jq -r .diff
+
+  # Check the audit chain (exit 1 names the first broken record)
+  policy-apply verify --audit-log registry.v1.json.audit.jsonl
+
+Exit status: 0 applied, noop or replayed; 1 audit chain broken (verify); 2 usage error or
+invalid input; 3 refused (decision, governance, limits, schema, damaged audit log);
+4 idempotency or revision conflict, lock timeout; 5 I/O failure.";
+
+/// Change a rollout policy only with a decision, governance and an audit record.
+#[derive(Debug, Parser)]
+#[command(
+    name = "policy-apply",
+    version,
+    about = "Mutate a rollout policy with governance, exactly once, with a hash-chained audit record",
+    long_about = "Apply an operator intent (expand, resume, pause, rollback) to the rollout \
+object of a JSON registry: only with a fresh promote decision where one is needed, only with \
+governance (actor, approval, rationale, review date), exactly once per idempotency key, and \
+with a hash-chained audit record. Only the targeted values of the registry change; every \
+other byte stays as it was.",
+    after_help = EXAMPLES,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+pub struct Cli {
+    /// Subcommands.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// The registry (JSON) holding the rollout and governance objects.
+    #[arg(long, value_name = "FILE", required = true)]
+    pub registry: Option<PathBuf>,
+    /// What to do.
+    #[arg(long, value_enum, required = true)]
+    pub intent: Option<Intent>,
+    /// expand: percent points to add (1..100; default 25).
+    #[arg(long, value_name = "N")]
+    pub step: Option<u64>,
+    /// rollback: lower the canary to N percent (never raises it).
+    #[arg(long, value_name = "N")]
+    pub to_percent: Option<u64>,
+    /// The gate-decision (expand and resume need a fresh promote); -i FILE also works.
+    #[arg(long, value_name = "FILE")]
+    pub decision: Option<String>,
+    /// Governance: who makes the change.
+    #[arg(long, visible_alias = "by", value_name = "NAME")]
+    pub actor: Option<String>,
+    /// Governance: the approval (ticket, change request).
+    #[arg(long, value_name = "REF")]
+    pub approval_ref: Option<String>,
+    /// Governance: why.
+    #[arg(long, value_name = "TEXT")]
+    pub rationale: Option<String>,
+    /// Governance: when the change must be reviewed (RFC 3339, in the future).
+    #[arg(long, value_name = "RFC3339")]
+    pub review_by: Option<String>,
+    /// Make the request exactly-once: a retry with the same key replays the first record.
+    #[arg(long, value_name = "KEY")]
+    pub idempotency_key: Option<String>,
+    /// Compare-and-swap: refuse unless the registry's revision (sha256 of its bytes) is REV.
+    #[arg(long, value_name = "REV")]
+    pub expect_revision: Option<String>,
+    /// The subject the decision must be for.
+    #[arg(long, value_name = "ID")]
+    pub subject: Option<String>,
+    /// Largest --step allowed.
+    #[arg(long, value_name = "N")]
+    pub max_step: Option<u64>,
+    /// Furthest --review-by allowed from now.
+    #[arg(long, value_name = "DURATION", default_value = "90d")]
+    pub max_review_window: String,
+    /// Oldest decision (generatedAt) accepted.
+    #[arg(long, value_name = "DURATION")]
+    pub max_decision_age: Option<String>,
+    /// The hash-chained audit log (default: REGISTRY.audit.jsonl).
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+    /// Also write the latest record to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub state_file: Option<PathBuf>,
+    /// A reference to evidence (repeatable; order kept, duplicates dropped).
+    #[arg(long = "evidence-ref", value_name = "REF")]
+    pub evidence_refs: Vec<String>,
+    /// JSON Pointer of the rollout object.
+    #[arg(long, value_name = "PTR", default_value = "/policy/autonomous/rollout")]
+    pub rollout_pointer: String,
+    /// JSON Pointer of the governance object.
+    #[arg(
+        long,
+        value_name = "PTR",
+        default_value = "/policy/autonomous/governance"
+    )]
+    pub governance_pointer: String,
+    /// Validate the mutated registry against this JSON Schema before writing.
+    #[arg(long, value_name = "FILE")]
+    pub schema: Option<PathBuf>,
+    /// Compute and print the record; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --dry-run: include a unified diff of the registry (field "diff").
+    #[arg(long, requires = "dry_run")]
+    pub diff: bool,
+    /// How long to wait for the registry's lock.
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub lock_timeout: String,
+    /// Flags every tool takes.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// policy-apply subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Verify an audit log's hash chain (exit 1 at the first broken record).
+    Verify {
+        /// The audit log.
+        #[arg(long, value_name = "FILE")]
+        audit_log: PathBuf,
+    },
+}
+
+/// Entry point of the `policy-apply` binary.
+pub fn main() -> ExitCode {
+    let env = Env::capture();
+    let cli = match parse::<Cli>(TOOL, &env) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let json_errors = cli.common.json_errors || env.json_errors;
+    // The fault-injection hook for crash tests, read here at the edge.
+    let fault = std::env::var("POLICY_APPLY_FAULT")
+        .ok()
+        .and_then(|s| Fault::parse(&s));
+    let result = run(&cli, &env, fault);
+    finish(TOOL, &env, json_errors, result)
+}
+
+fn required<'a>(v: &'a Option<String>, flag: &'static str) -> Result<&'a str, PolicyError> {
+    match v.as_deref().map(str::trim) {
+        Some(s) if !s.is_empty() => Ok(v.as_deref().unwrap_or_default()),
+        _ => Err(PolicyError::GovernanceMissing { flag }),
+    }
+}
+
+fn bad(flag: &'static str, value: impl ToString, message: &str) -> PolicyError {
+    PolicyError::BadValue {
+        flag,
+        value: value.to_string(),
+        message: message.to_string(),
+    }
+}
+
+/// Run policy-apply with parsed flags; returns the exit code on success.
+pub fn run(cli: &Cli, env: &Env, fault: Option<Fault>) -> Result<u8, PolicyError> {
+    let now = resolve_now(cli.common.now.as_deref())?;
+    let output = Output::new(
+        cli.common.pretty,
+        cli.common.compact,
+        cli.common.jq.as_deref(),
+        epoch_seconds(now),
+    )?;
+    if let Some(Command::Verify { audit_log }) = &cli.command {
+        return verify(audit_log, now, &output);
+    }
+    let registry_path = cli.registry.clone().unwrap_or_default();
+    let intent = cli.intent.unwrap_or(Intent::Pause);
+
+    // 1. Everything refusable without the lock.
+    if cli.step.is_some() && intent != Intent::Expand {
+        return Err(bad(
+            "--step",
+            cli.step.unwrap_or(0),
+            "only --intent expand takes a step",
+        ));
+    }
+    if cli.to_percent.is_some() && intent != Intent::Rollback {
+        return Err(bad(
+            "--to-percent",
+            cli.to_percent.unwrap_or(0),
+            "only --intent rollback takes a target percent",
+        ));
+    }
+    let step = (intent == Intent::Expand).then(|| cli.step.unwrap_or(25));
+    if let Some(s) = step {
+        if !(1..=100).contains(&s) {
+            return Err(bad("--step", s, "must be from 1 to 100"));
+        }
+        if let Some(max) = cli.max_step
+            && s > max
+        {
+            return Err(PolicyError::StepAboveMax { step: s, max });
+        }
+    }
+    if let Some(p) = cli.to_percent
+        && p > 100
+    {
+        return Err(bad("--to-percent", p, "must be from 0 to 100"));
+    }
+    let actor = required(&cli.actor, "--actor")?;
+    let approval_ref = required(&cli.approval_ref, "--approval-ref")?;
+    let rationale = required(&cli.rationale, "--rationale")?;
+    let review_by_text = required(&cli.review_by, "--review-by")?;
+    let review_by = parse_timestamp(review_by_text)?;
+    let window = Duration::parse(&cli.max_review_window)?;
+    let max_decision_age = cli
+        .max_decision_age
+        .as_deref()
+        .map(Duration::parse)
+        .transpose()?;
+    let lock_timeout = Duration::parse(&cli.lock_timeout)?;
+    for (flag, ptr) in [
+        ("--rollout-pointer", &cli.rollout_pointer),
+        ("--governance-pointer", &cli.governance_pointer),
+    ] {
+        if !ptr.starts_with('/') {
+            return Err(bad(flag, ptr, "a JSON Pointer starts with /"));
+        }
+    }
+    let decision_spec = cli.decision.clone().or_else(|| cli.common.input.clone());
+    let decision_doc = match &decision_spec {
+        Some(spec) => {
+            let src = Source::parse(spec);
+            Some((read_json(&src, "a gate-decision document")?, src.origin()))
+        }
+        None if intent.needs_decision() => {
+            return Err(PolicyError::DecisionRequired {
+                intent: intent.as_str().into(),
+            });
+        }
+        None => None,
+    };
+    if let Some((doc, origin)) = &decision_doc {
+        rollout_core::doc::check_envelope(doc, Kind::GateDecision, origin)?;
+    }
+    let schema = match &cli.schema {
+        None => None,
+        Some(path) => {
+            let src = Source::File(path.clone());
+            let doc = read_json(&src, "a JSON Schema")?;
+            let validator =
+                jsonschema::validator_for(&doc).map_err(|e| PolicyError::SchemaUnusable {
+                    origin: src.origin(),
+                    message: e.to_string(),
+                })?;
+            Some(validator)
+        }
+    };
+    let request = Request {
+        intent,
+        step,
+        to_percent: cli.to_percent,
+        actor: actor.to_string(),
+        approval_ref: approval_ref.to_string(),
+        rationale: rationale.to_string(),
+        review_by: format_timestamp(review_by),
+        subject: cli.subject.clone(),
+        registry: registry_path.display().to_string(),
+        rollout_pointer: cli.rollout_pointer.clone(),
+        governance_pointer: cli.governance_pointer.clone(),
+    };
+    let fingerprint = request.fingerprint();
+    let paths = Paths::new(&registry_path, cli.audit_log.as_deref());
+
+    // 2. Under the lock: recovery, tail, idempotency. A dry run writes nothing, not even
+    //    the lock file, so it reads without the lock and leaves recovery to the next apply.
+    let _lock = if cli.dry_run {
+        if paths.pending.exists() {
+            rollout_core::cli::warn(
+                TOOL,
+                env,
+                "an interrupted apply is pending; the next apply will finish or discard it",
+            );
+        }
+        None
+    } else {
+        let lock = store::lock(&paths, lock_timeout)?;
+        if let Some(note) = store::recover(&paths)? {
+            rollout_core::cli::warn(TOOL, env, &note);
+        }
+        Some(lock)
+    };
+    let tail = store::tail(&paths)?;
+    if let Some(key) = &cli.idempotency_key
+        && let Some(entry) = store::lookup(&paths, key)?
+    {
+        if entry.fingerprint != fingerprint {
+            return Err(PolicyError::IdempotencyConflict {
+                key: key.clone(),
+                seq: entry.record["seq"].as_u64().unwrap_or(0),
+            });
+        }
+        let mut replay = entry.record;
+        replay["status"] = Value::String("replayed".into());
+        replay["replayed"] = Value::Bool(true);
+        output.emit(&replay)?;
+        return Ok(0);
+    }
+
+    // 3. Decision and time checks.
+    let decision = match &decision_doc {
+        Some((doc, origin)) if intent.needs_decision() => Some(rules::check_decision(
+            doc,
+            origin,
+            now,
+            cli.subject.as_deref(),
+            max_decision_age,
+        )?),
+        Some((doc, origin)) => Some(
+            rules::check_decision(doc, origin, now, None, None).unwrap_or_else(|_| {
+                // rollback and pause accept any decision; record what it says.
+                crate::model::DecisionRef {
+                    decision: doc
+                        .pointer("/summary/decision")
+                        .and_then(Value::as_str)
+                        .unwrap_or("unknown")
+                        .into(),
+                    trace_id: doc
+                        .get("traceId")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                    generated_at: doc
+                        .get("generatedAt")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .into(),
+                    valid_until: doc
+                        .get("validUntil")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .into(),
+                    digest: rollout_core::hash::canonical_digest(doc),
+                }
+            }),
+        ),
+        None => None,
+    };
+    rules::check_review_by(review_by, now, window)?;
+
+    // 4. The mutation.
+    let (bytes, revision_before) = store::read_registry(&paths.registry)?;
+    let origin = paths.registry.display().to_string();
+    if let Some(expected) = &cli.expect_revision
+        && expected != &revision_before
+    {
+        return Err(PolicyError::RevisionConflict {
+            expected: expected.clone(),
+            actual: revision_before,
+        });
+    }
+    let text = rollout_core::input::as_text(&bytes, &origin)?.to_string();
+    jsonedit::check(&text, &origin)?;
+    let registry: Value = rollout_core::input::parse_json(text.as_bytes(), &origin)?;
+    let before = rules::read_rollout(&registry, &cli.rollout_pointer, &origin)?;
+    let after = rules::next_state(intent, before, step, cli.to_percent)?;
+    let governance = Governance {
+        actor: request.actor.clone(),
+        approval_ref: request.approval_ref.clone(),
+        rationale: request.rationale.clone(),
+        changed_at: format_timestamp(now),
+        review_by: request.review_by.clone(),
+    };
+    let changed = before != after;
+    let (new_text, revision_after) = if changed {
+        let edits = rules::edits(
+            &cli.rollout_pointer,
+            &cli.governance_pointer,
+            &registry,
+            after,
+            &governance,
+        );
+        let new_text = jsonedit::apply(&text, &edits, &origin)?;
+        let mutated: Value = rollout_core::input::parse_json(new_text.as_bytes(), &origin)?;
+        rules::check_invariants(
+            &mutated,
+            &cli.rollout_pointer,
+            &cli.governance_pointer,
+            &origin,
+        )?;
+        if let Some(v) = &schema
+            && let Some(err) = v.iter_errors(&mutated).next()
+        {
+            return Err(PolicyError::SchemaViolation {
+                message: format!("{} (at {})", err, err.instance_path()),
+            });
+        }
+        let rev = rollout_core::hash::sha256_bytes(new_text.as_bytes());
+        (Some(new_text), rev)
+    } else {
+        (None, revision_before.clone())
+    };
+    let trace_id = trace::resolve(
+        cli.common.trace_id.as_deref(),
+        decision.as_ref().and_then(|d| d.trace_id.as_deref()),
+        trace::random_uuid,
+    );
+    let record = ApplyRecord {
+        schema_version: SCHEMA_VERSION.into(),
+        kind: Kind::ApplyRecord,
+        timestamp: format_timestamp(now),
+        status: if changed {
+            Status::Applied
+        } else {
+            Status::Noop
+        },
+        intent,
+        step,
+        to_percent: cli.to_percent,
+        subject: cli.subject.clone(),
+        decision,
+        governance,
+        rollout: RolloutChange {
+            before,
+            after,
+            changed,
+        },
+        registry: RegistryRef {
+            path: request.registry.clone(),
+            revision_before: revision_before.clone(),
+            revision_after: revision_after.clone(),
+        },
+        idempotency_key: cli.idempotency_key.clone(),
+        request_fingerprint: fingerprint.clone(),
+        trace_id,
+        evidence_refs: dedup_keep_order(&cli.evidence_refs),
+        replayed: false,
+        seq: 0,
+        prev_hash: String::new(),
+        hash: String::new(),
+    };
+    let unsealed: Map<String, Value> = to_value(&record).as_object().cloned().unwrap_or_default();
+    let sealed = audit::seal(unsealed, &tail);
+
+    if cli.dry_run {
+        let mut shown = Value::Object(sealed);
+        shown["dryRun"] = Value::Bool(true);
+        if cli.diff {
+            let new = new_text.as_deref().unwrap_or(&text);
+            let label = request.registry.as_str();
+            let diff = similar::TextDiff::from_lines(text.as_str(), new)
+                .unified_diff()
+                .context_radius(3)
+                .header(&format!("a/{label}"), &format!("b/{label}"))
+                .to_string();
+            shown["diff"] = Value::String(diff);
+        }
+        output.emit(&shown)?;
+        return Ok(0);
+    }
+
+    // 5. Durable, in the journal's order.
+    let key = cli
+        .idempotency_key
+        .as_deref()
+        .map(|k| (k, fingerprint.as_str()));
+    store::commit(
+        &paths,
+        &Commit {
+            record: &sealed,
+            registry_text: new_text.as_deref().map(str::as_bytes),
+            revision_before: &revision_before,
+            revision_after: &revision_after,
+            key,
+        },
+        fault,
+    )?;
+    let doc = Value::Object(sealed);
+    if let Some(path) = &cli.state_file {
+        let mut bytes = serde_json::to_vec_pretty(&doc).unwrap_or_default();
+        bytes.push(b'\n');
+        atomic_write(path, &bytes)?;
+    }
+    summary::publish(
+        &markdown(&doc),
+        cli.common.summary.as_deref(),
+        cli.common.no_step_summary,
+        env,
+    )?;
+    output.emit(&doc)?;
+    Ok(0)
+}
+
+fn markdown(record: &Value) -> String {
+    let r = &record["rollout"];
+    format!(
+        "## policy-apply: {} ({})\n\n- Canary: {}% → {}%, manual pause: {} → {}\n- Actor: {} · Approval: {} · Review by: {}\n- Audit record {} `{}`\n",
+        record["intent"].as_str().unwrap_or_default(),
+        record["status"].as_str().unwrap_or_default(),
+        r["before"]["canaryPercent"],
+        r["after"]["canaryPercent"],
+        r["before"]["manualPause"],
+        r["after"]["manualPause"],
+        summary::cell(record["governance"]["actor"].as_str().unwrap_or_default()),
+        summary::cell(
+            record["governance"]["approvalRef"]
+                .as_str()
+                .unwrap_or_default()
+        ),
+        record["governance"]["reviewBy"]
+            .as_str()
+            .unwrap_or_default(),
+        record["seq"],
+        record["hash"].as_str().unwrap_or_default(),
+    )
+}
+
+fn verify(
+    path: &std::path::Path,
+    now: jiff::Timestamp,
+    output: &Output,
+) -> Result<u8, PolicyError> {
+    let result = audit::verify(path)?;
+    let (records, first_break) = match result {
+        Ok(n) => (n, None),
+        Err(b) => (
+            b.expected_seq - 1,
+            Some(ChainBreak {
+                line: b.line,
+                expected_seq: b.expected_seq,
+                reason: b.reason.to_string(),
+                message: b.message,
+            }),
+        ),
+    };
+    let ok = first_break.is_none();
+    let doc = AuditVerification {
+        schema_version: SCHEMA_VERSION.into(),
+        kind: Kind::AuditVerification,
+        audit_log: path.display().to_string(),
+        verified_at: format_timestamp(now),
+        ok,
+        records,
+        first_break,
+    };
+    output.emit(&to_value(&doc))?;
+    Ok(verdict_code(!ok))
+}

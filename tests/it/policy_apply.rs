@@ -1,0 +1,839 @@
+//! policy-apply from the outside: mutations, replay, crashes, races and every refusal.
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+
+use crate::common::{NOW, error_line, json_out, snapshot, tool};
+
+const REGISTRY: &str = r#"{
+  "schemaVersion": "v1",
+  "fleetId": "fleet-a",
+  "loops": [{"id": "l1", "enabled": false, "retryAttempts": 1.0}],
+  "policy": {
+    "mode": "guarded_auto",
+    "autonomous": {
+      "enabled": true,
+      "rollout": {"canaryPercent": 25, "autoPause": {"enabled": false}, "x-unknown": 1e3},
+      "governance": {
+        "actor": "bob",
+        "approvalRef": "CHG-1",
+        "rationale": "initial",
+        "changedAt": "2026-10-01T00:00:00Z",
+        "reviewBy": "2026-11-01T00:00:00Z"
+      }
+    }
+  }
+}
+"#;
+
+struct Fleet {
+    dir: tempfile::TempDir,
+}
+
+impl Fleet {
+    fn new(registry: &str) -> Fleet {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("registry.json"), registry).unwrap();
+        Fleet { dir }
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+    fn registry(&self) -> String {
+        std::fs::read_to_string(self.path("registry.json")).unwrap()
+    }
+    fn decision(&self, decision: &str, valid_until: &str, subject: Option<&str>) -> String {
+        let d = json!({"schemaVersion": "v1", "kind": "gate-decision", "generatedAt": "2026-11-21T07:50:00Z",
+                       "validUntil": valid_until, "traceId": "trace-decision", "subject": subject,
+                       "summary": {"decision": decision, "reasonCodes": if decision == "hold" { json!(["x_failed"]) } else { json!([]) }}});
+        let p = self.path(&format!("decision-{decision}.json"));
+        std::fs::write(&p, d.to_string()).unwrap();
+        p.display().to_string()
+    }
+    fn verify(&self) -> assert_cmd::Command {
+        let mut c = tool("policy-apply");
+        c.current_dir(self.dir.path());
+        c.args([
+            "verify",
+            "--now",
+            NOW,
+            "--compact",
+            "--audit-log",
+            "registry.json.audit.jsonl",
+        ]);
+        c
+    }
+    fn cmd(&self) -> assert_cmd::Command {
+        let mut c = tool("policy-apply");
+        c.current_dir(self.dir.path());
+        c.args(["--now", NOW, "--compact", "--registry", "registry.json"]);
+        c
+    }
+}
+
+const GOV: [&str; 8] = [
+    "--actor",
+    "alice",
+    "--approval-ref",
+    "CHG-1042",
+    "--rationale",
+    "promotion rollout mutation",
+    "--review-by",
+    "2026-12-01T00:00:00Z",
+];
+
+fn audit_lines(f: &Fleet) -> Vec<Value> {
+    std::fs::read_to_string(f.path("registry.json.audit.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn expand_changes_only_the_targeted_bytes_and_is_audited() {
+    let f = Fleet::new(REGISTRY);
+    let d = f.decision("promote", "2026-11-21T09:00:00Z", Some("fleet-a"));
+    let out = f
+        .cmd()
+        .args([
+            "--intent",
+            "expand",
+            "--step",
+            "25",
+            "--decision",
+            &d,
+            "--subject",
+            "fleet-a",
+        ])
+        .args(GOV)
+        .args([
+            "--evidence-ref",
+            "run/2",
+            "--evidence-ref",
+            "run/1",
+            "--evidence-ref",
+            "run/2",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rec = json_out(&out);
+    assert_eq!(rec["kind"], "apply-record");
+    assert_eq!(rec["status"], "applied");
+    assert_eq!(
+        rec["rollout"]["before"],
+        json!({"canaryPercent": 25, "manualPause": false})
+    );
+    assert_eq!(
+        rec["rollout"]["after"],
+        json!({"canaryPercent": 50, "manualPause": false})
+    );
+    assert_eq!(rec["traceId"], "trace-decision");
+    assert_eq!(rec["evidenceRefs"], json!(["run/2", "run/1"]));
+    assert_eq!(rec["decision"]["decision"], "promote");
+    assert_eq!(rec["seq"], 1);
+    assert_eq!(rec["governance"]["rationale"], "promotion rollout mutation");
+    let expected = REGISTRY
+        .replace("\"canaryPercent\": 25", "\"canaryPercent\": 50")
+        .replace("\"actor\": \"bob\"", "\"actor\": \"alice\"")
+        .replace(
+            "\"approvalRef\": \"CHG-1\"",
+            "\"approvalRef\": \"CHG-1042\"",
+        )
+        .replace(
+            "\"rationale\": \"initial\"",
+            "\"rationale\": \"promotion rollout mutation\"",
+        )
+        .replace(
+            "\"changedAt\": \"2026-10-01T00:00:00Z\"",
+            "\"changedAt\": \"2026-11-21T08:00:00Z\"",
+        )
+        .replace(
+            "\"reviewBy\": \"2026-11-01T00:00:00Z\"",
+            "\"reviewBy\": \"2026-12-01T00:00:00Z\"",
+        );
+    assert_eq!(
+        f.registry(),
+        expected,
+        "only the targeted values may change"
+    );
+    assert_eq!(
+        rec["registry"]["revisionAfter"],
+        crate::common::sha256sum(expected.as_bytes())
+    );
+    assert_eq!(audit_lines(&f), vec![rec]);
+}
+
+#[test]
+fn retry_replays_conflict_refuses_noop_is_recorded() {
+    let f = Fleet::new(REGISTRY);
+    let d = f.decision("promote", "2026-11-21T09:00:00Z", None);
+    let first = f
+        .cmd()
+        .args(["--intent", "expand", "-i", &d, "--idempotency-key", "k1"])
+        .args(GOV)
+        .output()
+        .unwrap();
+    let first = json_out(&first);
+    let after_first = f.registry();
+    // Replayed even though the decision has since expired and time moved on.
+    let mut late = tool("policy-apply");
+    late.current_dir(f.dir.path())
+        .args([
+            "--now",
+            "2026-11-25T00:00:00Z",
+            "--compact",
+            "--registry",
+            "registry.json",
+        ])
+        .args(["--intent", "expand", "-i", &d, "--idempotency-key", "k1"])
+        .args(GOV);
+    let replay = json_out(&late.output().unwrap());
+    assert_eq!(replay["status"], "replayed");
+    assert_eq!(replay["replayed"], true);
+    assert_eq!(replay["hash"], first["hash"]);
+    assert_eq!(f.registry(), after_first);
+    assert_eq!(audit_lines(&f).len(), 1);
+    // The superloop bug: a rollback reusing an expand key must not be swallowed.
+    let out = f
+        .cmd()
+        .args([
+            "--intent",
+            "rollback",
+            "--idempotency-key",
+            "k1",
+            "--json-errors",
+        ])
+        .args(GOV)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(json_out(&out)["reasonCode"], "idempotency_conflict");
+    // A pause then a second pause: the second changes nothing and says so.
+    f.cmd()
+        .args(["--intent", "pause"])
+        .args(GOV)
+        .assert()
+        .success();
+    let before = f.registry();
+    let noop = json_out(
+        &f.cmd()
+            .args(["--intent", "pause"])
+            .args(GOV)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(noop["status"], "noop");
+    assert_eq!(
+        noop["registry"]["revisionBefore"],
+        noop["registry"]["revisionAfter"]
+    );
+    assert_eq!(f.registry(), before);
+    assert_eq!(audit_lines(&f).len(), 3);
+    f.verify().assert().success();
+}
+
+#[test]
+fn rollback_works_on_expired_governance_and_only_lowers() {
+    let f = Fleet::new(REGISTRY);
+    let rec = json_out(
+        &f.cmd()
+            .args(["--intent", "rollback", "--to-percent", "0"])
+            .args(GOV)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(
+        rec["rollout"]["after"],
+        json!({"canaryPercent": 0, "manualPause": true})
+    );
+    assert!(f.registry().contains("\"canaryPercent\": 0, \"autoPause\": {\"enabled\": false}, \"x-unknown\": 1e3, \"pause\": {\"manual\": true}}"), "{}", f.registry());
+}
+
+#[test]
+fn dry_run_shows_the_diff_and_writes_nothing() {
+    let f = Fleet::new(REGISTRY);
+    let before = snapshot(f.dir.path());
+    let out = f
+        .cmd()
+        .args([
+            "--intent",
+            "rollback",
+            "--to-percent",
+            "10",
+            "--dry-run",
+            "--diff",
+        ])
+        .args(GOV)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let shown = json_out(&out);
+    assert_eq!(shown["dryRun"], true);
+    let diff = shown["diff"].as_str().unwrap();
+    assert!(
+        diff.starts_with("--- a/registry.json\n+++ b/registry.json\n"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("-      \"rollout\": {\"canaryPercent\": 25,"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("+      \"rollout\": {\"canaryPercent\": 10,"),
+        "{diff}"
+    );
+    assert_eq!(snapshot(f.dir.path()), before);
+}
+
+#[test]
+fn a_crash_at_every_step_then_a_retry_gives_exactly_one_mutation() {
+    for step in [
+        "after-pending",
+        "after-registry",
+        "after-audit",
+        "after-key",
+    ] {
+        let f = Fleet::new(REGISTRY);
+        let d = f.decision("promote", "2026-11-21T09:00:00Z", None);
+        let crashed = f
+            .cmd()
+            .env("POLICY_APPLY_FAULT", step)
+            .args(["--intent", "expand", "-i", &d, "--idempotency-key", "once"])
+            .args(GOV)
+            .output()
+            .unwrap();
+        assert!(!crashed.status.success(), "{step}: the fault must abort");
+        let retry = f
+            .cmd()
+            .args(["--intent", "expand", "-i", &d, "--idempotency-key", "once"])
+            .args(GOV)
+            .output()
+            .unwrap();
+        assert_eq!(
+            retry.status.code(),
+            Some(0),
+            "{step}: {}",
+            String::from_utf8_lossy(&retry.stderr)
+        );
+        let rec = json_out(&retry);
+        assert_eq!(rec["rollout"]["after"]["canaryPercent"], 50, "{step}");
+        assert!(
+            f.registry().contains("\"canaryPercent\": 50"),
+            "{step}: expanded once"
+        );
+        let lines = audit_lines(&f);
+        assert_eq!(lines.len(), 1, "{step}: exactly one audit record");
+        assert!(!f.path("registry.json.pending.json").exists(), "{step}");
+        // Once more: a replay, still one mutation.
+        let again = json_out(
+            &f.cmd()
+                .args(["--intent", "expand", "-i", &d, "--idempotency-key", "once"])
+                .args(GOV)
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(again["status"], "replayed", "{step}");
+        assert_eq!(audit_lines(&f).len(), 1, "{step}");
+        f.verify().assert().success();
+    }
+}
+
+#[test]
+fn fifty_parallel_expands_by_one_end_at_exactly_fifty() {
+    let f = Fleet::new(&REGISTRY.replace("\"canaryPercent\": 25", "\"canaryPercent\": 0"));
+    let d = f.decision("promote", "2026-11-21T09:00:00Z", None);
+    let bin = env!("CARGO_BIN_EXE_policy-apply");
+    let children: Vec<_> = (0..50)
+        .map(|i| {
+            std::process::Command::new(bin)
+                .current_dir(f.dir.path())
+                .args([
+                    "--now",
+                    NOW,
+                    "--compact",
+                    "--registry",
+                    "registry.json",
+                    "--intent",
+                    "expand",
+                    "--step",
+                    "1",
+                    "-i",
+                    &d,
+                ])
+                .args([
+                    "--idempotency-key",
+                    &format!("k{i}"),
+                    "--lock-timeout",
+                    "60s",
+                ])
+                .args(GOV)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    assert!(
+        f.registry().contains("\"canaryPercent\": 50,"),
+        "{}",
+        f.registry()
+    );
+    let lines = audit_lines(&f);
+    assert_eq!(lines.len(), 50);
+    let seqs: Vec<u64> = lines.iter().map(|l| l["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (1..=50).collect::<Vec<_>>());
+    let v = json_out(&f.verify().output().unwrap());
+    assert_eq!(
+        (v["ok"].clone(), v["records"].clone()),
+        (json!(true), json!(50))
+    );
+}
+
+#[test]
+fn verify_names_the_first_broken_record() {
+    let f = Fleet::new(REGISTRY);
+    for intent in ["pause", "resume", "pause"] {
+        let mut c = f.cmd();
+        c.args(["--intent", intent]).args(GOV);
+        if intent == "resume" {
+            c.args(["-i", &f.decision("promote", "2026-11-21T09:00:00Z", None)]);
+        }
+        c.assert().success();
+    }
+    let log = f.path("registry.json.audit.jsonl");
+    let text = std::fs::read_to_string(&log).unwrap();
+    std::fs::write(
+        &log,
+        text.replacen("\"actor\":\"alice\"", "\"actor\":\"mallory\"", 2)
+            .replacen("\"actor\":\"mallory\"", "\"actor\":\"alice\"", 1),
+    )
+    .unwrap();
+    let out = f.verify().output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v = json_out(&out);
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["firstBreak"]["reason"], "edited");
+    assert_eq!(v["firstBreak"]["expectedSeq"], 2);
+    assert_eq!(v["records"], 1);
+}
+
+fn refused(f: &Fleet, args: &[&str], code: i32, reason: &str, message: &str) {
+    let before = snapshot(f.dir.path());
+    let out = f.cmd().args(args).arg("--json-errors").output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = error_line(&out, "policy-apply");
+    assert!(line.contains(message), "{args:?}: {line}");
+    assert_eq!(json_out(&out)["reasonCode"], reason, "{args:?}");
+    let after: Vec<_> = snapshot(f.dir.path())
+        .into_iter()
+        .filter(|(p, _)| !p.ends_with("registry.json.lock"))
+        .collect();
+    let before: Vec<_> = before
+        .into_iter()
+        .filter(|(p, _)| !p.ends_with("registry.json.lock"))
+        .collect();
+    assert_eq!(after, before, "{args:?} changed files");
+}
+
+fn with_gov(extra: &[&str]) -> Vec<String> {
+    extra
+        .iter()
+        .chain(GOV.iter())
+        .map(|s| s.to_string())
+        .collect()
+}
+
+#[test]
+fn every_refusal_has_its_code_and_changes_nothing() {
+    let f = Fleet::new(REGISTRY);
+    // One record first, so "nothing changed" also covers the audit log.
+    f.cmd()
+        .args(["--intent", "pause"])
+        .args(GOV)
+        .assert()
+        .success();
+    let promote = f.decision("promote", "2026-11-21T09:00:00Z", Some("fleet-a"));
+    let hold = f.decision("hold", "2026-11-21T09:00:00Z", None);
+    let expired = {
+        let p = f.path("expired.json");
+        std::fs::write(
+            &p,
+            std::fs::read_to_string(&promote)
+                .unwrap()
+                .replace("2026-11-21T09:00:00Z", "2026-11-21T07:59:59Z"),
+        )
+        .unwrap();
+        p.display().to_string()
+    };
+    let plan = f.path("plan.json");
+    std::fs::write(&plan, r#"{"schemaVersion":"v1","kind":"prune-plan"}"#).unwrap();
+    let upstream = f.path("err.json");
+    std::fs::write(
+        &upstream,
+        r#"{"schemaVersion":"v1","kind":"error","tool":"gate-eval","message":"bad gates"}"#,
+    )
+    .unwrap();
+    let schema = f.path("schema.json");
+    std::fs::write(&schema, r#"{"type":"object","properties":{"policy":{"properties":{"autonomous":{"properties":{"rollout":{"properties":{"canaryPercent":{"maximum":40}}}}}}}}}"#).unwrap();
+    let (plan, upstream, schema) = (
+        plan.display().to_string(),
+        upstream.display().to_string(),
+        schema.display().to_string(),
+    );
+
+    let g = |extra: &[&str]| with_gov(extra);
+    let cases: Vec<(Vec<String>, i32, &str, &str)> = vec![
+        (
+            vec!["--intent".into(), "pause".into()],
+            3,
+            "governance_missing",
+            "--actor is missing or empty",
+        ),
+        (
+            vec![
+                "--intent".into(),
+                "pause".into(),
+                "--actor".into(),
+                " ".into(),
+                "--approval-ref".into(),
+                "x".into(),
+                "--rationale".into(),
+                "y".into(),
+                "--review-by".into(),
+                "2026-12-01T00:00:00Z".into(),
+            ],
+            3,
+            "governance_missing",
+            "--actor is missing or empty",
+        ),
+        (
+            vec![
+                "--intent".into(),
+                "pause".into(),
+                "--actor".into(),
+                "a".into(),
+                "--approval-ref".into(),
+                "x".into(),
+                "--rationale".into(),
+                "y".into(),
+                "--review-by".into(),
+                "next week".into(),
+            ],
+            2,
+            "timestamp_invalid",
+            "invalid timestamp \"next week\"",
+        ),
+        (
+            vec![
+                "--intent".into(),
+                "pause".into(),
+                "--actor".into(),
+                "a".into(),
+                "--approval-ref".into(),
+                "x".into(),
+                "--rationale".into(),
+                "y".into(),
+                "--review-by".into(),
+                "2026-11-20T00:00:00Z".into(),
+            ],
+            3,
+            "review_by_past",
+            "is not in the future",
+        ),
+        (
+            vec![
+                "--intent".into(),
+                "pause".into(),
+                "--actor".into(),
+                "a".into(),
+                "--approval-ref".into(),
+                "x".into(),
+                "--rationale".into(),
+                "y".into(),
+                "--review-by".into(),
+                "2027-06-01T00:00:00Z".into(),
+            ],
+            3,
+            "review_by_beyond_window",
+            "beyond the review window of 90d",
+        ),
+        (
+            g(&["--intent", "expand"]),
+            2,
+            "decision_required",
+            "needs a promote decision",
+        ),
+        (
+            g(&["--intent", "expand", "-i", &hold]),
+            3,
+            "decision_not_promote",
+            "the decision is \"hold\", not \"promote\" (reasons: x_failed)",
+        ),
+        (
+            g(&["--intent", "expand", "-i", &expired, "--subject", "fleet-a"]),
+            3,
+            "decision_expired",
+            "the decision expired at 2026-11-21T07:59:59Z",
+        ),
+        (
+            g(&["--intent", "expand", "-i", &promote, "--subject", "fleet-b"]),
+            3,
+            "decision_subject_mismatch",
+            "for subject \"fleet-a\", not \"fleet-b\"",
+        ),
+        (
+            g(&[
+                "--intent",
+                "resume",
+                "-i",
+                &promote,
+                "--subject",
+                "fleet-a",
+                "--max-decision-age",
+                "5m",
+            ]),
+            3,
+            "decision_too_old",
+            "more than 5m ago",
+        ),
+        (
+            g(&["--intent", "expand", "-i", &plan]),
+            2,
+            "kind_mismatch",
+            "expected a document of kind \"gate-decision\", found \"prune-plan\"",
+        ),
+        (
+            g(&["--intent", "expand", "-i", &upstream]),
+            2,
+            "upstream_error",
+            "upstream gate-eval failed: bad gates",
+        ),
+        (
+            g(&[
+                "--intent",
+                "expand",
+                "-i",
+                &promote,
+                "--subject",
+                "fleet-a",
+                "--step",
+                "0",
+            ]),
+            2,
+            "argument_invalid",
+            "--step 0: must be from 1 to 100",
+        ),
+        (
+            g(&[
+                "--intent",
+                "expand",
+                "-i",
+                &promote,
+                "--subject",
+                "fleet-a",
+                "--step",
+                "101",
+            ]),
+            2,
+            "argument_invalid",
+            "--step 101",
+        ),
+        (
+            g(&[
+                "--intent",
+                "expand",
+                "-i",
+                &promote,
+                "--subject",
+                "fleet-a",
+                "--step",
+                "30",
+                "--max-step",
+                "20",
+            ]),
+            3,
+            "step_exceeds_max",
+            "--step 30 is larger than --max-step 20",
+        ),
+        (
+            g(&["--intent", "rollback", "--to-percent", "80"]),
+            3,
+            "to_percent_raises",
+            "would raise the canary from 25%",
+        ),
+        (
+            g(&[
+                "--intent",
+                "expand",
+                "-i",
+                &promote,
+                "--subject",
+                "fleet-a",
+                "--schema",
+                &schema,
+            ]),
+            3,
+            "schema_violation",
+            "50 is greater than the maximum of 40",
+        ),
+        (
+            g(&["--intent", "pause", "--expect-revision", "sha256:0000"]),
+            4,
+            "revision_conflict",
+            "not the expected sha256:0000",
+        ),
+        (
+            g(&["--intent", "pause", "--rollout-pointer", "/policy/nope"]),
+            2,
+            "pointer_absent",
+            "no rollout object at /policy/nope",
+        ),
+        (
+            g(&["--intent", "pause", "--rollout-pointer", "policy"]),
+            2,
+            "argument_invalid",
+            "a JSON Pointer starts with /",
+        ),
+        (
+            g(&["--intent", "pause", "--registry-typo", "x"]),
+            2,
+            "usage",
+            "unexpected argument '--registry-typo'",
+        ),
+    ];
+    for (args, code, reason, message) in &cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        refused(&f, &args, *code, reason, message);
+    }
+}
+
+#[test]
+fn bad_registries_and_damaged_logs_are_refused() {
+    for (registry, reason, message) in [
+        (
+            "{\"policy\": {\"autonomous\": {\"rollout\": {\"canaryPercent\": 120}}}}",
+            "registry_invalid",
+            "must be an integer from 0 to 100",
+        ),
+        (
+            "{\"policy\": {\"autonomous\": {\"rollout\": {\"canaryPercent\": 12.5}}}}",
+            "registry_invalid",
+            "must be an integer from 0 to 100",
+        ),
+        (
+            "{\"policy\": {\"autonomous\": {\"rollout\": {\"canaryPercent\": 10}}}",
+            "input_malformed",
+            "malformed JSON",
+        ),
+        (
+            "{\"policy\": {}, \"policy\": {}}",
+            "input_malformed",
+            "duplicate key \"policy\"",
+        ),
+    ] {
+        let f = Fleet::new(registry);
+        let args = with_gov(&["--intent", "pause"]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        refused(&f, &args, 2, reason, message);
+    }
+    let f = Fleet::new(REGISTRY);
+    std::fs::remove_file(f.path("registry.json")).unwrap();
+    let args = with_gov(&["--intent", "pause"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    refused(
+        &f,
+        &args,
+        2,
+        "input_unreadable",
+        "cannot read registry.json",
+    );
+
+    let f = Fleet::new(REGISTRY);
+    f.cmd()
+        .args(["--intent", "pause"])
+        .args(GOV)
+        .assert()
+        .success();
+    let log = f.path("registry.json.audit.jsonl");
+    let text = std::fs::read_to_string(&log).unwrap();
+    std::fs::write(&log, &text[..text.len() - 10]).unwrap();
+    refused(
+        &f,
+        &args,
+        3,
+        "audit_log_broken",
+        "does not verify at its end",
+    );
+}
+
+#[test]
+fn a_held_lock_is_a_conflict_after_the_timeout() {
+    let f = Fleet::new(REGISTRY);
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(f.path("registry.json.lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    let args = with_gov(&["--intent", "pause", "--lock-timeout", "0s"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    refused(&f, &args, 4, "lock_timeout", "not obtained within 0s");
+}
+
+#[test]
+fn arguments_with_spaces_quotes_and_newlines_pass_through_intact() {
+    let f = Fleet::new(REGISTRY);
+    let rationale = "promotion rollout mutation: \"quoted\", 'single', $HOME *.json\nsecond line";
+    let rec = json_out(
+        &f.cmd()
+            .args([
+                "--intent",
+                "pause",
+                "--actor",
+                "Ada Lovelace",
+                "--approval-ref",
+                "CHG 1042",
+                "--rationale",
+                rationale,
+            ])
+            .args(["--review-by", "2026-12-01T00:00:00Z"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(rec["governance"]["rationale"], rationale);
+    assert_eq!(rec["governance"]["actor"], "Ada Lovelace");
+    let reg: Value = serde_json::from_str(&f.registry()).unwrap();
+    assert_eq!(
+        reg["policy"]["autonomous"]["governance"]["rationale"],
+        rationale
+    );
+}
+
+#[test]
+fn the_shipped_fleet_registry_schema_accepts_a_valid_mutation() {
+    let f = Fleet::new(REGISTRY);
+    let schema = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schemas/fleet-registry.v1.schema.json");
+    f.cmd()
+        .args(["--intent", "rollback", "--to-percent", "0", "--schema"])
+        .arg(&schema)
+        .args(GOV)
+        .assert()
+        .success();
+}
