@@ -57,16 +57,38 @@ hyperfine -N --warmup 5 --runs 100 --export-json "$out/small.json" \
 small_gate_mem=$(peak $(gate_cmd "$data/small"))
 small_jq_mem=$(peak $(jq_cmd "$data/small"))
 
-python3 - "$out" "$records" "$big_gate_mem" "$big_jq_mem" "$small_gate_mem" "$small_jq_mem" <<'PY'
+# policy-apply: apply latency with an audit log of 1,000 and of 1,000,000 records, against
+# the replaced approach (jq scanning the whole JSONL for the idempotency key).
+apply=$PWD/target/release/policy-apply
+policy_mem=()
+for size in 1000 1000000; do
+  d="$data/audit-$size"
+  mkdir -p "$d"
+  if [ ! -s "$d/audit.jsonl" ]; then
+    echo "bench: generating an audit log of $size records" >&2
+    python3 bench/gen_audit.py "$size" "$d/audit.jsonl"
+  fi
+  printf '%s\n' '{"policy": {"autonomous": {"rollout": {"canaryPercent": 0}, "governance": {}}}}' > "$d/registry.json"
+  printf '%s\n' '{"schemaVersion":"v1","kind":"gate-decision","generatedAt":"2026-11-21T00:00:00Z","validUntil":"2099-01-01T00:00:00Z","subject":null,"traceId":"bench","summary":{"decision":"promote","reasonCodes":[]}}' > "$d/decision.json"
+  cmd="$apply --registry $d/registry.json --audit-log $d/audit.jsonl --intent expand --step 1 --decision $d/decision.json --now 2026-11-21T00:00:00Z --actor bench --approval-ref CHG-1 --rationale bench --review-by 2026-12-01T00:00:00Z --trace-id bench --compact"
+  echo "bench: policy-apply with $size audit records" >&2
+  hyperfine -N --warmup 3 --runs 40 --export-json "$out/apply-$size.json" -n policy-apply "$cmd" >&2
+  runs=$([ "$size" -gt 100000 ] && echo 3 || echo 20)
+  hyperfine -N --warmup 1 --runs "$runs" --export-json "$out/jqkey-$size.json" \
+    -n "jq key lookup" "jq -c --arg k key-$((size / 2)) 'select(.idempotencyKey == \$k)' $d/audit.jsonl" >&2
+  policy_mem+=("$(peak $cmd)" "$(peak jq -c --arg k "key-$((size / 2))" 'select(.idempotencyKey == $k)' "$d/audit.jsonl")")
+done
+
+python3 - "$out" "$records" "$big_gate_mem" "$big_jq_mem" "$small_gate_mem" "$small_jq_mem" "${policy_mem[@]}" <<'PY'
 import json, sys, platform, os
-out, records, bg, bj, sg, sj = sys.argv[1], int(sys.argv[2]), *map(int, sys.argv[3:])
+out, records, bg, bj, sg, sj, pa1, pj1, pa2, pj2 = sys.argv[1], int(sys.argv[2]), *map(int, sys.argv[3:])
 def load(name):
     r = json.load(open(f"{out}/{name}.json"))["results"]
     return {x["command"]: x["median"] for x in r}
 big, small = load("big"), load("small")
 rows = []
 def row(bench, tool, med, mem, base_med, base_mem, target):
-    ratio = base_med / med if tool == "gate-eval" else 1.0
+    ratio = base_med / med if tool in ("gate-eval", "policy-apply") else 1.0
     rows.append(f"| {bench} | {tool} | {med*1000:.1f} ms | {mem/1024:.1f} MiB | "
                 f"{ratio:.1f}x | {target} |")
 g, j = big["gate-eval"], big["jq 1.6 (slurp)"]
@@ -79,6 +101,16 @@ small_ok = g2 * 1000 <= 5
 row("small evidence, start to decision", "gate-eval", g2, sg, j2, sj,
     f"≤5 ms median: {'met' if small_ok else 'NOT met'}")
 row("small evidence, start to decision", "jq 1.6 (slurp)", j2, sj, j2, sj, "baseline")
+def one(name):
+    return json.load(open(f"{out}/{name}.json"))["results"][0]["median"]
+a1, a2, q1, q2 = one("apply-1000"), one("apply-1000000"), one("jqkey-1000"), one("jqkey-1000000")
+growth = a2 / a1
+apply_ok = a1 * 1000 <= 10 and a2 * 1000 <= 10 and growth <= 1.5
+row("apply, audit log of 1,000", "policy-apply", a1, pa1, q1, pj1, f"≤10 ms median: {'met' if a1 * 1000 <= 10 else 'NOT met'}")
+row("apply, audit log of 1,000", "jq key lookup (replaced)", q1, pj1, q1, pj1, "baseline")
+row("apply, audit log of 1,000,000", "policy-apply", a2, pa2, q2, pj2,
+    f"≤10 ms median, ≤1.5x the 1,000 case ({growth:.2f}x): {'met' if apply_ok else 'NOT met'}")
+row("apply, audit log of 1,000,000", "jq key lookup (replaced)", q2, pj2, q2, pj2, "baseline")
 report = ["# rollout-tools benchmarks", "",
           f"Machine: {os.cpu_count()} cores, {platform.machine()}; medians from hyperfine, "
           "peak memory (max RSS) from GNU time. Ratio = baseline median / tool median.", "",
