@@ -61,6 +61,21 @@ pub struct CommonArgs {
     pub json_errors: bool,
 }
 
+/// `--lock-timeout`, for tools that take a lock on shared state (CONTRACT.md §5).
+#[derive(clap::Args, Debug, Clone)]
+pub struct LockArgs {
+    /// How long to wait for a lock held by another run.
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub lock_timeout: String,
+}
+
+impl LockArgs {
+    /// The timeout as a duration.
+    pub fn timeout(&self) -> Result<crate::time::Duration, CoreError> {
+        crate::time::Duration::parse(&self.lock_timeout)
+    }
+}
+
 /// The parts of the process environment the contract depends on, read once at the edge.
 #[derive(Debug, Clone, Default)]
 pub struct Env {

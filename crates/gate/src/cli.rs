@@ -9,7 +9,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use indexmap::IndexMap;
-use rollout_core::cli::{CommonArgs, Env, epoch_seconds, finish, parse, resolve_now, verdict_code};
+use rollout_core::cli::{
+    CommonArgs, Env, LockArgs, epoch_seconds, finish, parse, resolve_now, verdict_code,
+};
 use rollout_core::doc::{Kind, SCHEMA_VERSION};
 use rollout_core::fsx::{append_jsonl_locked, atomic_write};
 use rollout_core::hash::{canonical_digest, sha256_bytes};
@@ -108,9 +110,9 @@ pub struct Cli {
     /// Append the decision to a JSONL FILE (under a lock).
     #[arg(long, value_name = "FILE")]
     pub history_file: Option<PathBuf>,
-    /// How long to wait for the history file's lock.
-    #[arg(long, value_name = "DURATION", default_value = "30s")]
-    pub lock_timeout: String,
+    /// Lock timeout.
+    #[command(flatten)]
+    pub lock: LockArgs,
     /// Flags every tool takes.
     #[command(flatten)]
     pub common: CommonArgs,
@@ -153,7 +155,7 @@ pub fn run(cli: &Cli, env: &Env) -> Result<u8, GateError> {
 
     // 1. Everything that can be refused, before anything is read or written.
     let ttl = Duration::parse(&cli.ttl)?;
-    let lock_timeout = Duration::parse(&cli.lock_timeout)?;
+    let lock_timeout = cli.lock.timeout()?;
     let (text, origin, source_label) = load_gates_text(cli)?;
     let file = parse_gates(&text, &origin)?;
     let sets = cli

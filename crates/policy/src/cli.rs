@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use rollout_core::cli::{CommonArgs, Env, epoch_seconds, finish, parse, resolve_now, verdict_code};
+use rollout_core::cli::{
+    CommonArgs, Env, LockArgs, epoch_seconds, finish, parse, resolve_now, verdict_code,
+};
 use rollout_core::doc::{Kind, SCHEMA_VERSION};
 use rollout_core::fsx::atomic_write;
 use rollout_core::input::{Source, read_json};
@@ -147,9 +149,9 @@ pub struct Cli {
     /// With --dry-run: include a unified diff of the registry (field "diff").
     #[arg(long, requires = "dry_run")]
     pub diff: bool,
-    /// How long to wait for the registry's lock.
-    #[arg(long, value_name = "DURATION", default_value = "30s")]
-    pub lock_timeout: String,
+    /// Lock timeout.
+    #[command(flatten)]
+    pub lock: LockArgs,
     /// Flags every tool takes.
     #[command(flatten)]
     pub common: CommonArgs,
@@ -254,7 +256,7 @@ pub fn run(cli: &Cli, env: &Env, fault: Option<Fault>) -> Result<u8, PolicyError
         .as_deref()
         .map(Duration::parse)
         .transpose()?;
-    let lock_timeout = Duration::parse(&cli.lock_timeout)?;
+    let lock_timeout = cli.lock.timeout()?;
     for (flag, ptr) in [
         ("--rollout-pointer", &cli.rollout_pointer),
         ("--governance-pointer", &cli.governance_pointer),
