@@ -837,3 +837,27 @@ fn the_shipped_fleet_registry_schema_accepts_a_valid_mutation() {
         .assert()
         .success();
 }
+
+#[test]
+fn a_retry_naming_the_registry_differently_is_still_a_replay() {
+    let f = Fleet::new(REGISTRY);
+    f.cmd()
+        .args(["--intent", "pause", "--idempotency-key", "k"])
+        .args(GOV)
+        .assert()
+        .success();
+    let absolute = f.path("registry.json");
+    let mut retry = tool("policy-apply");
+    retry
+        .current_dir(f.dir.path())
+        .args(["--now", NOW, "--compact", "--registry"])
+        .arg(&absolute)
+        .args(["--intent", "pause", "--idempotency-key", "k"])
+        .args(GOV);
+    let rec = json_out(&retry.output().unwrap());
+    assert_eq!(rec["status"], "replayed");
+    assert_eq!(
+        rec["registry"]["path"], "registry.json",
+        "the record keeps the path as first given"
+    );
+}

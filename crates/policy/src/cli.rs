@@ -303,7 +303,12 @@ pub fn run(cli: &Cli, env: &Env, fault: Option<Fault>) -> Result<u8, PolicyError
         rationale: rationale.to_string(),
         review_by: format_timestamp(review_by),
         subject: cli.subject.clone(),
-        registry: registry_path.display().to_string(),
+        // The file, not its spelling: `./r.json`, `r.json` and an absolute path are one
+        // registry, so a retry from another directory is still the same request.
+        registry: std::fs::canonicalize(&registry_path)
+            .unwrap_or_else(|_| registry_path.clone())
+            .display()
+            .to_string(),
         rollout_pointer: cli.rollout_pointer.clone(),
         governance_pointer: cli.governance_pointer.clone(),
     };
@@ -463,7 +468,7 @@ pub fn run(cli: &Cli, env: &Env, fault: Option<Fault>) -> Result<u8, PolicyError
             changed,
         },
         registry: RegistryRef {
-            path: request.registry.clone(),
+            path: registry_path.display().to_string(),
             revision_before: revision_before.clone(),
             revision_after: revision_after.clone(),
         },
@@ -484,7 +489,7 @@ pub fn run(cli: &Cli, env: &Env, fault: Option<Fault>) -> Result<u8, PolicyError
         shown["dryRun"] = Value::Bool(true);
         if cli.diff {
             let new = new_text.as_deref().unwrap_or(&text);
-            let label = request.registry.as_str();
+            let label = registry_path.display().to_string();
             let diff = similar::TextDiff::from_lines(text.as_str(), new)
                 .unified_diff()
                 .context_radius(3)

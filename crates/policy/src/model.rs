@@ -74,7 +74,7 @@ pub struct Request {
     pub review_by: String,
     /// Subject the decision must be for.
     pub subject: Option<String>,
-    /// The registry path as given.
+    /// The registry, canonicalised (symlinks and relative spellings resolved).
     pub registry: String,
     /// Where the rollout object is.
     pub rollout_pointer: String,
