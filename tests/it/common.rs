@@ -22,10 +22,12 @@ pub fn tool(name: &str) -> Command {
     cmd
 }
 
-fn bin_path(name: &str) -> PathBuf {
+/// The path of one of the workspace's binaries.
+pub fn bin_path(name: &str) -> PathBuf {
     match name {
         "gate-eval" => PathBuf::from(env!("CARGO_BIN_EXE_gate-eval")),
         "policy-apply" => PathBuf::from(env!("CARGO_BIN_EXE_policy-apply")),
+        "digest-pin" => PathBuf::from(env!("CARGO_BIN_EXE_digest-pin")),
         other => panic!("unknown binary {other}"),
     }
 }

@@ -4,5 +4,6 @@
 //! the harness (commands with a fixed clock, fixtures, "nothing written" assertions).
 
 mod common;
+mod digest_pin;
 mod gate_eval;
 mod policy_apply;

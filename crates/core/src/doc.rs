@@ -33,6 +33,8 @@ pub enum Kind {
     PinReport,
     /// digest-pin scan's listing.
     DigestScan,
+    /// digest-pin ledger's listing of recorded releases.
+    DigestLedger,
     /// tag-bump's report.
     BumpReport,
     /// prune-plan's plan.
@@ -58,6 +60,7 @@ impl Kind {
             Kind::DigestSet => "digest-set",
             Kind::PinReport => "pin-report",
             Kind::DigestScan => "digest-scan",
+            Kind::DigestLedger => "digest-ledger",
             Kind::BumpReport => "bump-report",
             Kind::PrunePlan => "prune-plan",
             Kind::HealthReport => "health-report",

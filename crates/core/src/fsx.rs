@@ -34,7 +34,6 @@ fn parent_dir(path: &Path) -> PathBuf {
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), CoreError> {
     let dir = parent_dir(path);
     let err = write_err(path);
-    // tempfile decorates its errors with the temp path; report the plain OS error instead.
     // tempfile appends ` at path "<temp file>"` to its errors (and hides the OS error
     // behind a private type); report the plain OS message instead.
     let plain = |e: std::io::Error| {

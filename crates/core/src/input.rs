@@ -72,13 +72,13 @@ pub fn read_bytes(source: &Source, expected: &str, limit: u64) -> Result<Vec<u8>
             }
             stdin
                 .lock()
-                .take(limit + 1)
+                .take(limit.saturating_add(1))
                 .read_to_end(&mut buf)
                 .map_err(unreadable)?;
         }
         Source::File(path) => {
             let file = open_file(path).map_err(unreadable)?;
-            file.take(limit + 1)
+            file.take(limit.saturating_add(1))
                 .read_to_end(&mut buf)
                 .map_err(unreadable)?;
         }
@@ -179,6 +179,14 @@ pub fn parse_jsonl(bytes: &[u8], origin: &str) -> Result<Vec<Value>, CoreError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unlimited_read_does_not_overflow() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x");
+        std::fs::write(&p, b"{}").unwrap();
+        assert_eq!(read_bytes(&Source::File(p), "x", u64::MAX).unwrap(), b"{}");
+    }
 
     #[test]
     fn malformed_json_names_line_and_column() {

@@ -12,6 +12,7 @@
 //! * [`jsonedit`]: byte-preserving edits of JSON files by JSON Pointer, verified after;
 //! * [`jsonl`]: large JSONL files hashed, validated and read backwards in bounded memory;
 //! * [`yaml`]: strict YAML 1.2 reading into JSON values;
+//! * [`yamlspan`]: YAML span trees (byte offsets of scalars) for editors and scanners;
 //! * [`output`]: pretty/compact printing, `--jq`, quiet exit on a closed pipe;
 //! * [`jq`]: jaq compiled once, `now` injected, `halt` never exits the process;
 //! * [`time`]: RFC 3339 timestamps and `90s`/`14d`/`2w` durations;
@@ -40,5 +41,6 @@ pub mod summary;
 pub mod time;
 pub mod trace;
 pub mod yaml;
+pub mod yamlspan;
 
 pub use error::{CoreError, ExitClass, Failure};

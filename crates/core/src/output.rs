@@ -12,6 +12,16 @@ use serde_json::Value;
 use crate::error::CoreError;
 use crate::jq::JqProgram;
 
+/// A unified diff of one file (`a/LABEL`, `b/LABEL`, three lines of context), empty when
+/// nothing changed. The `--dry-run --diff` preview of every tool that edits files.
+pub fn unified_diff(label: &str, old: &str, new: &str) -> String {
+    similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("a/{label}"), &format!("b/{label}"))
+        .to_string()
+}
+
 /// How the document is printed.
 pub struct Output {
     pretty: bool,

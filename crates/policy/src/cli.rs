@@ -490,11 +490,7 @@ pub fn run(cli: &Cli, env: &Env, fault: Option<Fault>) -> Result<u8, PolicyError
         if cli.diff {
             let new = new_text.as_deref().unwrap_or(&text);
             let label = registry_path.display().to_string();
-            let diff = similar::TextDiff::from_lines(text.as_str(), new)
-                .unified_diff()
-                .context_radius(3)
-                .header(&format!("a/{label}"), &format!("b/{label}"))
-                .to_string();
+            let diff = rollout_core::output::unified_diff(&label, &text, new);
             shown["diff"] = Value::String(diff);
         }
         output.emit(&shown)?;

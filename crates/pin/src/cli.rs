@@ -1,0 +1,811 @@
+//! The `digest-pin` command line and its run sequence.
+//!
+//! Everything refusable is refused before a byte is written: the digest set, the flags,
+//! the ledger (with `--record` its lock is held for the whole run), then every file is read
+//! and planned, then the count assertions and the re-scan verification. Only then are the
+//! files replaced, all or nothing, and the ledger record appended.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use indexmap::IndexMap;
+use rollout_core::cli::{CommonArgs, Env, LockArgs, epoch_seconds, finish, parse, resolve_now};
+use rollout_core::doc::{Kind, SCHEMA_VERSION};
+use rollout_core::fsx::{Lock, append_jsonl};
+use rollout_core::input::{MAX_DOCUMENT_BYTES, Source, as_text, parse_json, read_bytes};
+use rollout_core::output::{Output, unified_diff};
+use rollout_core::time::format_timestamp;
+use rollout_core::{summary, trace};
+use serde_json::Value;
+
+use crate::error::PinError;
+use crate::model::{Action, DigestSet, LedgerRecord, parse_ledger};
+use crate::plan::{Change, Expectations, FilePlan, Totals, plan_file};
+use crate::reference::{Digest, ImageSpec};
+use crate::report::{
+    DigestLedger, DigestScan, DigestSetDoc, FileWarning, LedgerNote, LedgerRecordDoc, Mode,
+    PinReport, Reference, SkippedFile,
+};
+use crate::scanner::{LineIndex, is_yaml_name, scan_file};
+use crate::walk::{self, Candidate, Read, Selection, Skipped};
+use crate::write::{Replacement, replace_all};
+
+const TOOL: &str = "digest-pin";
+
+const EXAMPLES: &str = "\
+Examples:
+  # Promote: pin three images to the new build's digests, exactly 6 pins, and record it
+  digest-pin .github/workflows --set claude-runtime-review=sha256:776980ed…f1 \\
+      --set claude-runtime-fix=sha256:da2b6e52…20 --set claude-runtime-explain=sha256:23dd59f2…77 \\
+      --expect 6 --expect-image claude-runtime-fix=4 \\
+      --record --ledger .rollout/digests.jsonl --release 671c875e0a1f0c2b9d9e8f7a6b5c4d3e2f1a0b9c
+
+  # The same from a digest-set document, previewed as a diff; nothing is written
+  digest-pin -i release.json --dry-run --diff --jq -r .diff
+
+  # Roll back: take the digests of a recorded release from the ledger
+  digest-pin --ledger .rollout/digests.jsonl --release 5f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e
+
+  # CI drift check: exit 1 and list every pin that differs from the set
+  digest-pin --check -i release.json --compact --jq '.changes[] | \"\\(.file):\\(.line) \\(.image)\"'
+
+  # Every pin in the tree, for review or for prune-plan --protect-digests
+  digest-pin scan --root . > pins.json
+  digest-pin ledger --ledger .rollout/digests.jsonl --jq -r '.records[] | \"\\(.seq) \\(.release) \\(.action)\"'
+
+Exit status: 0 done (or nothing to do); 1 drift found by --check; 2 usage error or invalid
+input (malformed digest, duplicate image, unparsable ledger line); 3 refused (count
+mismatch, image without a pin, a stale pin left behind, path outside the root, release not in
+the ledger); 4 a file changed during the run, lock timeout; 5 I/O failure (read-only file:
+every file already replaced is restored).";
+
+/// Which files to read.
+#[derive(Debug, Clone, Args)]
+pub struct SelectArgs {
+    /// Files or directories to read (default: the root). Named files are always read.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Paths must stay inside this directory; reported paths are relative to it.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub root: PathBuf,
+    /// Only walked files whose path (relative to the root) matches a glob (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// Skip walked files whose path matches a glob (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+}
+
+/// Promote and roll back image digest pins across files, counted and all-or-nothing.
+#[derive(Debug, Parser)]
+#[command(
+    name = "digest-pin",
+    version,
+    about = "Promote and roll back image digest pins across files, counted and all-or-nothing",
+    long_about = "Rewrite the digest of every NAME[:TAG]@sha256:… pin of the given images, in \
+any text file of a tree (workflow YAML, kustomizations, shell, Dockerfiles), changing only the \
+digest bytes. Counts are asserted by occurrence, the result is re-scanned before anything is \
+written, and files are replaced all or nothing. A ledger remembers every release, so a \
+rollback names a release instead of digging through git history.",
+    after_help = EXAMPLES
+)]
+pub struct Cli {
+    /// Subcommands.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Which files.
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// A digest to pin: IMAGE=DIGEST (repeatable). IMAGE with a slash is a full
+    /// repository; a bare name matches the last path component.
+    #[arg(long = "set", value_name = "IMAGE=DIGEST")]
+    pub sets: Vec<String>,
+    /// The ledger (JSONL): the source of a rollback with --release, the target of --record.
+    #[arg(long, value_name = "FILE")]
+    pub ledger: Option<PathBuf>,
+    /// The release: names the set of --set, or takes a recorded release from --ledger.
+    #[arg(long, value_name = "ID")]
+    pub release: Option<String>,
+    /// Assert the total number of pins of the set's images (occurrences, not lines).
+    #[arg(long, value_name = "N")]
+    pub expect: Option<u64>,
+    /// Assert the number of pins of one image: IMAGE=N (repeatable).
+    #[arg(long, value_name = "IMAGE=N")]
+    pub expect_image: Vec<String>,
+    /// Do not refuse when an image of the set has no pin.
+    #[arg(long)]
+    pub allow_missing: bool,
+    /// After a successful rewrite, append the applied set to --ledger.
+    #[arg(long, requires = "ledger", conflicts_with_all = ["dry_run", "check"])]
+    pub record: bool,
+    /// Compute and report everything; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --dry-run: include a unified diff of every changed file (field "diff").
+    #[arg(long, requires = "dry_run")]
+    pub diff: bool,
+    /// Drift check: write nothing; exit 1 when any pin differs from the set.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub check: bool,
+    /// Ledger lock timeout.
+    #[command(flatten)]
+    pub lock: LockArgs,
+    /// Flags every tool takes.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// digest-pin subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List every digest pin in a tree (kind: digest-scan).
+    Scan {
+        /// Which files.
+        #[command(flatten)]
+        select: SelectArgs,
+        /// Only pins of these images (repeatable; same matching as --set).
+        #[arg(long, value_name = "IMAGE")]
+        image: Vec<String>,
+    },
+    /// List the recorded releases, newest first, or print one as a digest-set.
+    Ledger {
+        /// The ledger.
+        #[arg(long, value_name = "FILE", required = true)]
+        ledger: PathBuf,
+        /// Print this release's digest set.
+        #[arg(long, value_name = "ID")]
+        release: Option<String>,
+    },
+}
+
+/// Entry point of the `digest-pin` binary.
+pub fn main() -> ExitCode {
+    let env = Env::capture();
+    let cli = match parse::<Cli>(TOOL, &env) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let json_errors = cli.common.json_errors || env.json_errors;
+    let result = run(&cli, &env);
+    finish(TOOL, &env, json_errors, result)
+}
+
+/// Run digest-pin with parsed flags; returns the exit code on success.
+pub fn run(cli: &Cli, env: &Env) -> Result<u8, PinError> {
+    let now = resolve_now(cli.common.now.as_deref())?;
+    let output = Output::new(
+        cli.common.pretty,
+        cli.common.compact,
+        cli.common.jq.as_deref(),
+        epoch_seconds(now),
+    )?;
+    let now_text = format_timestamp(now);
+    if cli.command.is_some() && rewrite_flags_given(cli) {
+        let name = match &cli.command {
+            Some(Command::Scan { .. }) => "scan",
+            _ => "ledger",
+        };
+        return Err(rollout_core::CoreError::Usage {
+            message: format!(
+                "paths and rewrite flags (--set, --ledger, --root, --check, …) go after `{name}`, \
+                 or without a subcommand; before it they would be ignored"
+            ),
+        }
+        .into());
+    }
+    match &cli.command {
+        Some(Command::Scan { select, image }) => scan(cli, env, select, image, &now_text, &output),
+        Some(Command::Ledger { ledger, release }) => {
+            show_ledger(ledger, release.as_deref(), &output)
+        }
+        None => pin(cli, env, &now_text, &output),
+    }
+}
+
+/// Whether flags of the rewrite were given next to a subcommand (they would be ignored).
+fn rewrite_flags_given(cli: &Cli) -> bool {
+    !cli.select.paths.is_empty()
+        || !cli.select.include.is_empty()
+        || !cli.select.exclude.is_empty()
+        || cli.select.root != Path::new(".")
+        || !cli.sets.is_empty()
+        || cli.ledger.is_some()
+        || cli.release.is_some()
+        || cli.expect.is_some()
+        || !cli.expect_image.is_empty()
+        || cli.allow_missing
+        || cli.record
+        || cli.dry_run
+        || cli.check
+}
+
+fn selection(select: &SelectArgs) -> Result<Selection, PinError> {
+    let root = walk::root(&select.root)?;
+    let paths = if select.paths.is_empty() {
+        vec![root.clone()]
+    } else {
+        select.paths.clone()
+    };
+    Ok(Selection {
+        root,
+        paths,
+        include: walk::globs("--include", &select.include)?,
+        exclude: walk::globs("--exclude", &select.exclude)?,
+    })
+}
+
+fn skipped_docs(skipped: &[Skipped]) -> Vec<SkippedFile> {
+    skipped
+        .iter()
+        .map(|s| SkippedFile {
+            file: s.file.clone(),
+            reason: s.reason.to_string(),
+        })
+        .collect()
+}
+
+/// Where the digests come from.
+struct Source_ {
+    set: DigestSet,
+    action: Action,
+    trace: Option<String>,
+}
+
+fn digest_set(cli: &Cli) -> Result<Source_, PinError> {
+    let input = cli.common.input.as_deref();
+    if !cli.sets.is_empty() {
+        if input.is_some() {
+            return Err(PinError::BadValue {
+                flag: "--set",
+                value: cli.sets.join(" "),
+                message: "give the digests once: --set or -i, not both".into(),
+            });
+        }
+        return Ok(Source_ {
+            set: DigestSet::from_flags(&cli.sets, cli.release.clone())?,
+            action: Action::Promote,
+            trace: None,
+        });
+    }
+    if let Some(spec) = input {
+        let src = Source::parse(spec);
+        let origin = src.origin();
+        let bytes = read_bytes(&src, "a digest-set document", MAX_DOCUMENT_BYTES)?;
+        let text = as_text(&bytes, &origin)?;
+        let doc = parse_json(&bytes, &origin)?;
+        let mut set = DigestSet::from_document(&doc, text, &origin)?;
+        match (&set.release, &cli.release) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(PinError::BadValue {
+                    flag: "--release",
+                    value: b.clone(),
+                    message: format!("{origin} is release {a:?}"),
+                });
+            }
+            (None, Some(b)) => {
+                set = DigestSet::from_pairs(
+                    set.images
+                        .iter()
+                        .map(|(i, d)| (i.as_str().to_string(), d.to_string()))
+                        .collect(),
+                    Some(b.clone()),
+                    set.labels.clone(),
+                    &origin,
+                )?;
+            }
+            _ => {}
+        }
+        return Ok(Source_ {
+            set,
+            action: Action::Promote,
+            trace: doc
+                .get("traceId")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        });
+    }
+    match (&cli.ledger, &cli.release) {
+        (Some(ledger), Some(release)) => {
+            crate::reference::check_release_id(release).map_err(|message| {
+                PinError::ReleaseInvalid {
+                    id: release.clone(),
+                    message,
+                }
+            })?;
+            let records = read_ledger(ledger, true)?;
+            let origin = ledger.display().to_string();
+            let rec = latest(&records, release).ok_or_else(|| PinError::ReleaseNotInLedger {
+                release: release.clone(),
+                ledger: origin.clone(),
+            })?;
+            Ok(Source_ {
+                set: rec.to_set(&format!("{origin} (record {})", rec.seq))?,
+                action: Action::Rollback,
+                trace: None,
+            })
+        }
+        _ => Err(PinError::NoDigestSource),
+    }
+}
+
+fn latest<'r>(records: &'r [LedgerRecord], release: &str) -> Option<&'r LedgerRecord> {
+    records.iter().rev().find(|r| r.release == release)
+}
+
+/// Read the ledger; a missing file is an empty ledger unless `must_exist`.
+fn read_ledger(path: &Path, must_exist: bool) -> Result<Vec<LedgerRecord>, PinError> {
+    if !must_exist && !path.exists() {
+        return Ok(Vec::new());
+    }
+    let src = Source::File(path.to_path_buf());
+    let bytes = match read_bytes(&src, "a digest-pin ledger", MAX_DOCUMENT_BYTES) {
+        Ok(b) => b,
+        Err(rollout_core::CoreError::EmptyInput { .. }) => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
+    };
+    let text = as_text(&bytes, &src.origin())?;
+    parse_ledger(text, &src.origin())
+}
+
+fn expectations(cli: &Cli, set: &DigestSet) -> Result<Expectations, PinError> {
+    let mut per_image = Vec::new();
+    for e in &cli.expect_image {
+        let bad = |message: &str| PinError::BadValue {
+            flag: "--expect-image",
+            value: e.clone(),
+            message: message.to_string(),
+        };
+        let (image, n) = e.rsplit_once('=').ok_or_else(|| bad("expected IMAGE=N"))?;
+        let n: u64 = n
+            .trim()
+            .parse()
+            .map_err(|_| bad("N must be a whole number"))?;
+        let spec = ImageSpec::parse(image.trim()).map_err(|m| bad(&m))?;
+        let i = set
+            .images
+            .iter()
+            .position(|(s, _)| *s == spec)
+            .ok_or_else(|| bad("not an image of the digest set"))?;
+        per_image.push((i, n));
+    }
+    Ok(Expectations {
+        total: cli.expect,
+        per_image,
+        allow_missing: cli.allow_missing,
+    })
+}
+
+/// A file's plan plus the bytes it was made from (kept only when the file changes).
+struct Planned {
+    plan: FilePlan,
+    old: Option<Vec<u8>>,
+    skipped: Option<&'static str>,
+}
+
+fn pin(cli: &Cli, env: &Env, now: &str, output: &Output) -> Result<u8, PinError> {
+    let source = digest_set(cli)?;
+    let set = &source.set;
+    let expect = expectations(cli, set)?;
+    if cli.record && set.release.is_none() {
+        return Err(PinError::ReleaseRequired);
+    }
+    let sel = selection(&cli.select)?;
+    let lock_timeout = cli.lock.timeout()?;
+    let trace_id = trace::resolve(
+        cli.common.trace_id.as_deref(),
+        source.trace.as_deref(),
+        trace::random_uuid,
+    );
+
+    // With --record, the ledger lock covers the whole run: two recorded rewrites of one
+    // tree never interleave, and the ledger is checked before any file is touched.
+    let ledger_state = match (&cli.ledger, cli.record) {
+        (Some(path), true) => {
+            let lock = Lock::acquire(path, lock_timeout)?;
+            let records = read_ledger(path, false)?;
+            let release = set.release.clone().unwrap_or_default();
+            if let Some(r) = records
+                .iter()
+                .find(|r| r.release == release && r.images != images_map(set))
+            {
+                return Err(PinError::LedgerReleaseConflict {
+                    release,
+                    seq: r.seq,
+                });
+            }
+            Some((lock, records))
+        }
+        _ => None,
+    };
+
+    let (files, skipped) = walk::collect(&sel)?;
+    let planned = walk::par_map(&files, |c| plan_one(c, set))?;
+    let mut skipped = skipped;
+    let mut plans = Vec::new();
+    let mut scanned = 0u64;
+    for (c, p) in files.iter().zip(planned) {
+        match p.skipped {
+            Some(reason) => skipped.push(Skipped {
+                file: c.rel.clone(),
+                reason,
+            }),
+            None => {
+                scanned += 1;
+                plans.push((c, p));
+            }
+        }
+    }
+    skipped.sort();
+    let file_plans: Vec<FilePlan> = plans.iter().map(|(_, p)| p.plan.clone()).collect();
+    let totals = Totals::of(set, &file_plans);
+    let warnings: Vec<FileWarning> = file_plans
+        .iter()
+        .filter_map(|p| {
+            p.warning.as_ref().map(|m| FileWarning {
+                file: p.file.clone(),
+                message: m.clone(),
+            })
+        })
+        .collect();
+    for w in &warnings {
+        rollout_core::cli::warn(TOOL, env, &format!("{}: {}", w.file, w.message));
+    }
+    let stale: Vec<&Change> = file_plans.iter().flat_map(|p| &p.stale).collect();
+    let mode = if cli.check {
+        Mode::Check
+    } else if cli.dry_run {
+        Mode::DryRun
+    } else {
+        Mode::Write
+    };
+    totals.check(set, &expect)?;
+    if mode != Mode::Check
+        && let Some(s) = stale.first()
+    {
+        return Err(PinError::StalePin {
+            file: s.file.clone(),
+            line: s.line,
+            column: s.column,
+            image: s.image.clone(),
+            found: s.old.clone(),
+            expected: s.new.clone(),
+        });
+    }
+    let mut changes: Vec<Change> = file_plans.iter().flat_map(|p| p.changes.clone()).collect();
+    if mode == Mode::Check {
+        changes.extend(stale.iter().map(|c| (*c).clone()));
+        changes.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+    }
+    let changed_files: Vec<&(&Candidate, Planned)> = plans
+        .iter()
+        .filter(|(_, p)| p.plan.new_bytes.is_some())
+        .collect();
+
+    let diff = (mode == Mode::DryRun && cli.diff).then(|| {
+        changed_files
+            .iter()
+            .map(|(c, p)| {
+                let old = String::from_utf8_lossy(p.old.as_deref().unwrap_or_default());
+                let new = String::from_utf8_lossy(p.plan.new_bytes.as_deref().unwrap_or_default());
+                unified_diff(&c.rel, &old, &new)
+            })
+            .collect::<String>()
+    });
+
+    let mut ledger_note = None;
+    if mode == Mode::Write {
+        let replacements: Vec<Replacement> = changed_files
+            .iter()
+            .map(|(c, p)| Replacement {
+                rel: &c.rel,
+                abs: c.abs.clone(),
+                old: p.old.as_deref().unwrap_or_default(),
+                new: p.plan.new_bytes.as_deref().unwrap_or_default(),
+            })
+            .collect();
+        replace_all(&replacements)?;
+        if let (Some(path), Some((_lock, records))) = (&cli.ledger, &ledger_state) {
+            ledger_note = Some(record(
+                path,
+                records,
+                set,
+                source.action,
+                &totals,
+                &changed_files
+                    .iter()
+                    .map(|(c, _)| c.rel.clone())
+                    .collect::<Vec<_>>(),
+                &cli.select.root,
+                now,
+                &trace_id,
+            )?);
+        }
+    }
+
+    let report = PinReport {
+        schema_version: SCHEMA_VERSION.into(),
+        kind: Kind::PinReport,
+        mode,
+        release: set.release.clone(),
+        generated_at: now.to_string(),
+        trace_id,
+        root: cli.select.root.display().to_string(),
+        images: images_map(set),
+        changed: changes.len() as u64,
+        changes,
+        per_image: totals.per_image(set),
+        total: totals.total(),
+        files_changed: changed_files.len() as u64,
+        files_scanned: scanned,
+        in_sync: totals.changed() == 0 && stale.is_empty(),
+        skipped: skipped_docs(&skipped),
+        warnings,
+        ledger: ledger_note,
+        diff,
+    };
+    let doc = serde_json::to_value(&report).unwrap_or_default();
+    summary::publish(
+        &markdown(&report),
+        cli.common.summary.as_deref(),
+        cli.common.no_step_summary,
+        env,
+    )?;
+    output.emit(&doc)?;
+    Ok(if mode == Mode::Check && !report.in_sync {
+        1
+    } else {
+        0
+    })
+}
+
+fn plan_one(c: &Candidate, set: &DigestSet) -> Result<Planned, PinError> {
+    match walk::read(c)? {
+        Read::Skip(reason) => Ok(Planned {
+            plan: FilePlan::default(),
+            old: None,
+            skipped: Some(reason),
+        }),
+        Read::Text(bytes) => {
+            let plan = plan_file(&c.rel, &bytes, is_yaml_name(&c.rel), set);
+            let old = plan.new_bytes.is_some().then_some(bytes);
+            Ok(Planned {
+                plan,
+                old,
+                skipped: None,
+            })
+        }
+    }
+}
+
+fn images_map(set: &DigestSet) -> IndexMap<String, String> {
+    set.images
+        .iter()
+        .map(|(i, d)| (i.as_str().to_string(), d.to_string()))
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record(
+    path: &Path,
+    records: &[LedgerRecord],
+    set: &DigestSet,
+    action: Action,
+    totals: &Totals,
+    files: &[String],
+    root: &Path,
+    now: &str,
+    trace_id: &str,
+) -> Result<LedgerNote, PinError> {
+    let release = set.release.clone().unwrap_or_default();
+    let images = images_map(set);
+    // A retry after a crash between the rewrite and the append finds nothing to change:
+    // record it then (the release is in effect), but never twice in a row.
+    if totals.changed() == 0
+        && let Some(last) = records.last()
+        && last.release == release
+        && last.images == images
+    {
+        return Ok(LedgerNote {
+            path: path.display().to_string(),
+            recorded: false,
+            seq: last.seq,
+        });
+    }
+    let seq = records.last().map(|r| r.seq).unwrap_or(0) + 1;
+    let rec = LedgerRecordDoc {
+        seq,
+        release,
+        recorded_at: now.to_string(),
+        action: action.as_str().to_string(),
+        images,
+        labels: set.labels.clone(),
+        root: root.display().to_string(),
+        files: files.to_vec(),
+        per_image: totals.per_image(set),
+        total: totals.total(),
+        changed: totals.changed(),
+        trace_id: trace_id.to_string(),
+    };
+    append_jsonl(path, &serde_json::to_value(&rec).unwrap_or_default())?;
+    Ok(LedgerNote {
+        path: path.display().to_string(),
+        recorded: true,
+        seq,
+    })
+}
+
+fn markdown(r: &PinReport) -> String {
+    let mode = match r.mode {
+        Mode::Write => "write",
+        Mode::DryRun => "dry run",
+        Mode::Check => "check",
+    };
+    let mut out = format!(
+        "## digest-pin: {} ({mode})\n\n{} pins found, {} changed, {} files changed of {} read.\n\n| image | digest | found | changed | already pinned |\n|---|---|---|---|---|\n",
+        summary::cell(r.release.as_deref().unwrap_or("unnamed release")),
+        r.total,
+        r.changed,
+        r.files_changed,
+        r.files_scanned,
+    );
+    for (image, c) in &r.per_image {
+        let digest = r.images.get(image).map(String::as_str).unwrap_or_default();
+        let short = Digest::parse(digest)
+            .map(|d| format!("{}…", d.short()))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "| {} | `{short}` | {} | {} | {} |\n",
+            summary::cell(image),
+            c.found,
+            c.changed,
+            c.already_pinned
+        ));
+    }
+    if let Some(l) = &r.ledger {
+        out.push_str(&format!(
+            "\nLedger `{}`: record {}{}.\n",
+            summary::cell(&l.path),
+            l.seq,
+            if l.recorded {
+                ""
+            } else {
+                " (already recorded)"
+            }
+        ));
+    }
+    out
+}
+
+fn scan(
+    cli: &Cli,
+    env: &Env,
+    select: &SelectArgs,
+    images: &[String],
+    now: &str,
+    output: &Output,
+) -> Result<u8, PinError> {
+    let specs = images
+        .iter()
+        .map(|i| {
+            ImageSpec::parse(i).map_err(|message| PinError::BadValue {
+                flag: "--image",
+                value: i.clone(),
+                message,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let sel = selection(select)?;
+    let (files, mut skipped) = walk::collect(&sel)?;
+    let found = walk::par_map(&files, |c| {
+        Ok(match walk::read(c)? {
+            Read::Skip(reason) => Err(reason),
+            Read::Text(bytes) => {
+                let (pins, warning) = scan_file(&bytes, is_yaml_name(&c.rel));
+                let mut lines = LineIndex::new(&bytes);
+                let refs: Vec<Reference> = pins
+                    .into_iter()
+                    .filter(|p| specs.is_empty() || specs.iter().any(|s| s.matches(&p.image)))
+                    .map(|p| {
+                        let (line, column) = lines.locate(p.start);
+                        Reference {
+                            file: c.rel.clone(),
+                            line,
+                            column,
+                            image: p.image,
+                            tag: p.tag,
+                            digest: p.digest,
+                            malformed: p.malformed,
+                        }
+                    })
+                    .collect();
+                Ok((refs, warning))
+            }
+        })
+    })?;
+    let mut references = Vec::new();
+    let mut warnings = Vec::new();
+    let mut scanned = 0;
+    for (c, r) in files.iter().zip(found) {
+        match r {
+            Err(reason) => skipped.push(Skipped {
+                file: c.rel.clone(),
+                reason,
+            }),
+            Ok((refs, warning)) => {
+                scanned += 1;
+                references.extend(refs);
+                if let Some(message) = warning {
+                    rollout_core::cli::warn(TOOL, env, &format!("{}: {message}", c.rel));
+                    warnings.push(FileWarning {
+                        file: c.rel.clone(),
+                        message,
+                    });
+                }
+            }
+        }
+    }
+    skipped.sort();
+    let mut by_image: IndexMap<String, Vec<String>> = IndexMap::new();
+    for r in references.iter().filter(|r| !r.malformed) {
+        let list = by_image.entry(r.image.clone()).or_default();
+        if !list.contains(&r.digest) {
+            list.push(r.digest.clone());
+        }
+    }
+    by_image.sort_keys();
+    by_image.values_mut().for_each(|v| v.sort());
+    let mut digests: Vec<String> = by_image.values().flatten().cloned().collect();
+    digests.sort();
+    digests.dedup();
+    let doc = DigestScan {
+        schema_version: SCHEMA_VERSION.into(),
+        kind: Kind::DigestScan,
+        generated_at: now.to_string(),
+        trace_id: trace::resolve(cli.common.trace_id.as_deref(), None, trace::random_uuid),
+        root: select.root.display().to_string(),
+        references,
+        images: by_image,
+        digests,
+        files_scanned: scanned,
+        skipped: skipped_docs(&skipped),
+        warnings,
+    };
+    output.emit(&serde_json::to_value(&doc).unwrap_or_default())?;
+    Ok(0)
+}
+
+fn show_ledger(path: &Path, release: Option<&str>, output: &Output) -> Result<u8, PinError> {
+    let records = read_ledger(path, true)?;
+    let origin = path.display().to_string();
+    let doc = match release {
+        Some(id) => {
+            let rec = latest(&records, id).ok_or_else(|| PinError::ReleaseNotInLedger {
+                release: id.to_string(),
+                ledger: origin.clone(),
+            })?;
+            let set = rec.to_set(&origin)?;
+            serde_json::to_value(DigestSetDoc {
+                schema_version: SCHEMA_VERSION.into(),
+                kind: Kind::DigestSet,
+                release: set.release.clone(),
+                images: images_map(&set),
+                labels: set.labels.clone(),
+                recorded_at: rec
+                    .raw
+                    .get("recordedAt")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            })
+        }
+        None => serde_json::to_value(DigestLedger {
+            schema_version: SCHEMA_VERSION.into(),
+            kind: Kind::DigestLedger,
+            ledger: origin,
+            records: records.iter().rev().map(|r| r.raw.clone()).collect(),
+        }),
+    }
+    .unwrap_or_default();
+    output.emit(&doc)?;
+    Ok(0)
+}

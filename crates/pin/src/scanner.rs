@@ -1,0 +1,386 @@
+//! Finding digest pins in the bytes of a file.
+//!
+//! Two passes, both pure:
+//!
+//! * the text pass finds every `NAME[:TAG]@sha256:<hex>` in any text file (YAML, shell,
+//!   Dockerfile, HCL, Markdown) by looking for `@sha256:`/`@sha512:` and reading the name
+//!   backwards with the reference grammar;
+//! * the YAML pass finds the pins whose image and digest are separate fields: kustomize
+//!   `images[]` entries (`digest:`, or `newTag: tag@sha256:…`, image `newName` else
+//!   `name`) and chart values (`repository:` with `digest:` or `tag: tag@sha256:…`).
+//!
+//! A digest found by both passes is reported once, with the image the YAML pass found (the
+//! text pass would take the tag in `newTag: v1@sha256:…` for an image name). A digest
+//! written with the wrong length is reported as malformed, so a rewrite can refuse to leave
+//! it behind instead of silently skipping it.
+
+use memchr::memmem;
+use rollout_core::yamlspan::{self, Node, Scalar};
+
+use crate::reference::{Algorithm, split_name_tag};
+
+/// One digest pin in a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pin {
+    /// Byte offset of the digest (`sha256:…`, after the `@`).
+    pub start: usize,
+    /// Byte offset just past the digest's hex.
+    pub end: usize,
+    /// The repository the pin is for (`ghcr.io/acme/review`).
+    pub image: String,
+    /// The tag kept next to the digest, if any.
+    pub tag: Option<String>,
+    /// The digest exactly as written.
+    pub digest: String,
+    /// Wrong length, or letters after the hex: not a digest this tool can compare.
+    pub malformed: bool,
+}
+
+/// The pins of one file, in file order.
+pub fn scan(bytes: &[u8], yaml: bool) -> Vec<Pin> {
+    scan_file(bytes, yaml).0
+}
+
+/// The pins of one file, in file order, and why the YAML pass could not run on a YAML
+/// file that holds digests (its pins in separate fields would be missed: say so).
+pub fn scan_file(bytes: &[u8], yaml: bool) -> (Vec<Pin>, Option<String>) {
+    let mut pins = text_pins(bytes);
+    if !yaml
+        || (memmem::find(bytes, b"sha256:").is_none() && memmem::find(bytes, b"sha512:").is_none())
+    {
+        return (pins, None);
+    }
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let msg = format!("not UTF-8 at byte {}; read as text only", e.valid_up_to());
+            return (pins, Some(msg));
+        }
+    };
+    let docs = match yamlspan::parse_documents(text, "") {
+        Ok(d) => d,
+        Err(e) => {
+            let msg = e.to_string();
+            let msg = msg.strip_prefix(':').unwrap_or(&msg);
+            return (
+                pins,
+                Some(format!("YAML not parsed ({msg}); read as text only")),
+            );
+        }
+    };
+    let mut structural = Vec::new();
+    for doc in &docs {
+        doc.walk(&mut |n| yaml_pins(text, n, &mut structural));
+    }
+    for s in structural {
+        match pins.iter_mut().find(|p| p.start == s.start) {
+            Some(p) => *p = s,
+            None => pins.push(s),
+        }
+    }
+    pins.sort_by_key(|p| p.start);
+    (pins, None)
+}
+
+/// Whether a file is read as YAML too (by its name).
+pub fn is_yaml_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.ends_with(".yaml") || lower.ends_with(".yml")
+}
+
+fn is_ref_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-' | b':' | b'/')
+}
+
+/// The digest that starts at `at` (`sha256:` or `sha512:`), as (end, malformed).
+fn digest_at(bytes: &[u8], at: usize) -> Option<(Algorithm, usize, bool)> {
+    let algo = match bytes.get(at..at + 7)? {
+        b"sha256:" => Algorithm::Sha256,
+        b"sha512:" => Algorithm::Sha512,
+        _ => return None,
+    };
+    let hex_start = at + 7;
+    let mut end = hex_start;
+    while end < bytes.len() && bytes[end].is_ascii_hexdigit() {
+        end += 1;
+    }
+    let mut malformed = end - hex_start != algo.hex_len();
+    // Letters or digits glued to the hex mean this is not the digest it looks like.
+    let mut tail = end;
+    while tail < bytes.len() && (bytes[tail].is_ascii_alphanumeric() || bytes[tail] == b'_') {
+        tail += 1;
+        malformed = true;
+    }
+    Some((algo, tail, malformed))
+}
+
+fn text_pins(bytes: &[u8]) -> Vec<Pin> {
+    let mut pins = Vec::new();
+    for at in memmem::find_iter(bytes, b"@sha") {
+        let Some((_, end, malformed)) = digest_at(bytes, at + 1) else {
+            continue;
+        };
+        let mut start = at;
+        while start > 0 && is_ref_byte(bytes[start - 1]) {
+            start -= 1;
+        }
+        let Ok(token) = std::str::from_utf8(&bytes[start..at]) else {
+            continue;
+        };
+        let Some((image, tag)) = name_in_token(token) else {
+            continue;
+        };
+        pins.push(Pin {
+            start: at + 1,
+            end,
+            image: image.to_string(),
+            tag: tag.map(str::to_string),
+            digest: String::from_utf8_lossy(&bytes[at + 1..end]).into_owned(),
+            malformed,
+        });
+    }
+    pins
+}
+
+/// The reference at the end of a run of reference characters: the whole run, else the
+/// part after a scheme (`docker://`), else the longest part after a colon that parses.
+fn name_in_token(token: &str) -> Option<(&str, Option<&str>)> {
+    let token = match token.rfind("://") {
+        Some(i) => &token[i + 3..],
+        None => token,
+    };
+    if let Some(r) = split_name_tag(token) {
+        return Some(r);
+    }
+    token
+        .match_indices(':')
+        .find_map(|(i, _)| split_name_tag(&token[i + 1..]))
+}
+
+/// The pins a YAML mapping holds in separate fields.
+fn yaml_pins(text: &str, node: &Node, out: &mut Vec<Pin>) {
+    if !matches!(node, Node::Map(..)) {
+        return;
+    }
+    let scalar = |k: &str| node.get_str(k);
+    // kustomize images[] entry: the image is newName, else name (which may carry a tag).
+    if let Some(name) = scalar("name")
+        && (scalar("digest").is_some() || scalar("newTag").is_some())
+    {
+        let (name_image, name_tag) = match split_name_tag(&name.value) {
+            Some((n, t)) => (n.to_string(), t.map(str::to_string)),
+            None => return,
+        };
+        let image = match scalar("newName") {
+            Some(n) if split_name_tag(&n.value).is_some_and(|(_, t)| t.is_none()) => {
+                n.value.clone()
+            }
+            Some(_) => return,
+            None => name_image,
+        };
+        let tag = scalar("newTag").map(|t| t.value.clone()).or(name_tag);
+        push_fields(text, node, &image, tag, "newTag", out);
+        return;
+    }
+    // chart values: repository (with an optional registry) and digest or tag@digest.
+    if let Some(repo) = scalar("repository")
+        && (scalar("digest").is_some() || scalar("tag").is_some())
+    {
+        let image = match scalar("registry") {
+            Some(reg) if !reg.value.is_empty() => {
+                format!("{}/{}", reg.value.trim_end_matches('/'), repo.value)
+            }
+            _ => repo.value.clone(),
+        };
+        if split_name_tag(&image).is_some_and(|(_, t)| t.is_none()) {
+            let tag = scalar("tag").map(|t| t.value.clone());
+            push_fields(text, node, &image, tag, "tag", out);
+        }
+    }
+}
+
+fn push_fields(
+    text: &str,
+    node: &Node,
+    image: &str,
+    tag: Option<String>,
+    tag_key: &str,
+    out: &mut Vec<Pin>,
+) {
+    let bytes = text.as_bytes();
+    if let Some(d) = node.get_str("digest")
+        && let Some(at) = value_digest_start(bytes, d, false)
+        && let Some((_, end, malformed)) = digest_at(bytes, at)
+    {
+        let tag = tag.filter(|t| !t.contains('@'));
+        out.push(pin(bytes, at, end, image, tag, malformed));
+    }
+    if let Some(t) = node.get_str(tag_key)
+        && t.value.contains('@')
+        && let Some(at) = value_digest_start(bytes, t, true)
+        && let Some((_, end, malformed)) = digest_at(bytes, at)
+    {
+        let tag = t.value.split_once('@').map(|(tag, _)| tag.to_string());
+        let tag = tag.filter(|t| !t.is_empty());
+        out.push(pin(bytes, at, end, image, tag, malformed));
+    }
+}
+
+fn pin(
+    bytes: &[u8],
+    at: usize,
+    end: usize,
+    image: &str,
+    tag: Option<String>,
+    malformed: bool,
+) -> Pin {
+    Pin {
+        start: at,
+        end,
+        image: image.to_string(),
+        tag,
+        digest: String::from_utf8_lossy(&bytes[at..end]).into_owned(),
+        malformed,
+    }
+}
+
+/// Where the digest inside a single-line scalar starts in the file. The digest has no
+/// characters that quoting would escape, so it stands in the file as in the value.
+fn value_digest_start(bytes: &[u8], s: &Scalar, after_at: bool) -> Option<usize> {
+    let line_end = memchr::memchr(b'\n', &bytes[s.start..])
+        .map(|i| s.start + i)
+        .unwrap_or(bytes.len());
+    let line = &bytes[s.start..line_end];
+    let needle = if after_at { "@sha" } else { "sha" };
+    // Only a digest the value really holds (not one in a trailing comment): the value
+    // contains it, so its first occurrence from the scalar's start is the value's.
+    if !s.value.contains(needle) {
+        return None;
+    }
+    let i = memmem::find(line, needle.as_bytes())?;
+    Some(s.start + i + usize::from(after_at))
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub struct LineIndex<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    line: usize,
+    line_start: usize,
+}
+
+impl<'a> LineIndex<'a> {
+    /// Index over a file; offsets must be asked for in increasing order.
+    pub fn new(bytes: &'a [u8]) -> Self {
+        LineIndex {
+            bytes,
+            pos: 0,
+            line: 1,
+            line_start: 0,
+        }
+    }
+
+    /// The line and column of `offset` (not before the previous one asked for).
+    pub fn locate(&mut self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.bytes.len());
+        if offset < self.pos {
+            *self = LineIndex::new(self.bytes);
+        }
+        let chunk = &self.bytes[self.pos..offset];
+        let n = memchr::memchr_iter(b'\n', chunk).count();
+        if n > 0 {
+            self.line += n;
+            self.line_start = self.pos + memchr::memrchr(b'\n', chunk).unwrap_or(0) + 1;
+        }
+        self.pos = offset;
+        let mut prefix = &self.bytes[self.line_start..offset];
+        if self.line == 1 {
+            prefix = prefix.strip_prefix(b"\xef\xbb\xbf").unwrap_or(prefix);
+        }
+        let chars = prefix.iter().filter(|&&c| (c & 0xC0) != 0x80).count();
+        (self.line, chars + 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "9a74366aa10eff2bf14dab0948123bd2c51703e1c553a73740ef687f723a0001";
+
+    fn images(text: &str, yaml: bool) -> Vec<(String, Option<String>, bool)> {
+        scan(text.as_bytes(), yaml)
+            .into_iter()
+            .map(|p| {
+                assert_eq!(&text[p.start..p.end], p.digest);
+                (p.image, p.tag, p.malformed)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn text_pins_in_every_shape() {
+        let text = format!(
+            "container: ghcr.io/acme/fix@sha256:{A}\n\
+             IMG=\"ghcr.io/acme/review:v1@sha256:{A}\" ;;\n\
+             uses: docker://quay.io/acme/c:1@sha256:{A}\n\
+             FROM --platform=$X golang:1.23@sha256:{A} AS b\n\
+             # syntax=docker/dockerfile:1@sha256:{A}\n\
+             --image=redis@sha256:{A}\n\
+             short ghcr.io/acme/fix@sha256:{}\n",
+            &A[1..]
+        );
+        let got = images(&text, false);
+        let names: Vec<&str> = got.iter().map(|g| g.0.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "ghcr.io/acme/fix",
+                "ghcr.io/acme/review",
+                "quay.io/acme/c",
+                "golang",
+                "docker/dockerfile",
+                "redis",
+                "ghcr.io/acme/fix"
+            ]
+        );
+        assert_eq!(got[1].1.as_deref(), Some("v1"));
+        assert!(!got[0].2 && got[6].2, "the 63-hex pin is malformed");
+    }
+
+    #[test]
+    fn look_alikes_are_other_images() {
+        let text = format!("a/claude-runtime-fix-extra@sha256:{A} x-claude-runtime-fix@sha256:{A}");
+        let got = images(&text, false);
+        assert_eq!(got[0].0, "a/claude-runtime-fix-extra");
+        assert_eq!(got[1].0, "x-claude-runtime-fix");
+    }
+
+    #[test]
+    fn yaml_fields_name_their_image() {
+        let text = format!(
+            "images:\n- name: postgres:11\n  digest: sha256:{A}\n\
+             - name: app\n  newName: ghcr.io/acme/app # c\n  newTag: \"v2@sha256:{A}\"\n\
+             - {{name: redis, newTag: \"7.0\", digest: 'sha256:{A}'}}\n\
+             values:\n  image:\n    registry: ghcr.io\n    repository: acme/web\n    tag: latest@sha256:{A}\n"
+        );
+        let got = images(&text, true);
+        assert_eq!(
+            got,
+            vec![
+                ("postgres".into(), Some("11".into()), false),
+                ("ghcr.io/acme/app".into(), Some("v2".into()), false),
+                ("redis".into(), Some("7.0".into()), false),
+                ("ghcr.io/acme/web".into(), Some("latest".into()), false),
+            ]
+        );
+    }
+
+    #[test]
+    fn lines_and_columns_count_characters() {
+        let text = "\u{feff}é x\nab\n";
+        let mut idx = LineIndex::new(text.as_bytes());
+        assert_eq!(idx.locate(3 + 2), (1, 2));
+        assert_eq!(idx.locate(text.find("b").unwrap()), (2, 2));
+    }
+}

@@ -1,0 +1,271 @@
+//! Which files a run reads, and reading them.
+//!
+//! Directories are walked with ripgrep's walker: `.gitignore` (and `.ignore`) rules hold,
+//! hidden directories such as `.github/` are read, `.git/` is not. Symbolic links are never
+//! followed in a walk (they are reported); a path named on the command line is resolved,
+//! must stay inside the root, and is always read, ignored or not. Binary files (a NUL
+//! byte) and files over [`MAX_FILE_BYTES`] are skipped and reported, never edited.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use serde_json::{Value, json};
+
+use crate::error::PinError;
+
+/// Largest file digest-pin reads (16 MiB); larger ones are skipped and reported.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// A file to read.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Candidate {
+    /// Relative to the root, with `/` separators.
+    pub rel: String,
+    /// The resolved path (the target of a named symlink).
+    pub abs: PathBuf,
+}
+
+/// A file that was not read, and why.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Skipped {
+    /// Relative to the root.
+    pub file: String,
+    /// `binary`, `too_large`, `symlink` or `not_a_file`.
+    pub reason: &'static str,
+}
+
+impl Skipped {
+    /// As the report prints it.
+    pub fn to_value(&self) -> Value {
+        json!({"file": self.file, "reason": self.reason})
+    }
+}
+
+/// What to walk.
+#[derive(Debug)]
+pub struct Selection {
+    /// The canonical root.
+    pub root: PathBuf,
+    /// Paths given on the command line (the root when none).
+    pub paths: Vec<PathBuf>,
+    /// `--include` globs (relative paths must match one, when given).
+    pub include: Option<GlobSet>,
+    /// `--exclude` globs.
+    pub exclude: Option<GlobSet>,
+}
+
+/// Compile `--include`/`--exclude` globs.
+pub fn globs(flag: &'static str, patterns: &[String]) -> Result<Option<GlobSet>, PinError> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    let mut b = GlobSetBuilder::new();
+    for p in patterns {
+        let g = Glob::new(p).map_err(|e| PinError::BadValue {
+            flag,
+            value: p.clone(),
+            message: e.kind().to_string(),
+        })?;
+        b.add(g);
+    }
+    b.build().map(Some).map_err(|e| PinError::BadValue {
+        flag,
+        value: patterns.join(","),
+        message: e.to_string(),
+    })
+}
+
+/// Resolve the root (it must be a directory).
+pub fn root(dir: &Path) -> Result<PathBuf, PinError> {
+    let canon = std::fs::canonicalize(dir).map_err(|_| PinError::PathMissing {
+        path: dir.display().to_string(),
+    })?;
+    if !canon.is_dir() {
+        return Err(PinError::BadValue {
+            flag: "--root",
+            value: dir.display().to_string(),
+            message: "not a directory".into(),
+        });
+    }
+    Ok(canon)
+}
+
+fn rel(root: &Path, p: &Path) -> String {
+    p.strip_prefix(root)
+        .unwrap_or(p)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// List the files to read, sorted, without duplicates, and the entries skipped on the way.
+pub fn collect(sel: &Selection) -> Result<(Vec<Candidate>, Vec<Skipped>), PinError> {
+    let mut files = Vec::new();
+    let mut skipped = Vec::new();
+    for p in &sel.paths {
+        let canon = std::fs::canonicalize(p).map_err(|_| PinError::PathMissing {
+            path: p.display().to_string(),
+        })?;
+        if !canon.starts_with(&sel.root) {
+            return Err(PinError::PathOutsideRoot {
+                path: p.display().to_string(),
+                root: sel.root.display().to_string(),
+            });
+        }
+        let meta = std::fs::metadata(&canon).map_err(|source| PinError::Unreadable {
+            file: p.display().to_string(),
+            source,
+        })?;
+        if meta.is_file() {
+            files.push(Candidate {
+                rel: rel(&sel.root, &canon),
+                abs: canon,
+            });
+        } else if meta.is_dir() {
+            walk(sel, &canon, &mut files, &mut skipped)?;
+        } else {
+            skipped.push(Skipped {
+                file: rel(&sel.root, &canon),
+                reason: "not_a_file",
+            });
+        }
+    }
+    files.sort();
+    files.dedup();
+    skipped.sort();
+    skipped.dedup();
+    Ok((files, skipped))
+}
+
+fn walk(
+    sel: &Selection,
+    dir: &Path,
+    files: &mut Vec<Candidate>,
+    skipped: &mut Vec<Skipped>,
+) -> Result<(), PinError> {
+    let walker = ignore::WalkBuilder::new(dir)
+        .hidden(false)
+        .parents(true)
+        .ignore(true)
+        .git_ignore(true)
+        .git_global(false)
+        .git_exclude(true)
+        .require_git(false)
+        .follow_links(false)
+        .filter_entry(|e| e.file_name() != ".git")
+        .build();
+    for entry in walker {
+        let entry = entry.map_err(|e| {
+            let file = match &e {
+                ignore::Error::WithPath { path, .. } => rel(&sel.root, path),
+                _ => dir.display().to_string(),
+            };
+            PinError::Unreadable {
+                file,
+                source: std::io::Error::other(
+                    e.io_error()
+                        .map(|io| io.to_string())
+                        .unwrap_or_else(|| e.to_string()),
+                ),
+            }
+        })?;
+        let Some(ft) = entry.file_type() else {
+            continue;
+        };
+        let r = rel(&sel.root, entry.path());
+        if ft.is_dir() {
+            continue;
+        }
+        if ft.is_symlink() {
+            skipped.push(Skipped {
+                file: r,
+                reason: "symlink",
+            });
+            continue;
+        }
+        if !ft.is_file() {
+            skipped.push(Skipped {
+                file: r,
+                reason: "not_a_file",
+            });
+            continue;
+        }
+        if sel.include.as_ref().is_some_and(|g| !g.is_match(&r))
+            || sel.exclude.as_ref().is_some_and(|g| g.is_match(&r))
+        {
+            continue;
+        }
+        files.push(Candidate {
+            rel: r,
+            abs: entry.into_path(),
+        });
+    }
+    Ok(())
+}
+
+/// A file's content, or why it was skipped.
+pub enum Read {
+    /// A text file.
+    Text(Vec<u8>),
+    /// Skipped (binary or too large).
+    Skip(&'static str),
+}
+
+/// Read one candidate.
+pub fn read(c: &Candidate) -> Result<Read, PinError> {
+    let unreadable = |source| PinError::Unreadable {
+        file: c.rel.clone(),
+        source,
+    };
+    let meta = std::fs::metadata(&c.abs).map_err(unreadable)?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Ok(Read::Skip("too_large"));
+    }
+    let bytes = std::fs::read(&c.abs).map_err(unreadable)?;
+    if memchr::memchr(0, &bytes).is_some() {
+        return Ok(Read::Skip("binary"));
+    }
+    Ok(Read::Text(bytes))
+}
+
+/// Run `work` over every candidate on all cores; results come back in candidate order.
+/// The first error (in candidate order) wins.
+pub fn par_map<T: Send>(
+    files: &[Candidate],
+    work: impl Fn(&Candidate) -> Result<T, PinError> + Sync,
+) -> Result<Vec<T>, PinError> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(files.len().max(1));
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<Result<T, PinError>>>> =
+        files.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(c) = files.get(i) else { break };
+                    let r = work(c);
+                    if let Ok(mut slot) = slots[i].lock() {
+                        *slot = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    slots
+        .into_iter()
+        // A worker that panicked has already re-panicked out of the scope, so every slot
+        // holds a result here.
+        .map(|m| {
+            m.into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .expect("every slot is filled")
+        })
+        .collect()
+}

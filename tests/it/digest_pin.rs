@@ -1,0 +1,810 @@
+//! digest-pin from the outside: real trees, real files, every failure mode of the issue.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::common::{NOW, error_line, fixture, json_out, snapshot, tool};
+
+const REVIEW: &str = "776980ed9009fe17dfdb782960978bd573842dc867728bd4e63d734871cdeef1";
+const FIX: &str = "da2b6e52ad20159252cb6f24147d4ece221182dbb0b21df9fb32966126e24a20";
+const EXPLAIN: &str = "23dd59f2651ebc9aba93b5c143d5b78d256c8abe1ebf970ad9c218f6aa06ff77";
+const NEW_REVIEW: &str = "1111111111111111111111111111111111111111111111111111111111111111";
+const NEW_FIX: &str = "2222222222222222222222222222222222222222222222222222222222222222";
+const NEW_EXPLAIN: &str = "3333333333333333333333333333333333333333333333333333333333333333";
+const RELEASE_1: &str = "5f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e";
+
+/// A copy of the fixture workflow tree, plus a git-ignored file and a binary file that
+/// must never be touched.
+struct Tree {
+    dir: tempfile::TempDir,
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let p = entry.unwrap().path();
+        let dest = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_dir(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).unwrap();
+            std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+    }
+}
+
+impl Tree {
+    fn new() -> Tree {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(&fixture("pin", "tree"), dir.path());
+        std::fs::create_dir(dir.path().join("build")).unwrap();
+        std::fs::write(
+            dir.path().join("build/rendered.yml"),
+            format!("container: ghcr.io/glitchwerks/claude-runtime-fix@sha256:{FIX}\n"),
+        )
+        .unwrap();
+        let mut binary = b"\x00\x01ELF".to_vec();
+        binary.extend_from_slice(format!("claude-runtime-fix@sha256:{FIX}").as_bytes());
+        std::fs::write(dir.path().join("runtime/blob.bin"), binary).unwrap();
+        Tree { dir }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path(rel)).unwrap()
+    }
+
+    fn cmd(&self) -> assert_cmd::Command {
+        let mut c = tool("digest-pin");
+        c.current_dir(self.dir.path()).args(["--now", NOW]);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        self.cmd().args(args).output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> Value {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json_out(&out)
+    }
+}
+
+fn set_args(review: &str, fix: &str, explain: &str) -> Vec<String> {
+    vec![
+        "--set".into(),
+        format!("claude-runtime-review=sha256:{review}"),
+        "--set".into(),
+        format!("claude-runtime-fix=sha256:{fix}"),
+        "--set".into(),
+        format!("claude-runtime-explain={explain}"),
+    ]
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// The failure contract: exit code, reason code, one error line naming the problem, and
+/// every file of the tree byte-identical (the ledger lock file aside).
+fn refused(t: &Tree, args: &[&str], code: i32, reason: &str, message: &str) {
+    let keep = |s: Vec<(PathBuf, Vec<u8>)>| -> Vec<(PathBuf, Vec<u8>)> {
+        s.into_iter()
+            .filter(|(p, _)| p.extension().is_none_or(|e| e != "lock"))
+            .collect()
+    };
+    let before = keep(snapshot(t.dir.path()));
+    let out = t.cmd().args(args).arg("--json-errors").output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = error_line(&out, "digest-pin");
+    assert!(line.contains(message), "{args:?}: {line}");
+    assert_eq!(json_out(&out)["reasonCode"], reason, "{args:?}");
+    assert_eq!(
+        keep(snapshot(t.dir.path())),
+        before,
+        "{args:?} changed files"
+    );
+}
+
+#[test]
+fn promote_rewrites_every_shape_and_only_the_digest_bytes() {
+    let t = Tree::new();
+    let before = snapshot(t.dir.path());
+    let mut args = set_args(NEW_REVIEW, NEW_FIX, NEW_EXPLAIN);
+    args.extend(["--expect", "9", "--expect-image", "claude-runtime-fix=4"].map(String::from));
+    let r = t.ok(&strs(&args));
+    assert_eq!(r["kind"], "pin-report");
+    assert_eq!(r["mode"], "write");
+    assert_eq!(r["total"], 9);
+    assert_eq!(r["changed"], 9);
+    assert_eq!(r["filesChanged"], 6);
+    assert_eq!(
+        r["perImage"]["claude-runtime-fix"],
+        serde_json::json!({"found": 4, "changed": 4, "alreadyPinned": 0})
+    );
+    assert_eq!(r["perImage"]["claude-runtime-explain"]["found"], 3);
+    assert_eq!(
+        r["skipped"],
+        serde_json::json!([{"file": "runtime/blob.bin", "reason": "binary"}])
+    );
+    let first = &r["changes"][0];
+    assert_eq!(first["file"], ".github/workflows/claude-apply-fix.yml");
+    assert_eq!(
+        (first["line"].as_u64(), first["column"].as_u64()),
+        (Some(12), Some(55))
+    );
+    assert_eq!(first["old"], format!("sha256:{FIX}"));
+    assert_eq!(first["new"], format!("sha256:{NEW_FIX}"));
+    let df = r["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["file"] == "runtime/Dockerfile")
+        .unwrap();
+    assert_eq!(df["tag"], "2026.11", "the tag of name:tag@digest is kept");
+
+    // Every file is the old text with exactly the set's digests replaced: the look-alike
+    // image, the git-ignored file and the binary file keep theirs.
+    for (path, old) in before {
+        let old = String::from_utf8_lossy(&old).into_owned();
+        let now = std::fs::read(&path).unwrap();
+        let rel = path
+            .strip_prefix(t.dir.path())
+            .unwrap()
+            .display()
+            .to_string();
+        let expected = if rel.starts_with("build/") || rel.ends_with(".bin") {
+            old.clone()
+        } else {
+            old.replace(
+                &format!("claude-runtime-fix@sha256:{FIX}"),
+                &format!("claude-runtime-fix@sha256:{NEW_FIX}"),
+            )
+            .replace(
+                &format!("@sha256:{REVIEW}\""),
+                &format!("@sha256:{NEW_REVIEW}\""),
+            )
+            .replace(
+                &format!(":2026.11@sha256:{REVIEW}"),
+                &format!(":2026.11@sha256:{NEW_REVIEW}"),
+            )
+            .replace(EXPLAIN, NEW_EXPLAIN)
+        };
+        assert_eq!(String::from_utf8_lossy(&now), expected, "{rel}");
+    }
+    assert!(
+        t.read(".github/workflows/claude-lint-failure.yml")
+            .contains(&format!("claude-runtime-fix-extra@sha256:{REVIEW}"))
+    );
+}
+
+#[test]
+fn uppercase_digests_are_written_lowercase() {
+    let t = Tree::new();
+    let r = t.ok(&[
+        "--set",
+        &format!("claude-runtime-fix=SHA256:{}", NEW_FIX.replace('2', "A")),
+    ]);
+    assert_eq!(
+        r["images"]["claude-runtime-fix"],
+        format!("sha256:{}", NEW_FIX.replace('2', "a"))
+    );
+    assert!(
+        t.read(".github/workflows/claude-ci-failure.yml")
+            .contains(&NEW_FIX.replace('2', "a"))
+    );
+}
+
+#[test]
+fn promote_then_rollback_through_the_ledger() {
+    let t = Tree::new();
+    let original = snapshot(t.dir.path());
+    // Record what runs today, then promote release 1 and record it.
+    let r0 = t.ok(&strs(
+        &[
+            set_args(REVIEW, FIX, EXPLAIN),
+            ["--record", "--ledger", "ledger.jsonl", "--release", "r0"]
+                .map(String::from)
+                .to_vec(),
+        ]
+        .concat(),
+    ));
+    assert_eq!(
+        (r0["changed"].as_u64(), r0["ledger"]["seq"].as_u64()),
+        (Some(0), Some(1))
+    );
+    let r1 = t.ok(&strs(
+        &[
+            set_args(NEW_REVIEW, NEW_FIX, NEW_EXPLAIN),
+            [
+                "--record",
+                "--ledger",
+                "ledger.jsonl",
+                "--release",
+                RELEASE_1,
+            ]
+            .map(String::from)
+            .to_vec(),
+        ]
+        .concat(),
+    ));
+    assert_eq!(r1["changed"], 9);
+    assert_eq!(r1["ledger"]["recorded"], true);
+
+    // The ledger lists newest first and prints a release as a digest-set.
+    let list = t.ok(&["ledger", "--ledger", "ledger.jsonl"]);
+    assert_eq!(list["kind"], "digest-ledger");
+    assert_eq!(list["records"][0]["release"], RELEASE_1);
+    assert_eq!(list["records"][1]["release"], "r0");
+    assert_eq!(list["records"][0]["action"], "promote");
+    let set = t.ok(&["ledger", "--ledger", "ledger.jsonl", "--release", "r0"]);
+    assert_eq!(set["kind"], "digest-set");
+    assert_eq!(set["images"]["claude-runtime-fix"], format!("sha256:{FIX}"));
+
+    // Roll back by release id: every file is byte-identical to before the promote.
+    let back = t.ok(&[
+        "--ledger",
+        "ledger.jsonl",
+        "--release",
+        "r0",
+        "--record",
+        "--expect",
+        "9",
+    ]);
+    assert_eq!(back["changed"], 9);
+    let restored: Vec<_> = snapshot(t.dir.path())
+        .into_iter()
+        .filter(|(p, _)| {
+            !p.starts_with(t.path("ledger.jsonl")) && !p.ends_with("ledger.jsonl.lock")
+        })
+        .collect();
+    assert_eq!(restored, original);
+    let list = t.ok(&["ledger", "--ledger", "ledger.jsonl"]);
+    assert_eq!(list["records"][0]["action"], "rollback");
+    assert_eq!(list["records"][0]["seq"], 3);
+
+    // A retry of the same rollback changes nothing and does not record twice.
+    let again = t.ok(&["--ledger", "ledger.jsonl", "--release", "r0", "--record"]);
+    assert_eq!(again["changed"], 0);
+    assert_eq!(again["ledger"]["recorded"], false);
+    assert_eq!(t.read("ledger.jsonl").lines().count(), 3);
+
+    // The printed digest-set feeds straight back in with -i.
+    std::fs::write(
+        t.path("r1.json"),
+        serde_json::to_vec(&t.ok(&["ledger", "--ledger", "ledger.jsonl", "--release", RELEASE_1]))
+            .unwrap(),
+    )
+    .unwrap();
+    let r = t.ok(&["-i", "r1.json", "--dry-run", "--allow-missing", "runtime"]);
+    assert_eq!(r["release"], RELEASE_1);
+    assert_eq!(r["changed"], 2);
+}
+
+#[test]
+fn check_reports_drift_and_dry_run_shows_a_diff_without_writing() {
+    let t = Tree::new();
+    let before = snapshot(t.dir.path());
+    let mut args = set_args(NEW_REVIEW, NEW_FIX, NEW_EXPLAIN);
+    args.push("--check".into());
+    let out = t.run(&strs(&args));
+    assert_eq!(out.status.code(), Some(1));
+    let r = json_out(&out);
+    assert_eq!(r["mode"], "check");
+    assert_eq!(r["inSync"], false);
+    assert_eq!(r["changes"].as_array().unwrap().len(), 9);
+
+    let mut args = set_args(NEW_REVIEW, NEW_FIX, NEW_EXPLAIN);
+    args.extend(["--dry-run", "--diff"].map(String::from));
+    let r = t.ok(&strs(&args));
+    assert_eq!(r["mode"], "dry-run");
+    let diff = r["diff"].as_str().unwrap();
+    assert!(diff.contains("--- a/deploy/kustomization.yaml"), "{diff}");
+    assert!(
+        diff.contains(&format!("-    digest: sha256:{EXPLAIN}")),
+        "{diff}"
+    );
+    assert!(
+        diff.contains(&format!("+    digest: sha256:{NEW_EXPLAIN}")),
+        "{diff}"
+    );
+    assert_eq!(
+        snapshot(t.dir.path()),
+        before,
+        "check and dry run write nothing"
+    );
+
+    let r = t.ok(&strs(&set_args(REVIEW, FIX, EXPLAIN)));
+    assert_eq!(r["inSync"], true);
+    let mut args = set_args(REVIEW, FIX, EXPLAIN);
+    args.push("--check".into());
+    assert_eq!(t.run(&strs(&args)).status.code(), Some(0));
+}
+
+#[test]
+fn bad_digests_and_sets_are_usage_errors() {
+    let t = Tree::new();
+    let short = format!("claude-runtime-fix=sha256:{}", &NEW_FIX[1..]);
+    refused(&t, &["--set", &short], 2, "digest_invalid", "not 63");
+    let nonhex = format!("claude-runtime-fix=sha256:{}x", &NEW_FIX[1..]);
+    refused(
+        &t,
+        &["--set", &nonhex],
+        2,
+        "digest_invalid",
+        "'x' is not a hex digit",
+    );
+    let md5 = format!("claude-runtime-fix=md5:{NEW_FIX}");
+    refused(
+        &t,
+        &["--set", &md5],
+        2,
+        "digest_invalid",
+        "unknown digest algorithm",
+    );
+    let fix = format!("claude-runtime-fix={NEW_FIX}");
+    refused(
+        &t,
+        &["--set", &fix, "--set", &fix],
+        2,
+        "digest_set_duplicate_image",
+        "given twice",
+    );
+    let full = format!("ghcr.io/glitchwerks/claude-runtime-fix={NEW_FIX}");
+    refused(
+        &t,
+        &["--set", &fix, "--set", &full],
+        2,
+        "digest_set_ambiguous",
+        "same pins",
+    );
+    let tagged = format!("claude-runtime-fix:v1={NEW_FIX}");
+    refused(&t, &["--set", &tagged], 2, "image_invalid", "without a tag");
+    refused(&t, &[], 2, "digest_set_required", "no digests given");
+
+    std::fs::write(
+        t.path("dup.json"),
+        format!(
+            r#"{{"schemaVersion":"v1","kind":"digest-set","release":"r2","images":{{"claude-runtime-fix":"{NEW_FIX}","claude-runtime-fix":"{NEW_REVIEW}"}}}}"#
+        ),
+    )
+    .unwrap();
+    refused(
+        &t,
+        &["-i", "dup.json"],
+        2,
+        "digest_set_duplicate_image",
+        "given twice",
+    );
+    std::fs::write(
+        t.path("err.json"),
+        r#"{"schemaVersion":"v1","kind":"error","tool":"gate-eval","exitCode":2,"reasonCode":"input_malformed","message":"boom"}"#,
+    )
+    .unwrap();
+    refused(&t, &["-i", "err.json"], 2, "upstream_error", "boom");
+    let upper_commit = "5F3E2D1C0B9A8F7E6D5C4B3A2F1E0D9C8B7A6F5E";
+    refused(
+        &t,
+        &[
+            "--set",
+            &fix,
+            "--release",
+            upper_commit,
+            "--record",
+            "--ledger",
+            "l.jsonl",
+        ],
+        2,
+        "release_id_invalid",
+        "40-character lowercase SHA",
+    );
+}
+
+#[test]
+fn assertions_refuse_and_write_nothing() {
+    let t = Tree::new();
+    let mut args = set_args(NEW_REVIEW, NEW_FIX, NEW_EXPLAIN);
+    args.extend(["--expect", "7"].map(String::from));
+    refused(
+        &t,
+        &strs(&args),
+        3,
+        "digest_count_mismatch",
+        "total: expected 7 pins, found 9",
+    );
+    let mut args = set_args(NEW_REVIEW, NEW_FIX, NEW_EXPLAIN);
+    args.extend(["--expect-image", "claude-runtime-fix=3"].map(String::from));
+    refused(
+        &t,
+        &strs(&args),
+        3,
+        "digest_count_mismatch",
+        "image claude-runtime-fix: expected 3 pins, found 4",
+    );
+    let absent = format!("claude-runtime-base={NEW_FIX}");
+    let fix = format!("claude-runtime-fix={NEW_FIX}");
+    refused(
+        &t,
+        &["--set", &fix, "--set", &absent],
+        3,
+        "digest_image_missing",
+        "claude-runtime-base",
+    );
+    let r = t.ok(&[
+        "--set",
+        &fix,
+        "--set",
+        &absent,
+        "--allow-missing",
+        "--dry-run",
+    ]);
+    assert_eq!(r["perImage"]["claude-runtime-base"]["found"], 0);
+
+    // A pin of a set image with a broken digest would be left behind: refused.
+    std::fs::write(
+        t.path("deploy/broken.yaml"),
+        format!(
+            "image: ghcr.io/glitchwerks/claude-runtime-fix@sha256:{}\n",
+            &FIX[1..]
+        ),
+    )
+    .unwrap();
+    refused(
+        &t,
+        &["--set", &fix],
+        3,
+        "digest_stale_pin",
+        "deploy/broken.yaml:1:",
+    );
+}
+
+#[test]
+fn a_read_only_file_in_the_middle_restores_the_files_already_replaced() {
+    let t = Tree::new();
+    let first = t.path(".github/workflows/claude-apply-fix.yml");
+    // An old mtime: a replaced-and-restored file has a new one.
+    let touched = std::process::Command::new("touch")
+        .args(["-d", "@946684800"])
+        .arg(&first)
+        .status()
+        .unwrap();
+    assert!(touched.success());
+    let ro = t.path(".github/workflows/claude-lint-failure.yml");
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o444)).unwrap();
+    refused(
+        &t,
+        &strs(&set_args(NEW_REVIEW, NEW_FIX, NEW_EXPLAIN)),
+        5,
+        "file_read_only",
+        "claude-lint-failure.yml: read-only (mode 444)",
+    );
+    // The first file was replaced (new mtime) and then put back byte for byte.
+    assert!(std::fs::metadata(&first).unwrap().mtime() > 946684800);
+    assert_eq!(
+        std::fs::metadata(&first).unwrap().permissions().mode() & 0o777,
+        0o644
+    );
+}
+
+#[test]
+fn paths_must_stay_inside_the_root() {
+    let t = Tree::new();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(
+        outside.path().join("x.yml"),
+        format!("a: claude-runtime-fix@sha256:{FIX}\n"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(outside.path().join("x.yml"), t.path("deploy/link.yml")).unwrap();
+    let fix = format!("claude-runtime-fix={NEW_FIX}");
+    let out_path = outside.path().join("x.yml").display().to_string();
+    refused(
+        &t,
+        &["--set", &fix, &out_path],
+        3,
+        "path_outside_root",
+        "outside the root",
+    );
+    refused(
+        &t,
+        &["--set", &fix, "deploy/link.yml"],
+        3,
+        "path_outside_root",
+        "deploy/link.yml",
+    );
+    refused(
+        &t,
+        &["--set", &fix, "--root", "deploy", "runtime"],
+        3,
+        "path_outside_root",
+        "runtime",
+    );
+    refused(
+        &t,
+        &["--set", &fix, "no/such.yml"],
+        2,
+        "input_missing",
+        "no/such.yml",
+    );
+    // In a walk the symlink is skipped and reported, never followed.
+    let r = t.ok(&["--set", &fix, "--dry-run"]);
+    assert!(
+        r["skipped"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!({"file": "deploy/link.yml", "reason": "symlink"}))
+    );
+    assert_eq!(
+        std::fs::read_to_string(outside.path().join("x.yml")).unwrap(),
+        format!("a: claude-runtime-fix@sha256:{FIX}\n")
+    );
+}
+
+#[test]
+fn ledger_failures_are_named() {
+    let t = Tree::new();
+    let fix = format!("claude-runtime-fix={NEW_FIX}");
+    t.ok(&[
+        "--set",
+        &fix,
+        "--record",
+        "--ledger",
+        "l.jsonl",
+        "--release",
+        "r1",
+        "--allow-missing",
+    ]);
+    refused(
+        &t,
+        &["--ledger", "l.jsonl", "--release", "r9"],
+        3,
+        "release_not_in_ledger",
+        "\"r9\" is not in the ledger",
+    );
+    let other = format!("claude-runtime-fix={NEW_REVIEW}");
+    refused(
+        &t,
+        &[
+            "--set",
+            &other,
+            "--record",
+            "--ledger",
+            "l.jsonl",
+            "--release",
+            "r1",
+        ],
+        3,
+        "ledger_release_conflict",
+        "already recorded (record 1)",
+    );
+    let mut text = t.read("l.jsonl");
+    text.push_str("{\"seq\": 2, \"release\": \n");
+    std::fs::write(t.path("l.jsonl"), text).unwrap();
+    refused(
+        &t,
+        &["--ledger", "l.jsonl", "--release", "r1"],
+        2,
+        "ledger_malformed",
+        "l.jsonl:2:",
+    );
+    refused(
+        &t,
+        &["ledger", "--ledger", "l.jsonl"],
+        2,
+        "ledger_malformed",
+        "l.jsonl:2:",
+    );
+}
+
+#[test]
+fn an_unreadable_file_fails_before_anything_is_written() {
+    // Root reads every file, so the run drops to nobody when the tests run as root.
+    let t = Tree::new();
+    let secret = t.path("deploy/secret.yaml");
+    std::fs::write(&secret, "x: 1\n").unwrap();
+    let before = snapshot(t.dir.path());
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let root = is_root();
+    if root {
+        let mut stack = vec![t.dir.path().to_path_buf()];
+        while let Some(d) = stack.pop() {
+            std::os::unix::fs::chown(&d, Some(65534), Some(65534)).unwrap();
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p != secret {
+                    std::os::unix::fs::chown(&p, Some(65534), Some(65534)).unwrap();
+                }
+            }
+        }
+    }
+    let bin = crate::common::bin_path("digest-pin");
+    let mut cmd = if root {
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(bin);
+        c
+    } else {
+        std::process::Command::new(bin)
+    };
+    let out = cmd
+        .current_dir(t.dir.path())
+        .args([
+            "--set",
+            &format!("claude-runtime-fix={NEW_FIX}"),
+            "--json-errors",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = error_line(&out, "digest-pin");
+    assert!(
+        line.contains("deploy/secret.yaml: cannot read: Permission denied"),
+        "{line}"
+    );
+    assert_eq!(json_out(&out)["reasonCode"], "file_unreadable");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert_eq!(snapshot(t.dir.path()), before);
+}
+
+fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+#[test]
+fn scan_lists_every_pin_of_the_corpus() {
+    let corpus = fixture("corpus", "");
+    let out = tool("digest-pin")
+        .args(["scan", "--root"])
+        .arg(&corpus)
+        .args(["--now", NOW])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = json_out(&out);
+    assert_eq!(r["kind"], "digest-scan");
+    assert_eq!(
+        r["warnings"],
+        serde_json::json!([]),
+        "every corpus YAML with digests parses"
+    );
+    let refs = r["references"].as_array().unwrap();
+    let find = |file: &str, line: u64| {
+        refs.iter()
+            .find(|x| x["file"].as_str().unwrap().ends_with(file) && x["line"] == line)
+            .unwrap_or_else(|| panic!("no pin at {file}:{line}"))
+    };
+    // Shapes: kustomize digest field (newName wins), newTag tag@digest, chart values,
+    // docker:// step, Dockerfile syntax line, flow mapping with a BOM.
+    assert_eq!(
+        find("flux2__tests_image-automation_kustomization.yaml", 11)["image"],
+        "ghcr.io/stefanprodan/podinfo"
+    );
+    assert_eq!(find("smee_kustomization.yml", 14)["tag"], "latest");
+    assert_eq!(
+        find("handbrake_app_release.yaml", 37)["image"],
+        "docker.io/jlesage/handbrake"
+    );
+    assert_eq!(
+        find("workflow-pins.yml", 21)["image"],
+        "quay.io/acme/checkpatch"
+    );
+    assert_eq!(find("Dockerfile.pins", 1)["image"], "docker/dockerfile");
+    assert_eq!(find("kustomization-flow-bom.yaml", 4)["image"], "redis");
+    assert_eq!(find("kustomization-flow-bom.yaml", 4)["column"], 42);
+    assert_eq!(r["digests"].as_array().unwrap().len(), 9);
+
+    // --image narrows the listing with the same matching rules as --set.
+    let out = tool("digest-pin")
+        .args(["scan", "--image", "claude-runtime-fix", "--root"])
+        .arg(corpus.join("synthetic"))
+        .output()
+        .unwrap();
+    let r = json_out(&out);
+    let images: Vec<&str> = r["references"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["image"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        images,
+        [
+            "ghcr.io/acme/claude-runtime-fix",
+            "ghcr.io/acme/claude-runtime-fix"
+        ]
+    );
+}
+
+#[test]
+fn every_corpus_pin_can_be_rewritten_and_only_its_digest_changes() {
+    let t = tempfile::tempdir().unwrap();
+    copy_dir(&fixture("corpus", ""), t.path());
+    let scan = json_out(
+        &tool("digest-pin")
+            .args(["scan", "--root"])
+            .arg(t.path())
+            .output()
+            .unwrap(),
+    );
+    let before = snapshot(t.path());
+    let new = "sha256:4444444444444444444444444444444444444444444444444444444444444444";
+    // Every repository found, except bare names that are also the last component of a
+    // full one (`postgres` next to `docker.io/library/postgres`): those two would select
+    // the same pins, which digest-pin refuses.
+    let all: Vec<String> = scan["images"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    let chosen: Vec<&String> = all
+        .iter()
+        .filter(|i| i.contains('/') || !all.iter().any(|o| o.ends_with(&format!("/{i}"))))
+        .collect();
+    let mut cmd = tool("digest-pin");
+    cmd.arg("--root").arg(t.path());
+    for i in &chosen {
+        cmd.args(["--set", &format!("{i}={new}")]);
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = json_out(&out);
+    let expected = scan["references"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["malformed"] == false && chosen.iter().any(|c| x["image"] == c.as_str()))
+        .count();
+    assert_eq!(r["total"].as_u64().unwrap() as usize, expected);
+    assert!(expected >= 20, "{expected}");
+    for (path, old) in before {
+        let now = std::fs::read(&path).unwrap();
+        assert_eq!(now.len(), old.len(), "{}", path.display());
+        for (i, (a, b)) in old.iter().zip(&now).enumerate() {
+            if a != b {
+                assert!(
+                    b.is_ascii_hexdigit() && a.is_ascii_hexdigit(),
+                    "{}: byte {i}",
+                    path.display()
+                );
+            }
+        }
+    }
+}
