@@ -5,7 +5,7 @@ SHELL := bash
 CARGO ?= cargo
 PREFIX ?= /usr/local
 DESTDIR ?=
-TOOLS := gate-eval policy-apply
+TOOLS := gate-eval policy-apply digest-pin
 BATS := tests/bats/node_modules/bats/bin/bats
 
 .PHONY: all build test test-cargo test-bats drift demo install man schemas bench lint fmt clean

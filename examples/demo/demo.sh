@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job on the embedded example: decide whether the payments-api canary may widen.
+# The main job on the embedded example: decide whether the payments-api canary may widen,
+# widen it under governance, then promote and roll back pinned image digests.
 # `make demo` runs this with the freshly built tools first on PATH.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -50,5 +51,32 @@ policy-apply --registry "$out/registry.v1.json" --intent rollback --to-percent 0
 echo
 echo "== 6. the audit chain verifies"
 policy-apply verify --audit-log "$out/registry.v1.json.audit.jsonl" --jq '"ok=\(.ok) records=\(.records)"'
+echo
+echo "== 7. digest-pin: promote three runtime images in the workflow tree (examples/pins), counted"
+cp -r "$here/../pins" "$out/pins"
+pins=(--root "$out/pins")
+ledger="$out/digests.jsonl"
+echo "-- first record the release that runs today, so a rollback can name it:"
+digest-pin "${pins[@]}" --record --ledger "$ledger" --release 2026.11.0 \
+  --set claude-runtime-review=sha256:776980ed9009fe17dfdb782960978bd573842dc867728bd4e63d734871cdeef1 \
+  --set claude-runtime-fix=sha256:da2b6e52ad20159252cb6f24147d4ece221182dbb0b21df9fb32966126e24a20 \
+  --set claude-runtime-explain=sha256:23dd59f2651ebc9aba93b5c143d5b78d256c8abe1ebf970ad9c218f6aa06ff77 \
+  --jq '"release \(.release): \(.total) pins, \(.changed) changed, ledger record \(.ledger.seq)"'
+echo "-- promote the new build (uppercase digests are normalised), exactly 9 pins, 4 of fix:"
+digest-pin "${pins[@]}" --record --ledger "$ledger" --release 2026.11.1 --expect 9 \
+  --expect-image claude-runtime-fix=4 --summary "$out/pins-summary.md" \
+  --set claude-runtime-review=0E5751C026E543B2E8AB2EB06099DAA1D1E5DF47778F7787FAAB45CDF12FE3A8 \
+  --set claude-runtime-fix=sha256:7d865e959b2466918c9863afca942d0fb89d7c9ac0c99bafc3749504ded97730 \
+  --set claude-runtime-explain=sha256:2c624232cdd221771294dfbb310aca000a0df6ac8b66b696d90ef06fdefb64a3 \
+  --jq '.changes[] | "\(.file):\(.line) \(.image) \(.old[7:19])… -> \(.new[7:19])…"'
+cat "$out/pins-summary.md"
+echo "-- the look-alike claude-runtime-fix-extra kept its digest:"
+grep -o 'claude-runtime-fix-extra@sha256:[0-9a-f]\{12\}' "$out/pins/.github/workflows/claude-lint-failure.yml"
+echo
+echo "== 8. roll back by release id: the ledger knows the digests, the tree is as before"
+digest-pin "${pins[@]}" --ledger "$ledger" --release 2026.11.0 --record --expect 9 \
+  --jq '"rolled back to \(.release): \(.changed) pins in \(.filesChanged) files, ledger record \(.ledger.seq)"'
+diff -r "$here/../pins" "$out/pins" && echo "tree identical to examples/pins"
+digest-pin ledger --ledger "$ledger" --jq '.records[] | "  \(.seq) \(.action) \(.release) at \(.recordedAt)"'
 echo
 echo "files in $out"

@@ -15,7 +15,7 @@ const NEW_FIX: &str = "222222222222222222222222222222222222222222222222222222222
 const NEW_EXPLAIN: &str = "3333333333333333333333333333333333333333333333333333333333333333";
 const RELEASE_1: &str = "5f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e";
 
-/// A copy of the fixture workflow tree, plus a git-ignored file and a binary file that
+/// A copy of the example workflow tree (examples/pins), plus a git-ignored file and a binary file that
 /// must never be touched.
 struct Tree {
     dir: tempfile::TempDir,
@@ -38,7 +38,10 @@ fn copy_dir(from: &Path, to: &Path) {
 impl Tree {
     fn new() -> Tree {
         let dir = tempfile::tempdir().unwrap();
-        copy_dir(&fixture("pin", "tree"), dir.path());
+        copy_dir(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/pins"),
+            dir.path(),
+        );
         std::fs::create_dir(dir.path().join("build")).unwrap();
         std::fs::write(
             dir.path().join("build/rendered.yml"),

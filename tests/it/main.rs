@@ -6,4 +6,5 @@
 mod common;
 mod digest_pin;
 mod gate_eval;
+mod help_examples;
 mod policy_apply;

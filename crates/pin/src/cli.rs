@@ -42,7 +42,7 @@ Examples:
       --record --ledger .rollout/digests.jsonl --release 671c875e0a1f0c2b9d9e8f7a6b5c4d3e2f1a0b9c
 
   # The same from a digest-set document, previewed as a diff; nothing is written
-  digest-pin -i release.json --dry-run --diff --jq -r .diff
+  digest-pin -i release.json --dry-run --diff --jq .diff
 
   # Roll back: take the digests of a recorded release from the ledger
   digest-pin --ledger .rollout/digests.jsonl --release 5f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e
@@ -52,7 +52,7 @@ Examples:
 
   # Every pin in the tree, for review or for prune-plan --protect-digests
   digest-pin scan --root . > pins.json
-  digest-pin ledger --ledger .rollout/digests.jsonl --jq -r '.records[] | \"\\(.seq) \\(.release) \\(.action)\"'
+  digest-pin ledger --ledger .rollout/digests.jsonl --jq '.records[].release'
 
 Exit status: 0 done (or nothing to do); 1 drift found by --check; 2 usage error or invalid
 input (malformed digest, duplicate image, unparsable ledger line); 3 refused (count

@@ -48,7 +48,7 @@ Examples:
   # Preview the change as a diff; nothing is written
   policy-apply --registry registry.v1.json --intent pause --actor alice \\
     --approval-ref CHG-1 --rationale freeze --review-by 2026-11-30T00:00:00Z \\
-    --dry-run --diff --jq -r .diff
+    --dry-run --diff --jq .diff
 
   # Check the audit chain (exit 1 names the first broken record)
   policy-apply verify --audit-log registry.v1.json.audit.jsonl

@@ -34,6 +34,11 @@ fn tools() -> Vec<Tool> {
             command: rollout_policy::cli::Cli::command,
             sections: include_str!("../../policy/doc/policy-apply.roff"),
         },
+        Tool {
+            name: "digest-pin",
+            command: rollout_pin::cli::Cli::command,
+            sections: include_str!("../../pin/doc/digest-pin.roff"),
+        },
     ]
 }
 
@@ -138,6 +143,26 @@ fn schemas() -> Vec<(&'static str, serde_json::Value)> {
             serde_json::from_str(include_str!(
                 "../../policy/schemas/fleet-registry.v1.schema.json"
             )),
+        ),
+        (
+            "pin-report.v1.schema.json",
+            serde_json::to_value(schemars::schema_for!(rollout_pin::report::PinReport)),
+        ),
+        (
+            "digest-scan.v1.schema.json",
+            serde_json::to_value(schemars::schema_for!(rollout_pin::report::DigestScan)),
+        ),
+        (
+            "digest-set.v1.schema.json",
+            serde_json::to_value(schemars::schema_for!(rollout_pin::report::DigestSetDoc)),
+        ),
+        (
+            "digest-ledger.v1.schema.json",
+            serde_json::to_value(schemars::schema_for!(rollout_pin::report::DigestLedger)),
+        ),
+        (
+            "digest-ledger-record.v1.schema.json",
+            serde_json::to_value(schemars::schema_for!(rollout_pin::report::LedgerRecordDoc)),
         ),
         (
             "error.v1.schema.json",
