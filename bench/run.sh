@@ -79,6 +79,44 @@ for size in 1000 1000000; do
   policy_mem+=("$(peak $cmd)" "$(peak jq -c --arg k "key-$((size / 2))" 'select(.idempotencyKey == $k)' "$d/audit.jsonl")")
 done
 
+# digest-pin: a 20,000-file tree (about 240 MB, 1% holding pins of three images). The
+# rewrite against grep -rlZ | xargs -0 sed -i doing the same substitution, and the scan
+# against grep -rEc. Before every timed rewrite the tree is put back to the old digests.
+pin=$PWD/target/release/digest-pin
+tree=$data/tree
+if [ ! -s "$data/tree.files" ]; then
+  echo "bench: generating a tree of 20,000 files" >&2
+  rm -rf "$tree"
+  python3 bench/gen_tree.py 20000 "$tree" > /dev/null
+  find "$tree" -type f | wc -l > "$data/tree.files"
+fi
+R=776980ed9009fe17dfdb782960978bd573842dc867728bd4e63d734871cdeef1
+F=da2b6e52ad20159252cb6f24147d4ece221182dbb0b21df9fb32966126e24a20
+E=23dd59f2651ebc9aba93b5c143d5b78d256c8abe1ebf970ad9c218f6aa06ff77
+N1=0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8
+N2=7d865e959b2466918c9863afca942d0fb89d7c9ac0c99bafc3749504ded97730
+N3=2c624232cdd221771294dfbb310aca000a0df6ac8b66b696d90ef06fdefb64a3
+reset="$pin --root $tree --set claude-runtime-review=$R --set claude-runtime-fix=$F --set claude-runtime-explain=$E --compact"
+promote="$pin --root $tree --set claude-runtime-review=$N1 --set claude-runtime-fix=$N2 --set claude-runtime-explain=$N3 --expect 600 --compact"
+sed_way="grep -rlZ -E 'claude-runtime-(review|fix|explain)@sha256:[a-f0-9]{64}' $tree | xargs -0 sed -i -E -e 's#(claude-runtime-review)@sha256:[a-f0-9]{64}#\\1@sha256:$N1#g' -e 's#(claude-runtime-fix)@sha256:[a-f0-9]{64}#\\1@sha256:$N2#g' -e 's#(claude-runtime-explain)@sha256:[a-f0-9]{64}#\\1@sha256:$N3#g'"
+# The two must agree: after either, digest-pin --check of the new set is in sync.
+$reset > /dev/null; bash -c "$sed_way"
+$pin --root "$tree" --check --compact --jq .inSync \
+  --set claude-runtime-review=$N1 --set claude-runtime-fix=$N2 --set claude-runtime-explain=$N3 | grep -qx true \
+  || { echo "bench: sed and digest-pin disagree on the rewrite" >&2; exit 1; }
+echo "bench: digest-pin rewrite over 20,000 files" >&2
+hyperfine --warmup 2 --runs 15 --prepare "$reset" --export-json "$out/pin-rewrite.json" \
+  -n digest-pin "$promote > /dev/null" -n "grep -rlZ | xargs sed -i" "$sed_way" >&2
+$reset > /dev/null
+pin_mem=$(peak $promote)
+$reset > /dev/null
+echo "bench: digest-pin scan over 20,000 files" >&2
+hyperfine -N --warmup 2 --runs 15 --export-json "$out/pin-scan.json" \
+  -n "digest-pin scan" "$pin scan --root $tree --compact" \
+  -n "grep -rEc" "grep -rEc @sha256:[a-f0-9]{64} $tree" >&2
+scan_mem=$(peak $pin scan --root "$tree" --compact)
+printf '{"rewrite": %s, "scan": %s}\n' "$pin_mem" "$scan_mem" > "$out/pin-mem.json"
+
 python3 - "$out" "$records" "$big_gate_mem" "$big_jq_mem" "$small_gate_mem" "$small_jq_mem" "${policy_mem[@]}" <<'PY'
 import json, sys, platform, os
 out, records, bg, bj, sg, sj, pa1, pj1, pa2, pj2 = sys.argv[1], int(sys.argv[2]), *map(int, sys.argv[3:])
@@ -88,8 +126,10 @@ def load(name):
 big, small = load("big"), load("small")
 rows = []
 def row(bench, tool, med, mem, base_med, base_mem, target):
-    ratio = base_med / med if tool in ("gate-eval", "policy-apply") else 1.0
-    rows.append(f"| {bench} | {tool} | {med*1000:.1f} ms | {mem/1024:.1f} MiB | "
+    ratio = base_med / med if tool in ("gate-eval", "policy-apply", "digest-pin", "digest-pin scan") else 1.0
+    mem_s = f"{mem/1024:.1f} MiB" if mem else "–"
+    tool, target = tool.replace("|", "\\|"), target.replace("|", "\\|")
+    rows.append(f"| {bench} | {tool} | {med*1000:.1f} ms | {mem_s} | "
                 f"{ratio:.1f}x | {target} |")
 g, j = big["gate-eval"], big["jq 1.6 (slurp)"]
 big_ok = j / g >= 10 and bg / 1024 <= 64
@@ -111,6 +151,18 @@ row("apply, audit log of 1,000", "jq key lookup (replaced)", q1, pj1, q1, pj1, "
 row("apply, audit log of 1,000,000", "policy-apply", a2, pa2, q2, pj2,
     f"≤10 ms median, ≤1.5x the 1,000 case ({growth:.2f}x): {'met' if apply_ok else 'NOT met'}")
 row("apply, audit log of 1,000,000", "jq key lookup (replaced)", q2, pj2, q2, pj2, "baseline")
+pm = json.load(open(f"{out}/pin-mem.json"))
+def pair(name):
+    r = json.load(open(f"{out}/{name}.json"))["results"]
+    return r[0]["median"], r[1]["median"]
+pw, sw = pair("pin-rewrite")
+row("rewrite 600 pins in 20,000 files (240 MB)", "digest-pin", pw, pm["rewrite"], sw, 0,
+    f"≥3x faster than grep | sed: {'met' if sw / pw >= 3 else 'NOT met'} ({sw / pw:.1f}x)")
+row("rewrite 600 pins in 20,000 files (240 MB)", "grep -rlZ | xargs sed -i", sw, 0, sw, 0, "baseline")
+ps, gs = pair("pin-scan")
+row("scan 20,000 files (240 MB)", "digest-pin scan", ps, pm["scan"], gs, 0,
+    f"within 2x of grep -rEc: {'met' if ps <= 2 * gs else 'NOT met'}")
+row("scan 20,000 files (240 MB)", "grep -rEc", gs, 0, gs, 0, "baseline")
 report = ["# rollout-tools benchmarks", "",
           f"Machine: {os.cpu_count()} cores, {platform.machine()}; medians from hyperfine, "
           "peak memory (max RSS) from GNU time. Ratio = baseline median / tool median.", "",

@@ -477,17 +477,21 @@ fn assertions_refuse_and_write_nothing() {
     );
 }
 
-#[test]
-fn a_read_only_file_in_the_middle_restores_the_files_already_replaced() {
-    let t = Tree::new();
-    let first = t.path(".github/workflows/claude-apply-fix.yml");
-    // An old mtime: a replaced-and-restored file has a new one.
+/// Give a file an old mtime, so a replaced-and-restored file shows a new one.
+fn age(path: &Path) {
     let touched = std::process::Command::new("touch")
         .args(["-d", "@946684800"])
-        .arg(&first)
+        .arg(path)
         .status()
         .unwrap();
     assert!(touched.success());
+}
+
+#[test]
+fn a_read_only_file_in_the_middle_stops_the_run_before_any_file_is_replaced() {
+    let t = Tree::new();
+    let first = t.path(".github/workflows/claude-apply-fix.yml");
+    age(&first);
     let ro = t.path(".github/workflows/claude-lint-failure.yml");
     std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o444)).unwrap();
     refused(
@@ -495,14 +499,70 @@ fn a_read_only_file_in_the_middle_restores_the_files_already_replaced() {
         &strs(&set_args(NEW_REVIEW, NEW_FIX, NEW_EXPLAIN)),
         5,
         "file_read_only",
-        "claude-lint-failure.yml: read-only (mode 444)",
+        "claude-lint-failure.yml: read-only (mode 444); nothing was written",
     );
-    // The first file was replaced (new mtime) and then put back byte for byte.
-    assert!(std::fs::metadata(&first).unwrap().mtime() > 946684800);
+    assert_eq!(std::fs::metadata(&first).unwrap().mtime(), 946684800);
+    let litter: Vec<_> = snapshot(t.dir.path())
+        .into_iter()
+        .filter(|(p, _)| p.to_string_lossy().contains(".rollout-tmp-"))
+        .collect();
+    assert!(litter.is_empty(), "temp files left: {litter:?}");
+}
+
+#[test]
+fn a_failure_part_way_through_the_renames_restores_the_files_already_replaced() {
+    let t = Tree::new();
+    let first = t.path(".github/workflows/claude-apply-fix.yml");
+    let second = t.path(".github/workflows/claude-ci-failure.yml");
+    age(&first);
+    age(&second);
+    let before = snapshot(t.dir.path());
+    let out = t
+        .cmd()
+        .env("DIGEST_PIN_FAULT", "rename-fails-at:2")
+        .args(strs(&set_args(NEW_REVIEW, NEW_FIX, NEW_EXPLAIN)))
+        .arg("--json-errors")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    let line = error_line(&out, "digest-pin");
+    assert!(
+        line.contains("claude-lint-failure.yml: cannot write: injected fault")
+            && line.contains("the 2 file(s) already replaced were restored; nothing changed"),
+        "{line}"
+    );
+    assert_eq!(json_out(&out)["reasonCode"], "io_error");
     assert_eq!(
-        std::fs::metadata(&first).unwrap().permissions().mode() & 0o777,
-        0o644
+        snapshot(t.dir.path()),
+        before,
+        "every file is byte-identical"
     );
+    // The first two were replaced (new mtime), then put back with their mode.
+    for f in [&first, &second] {
+        let m = std::fs::metadata(f).unwrap();
+        assert!(m.mtime() > 946684800, "{}", f.display());
+        assert_eq!(m.permissions().mode() & 0o777, 0o644);
+    }
+}
+
+#[test]
+fn temp_files_left_by_a_killed_run_are_skipped() {
+    let t = Tree::new();
+    std::fs::write(
+        t.path("deploy/.rollout-tmp-AbC123"),
+        format!("image: ghcr.io/glitchwerks/claude-runtime-fix@sha256:{FIX}\n"),
+    )
+    .unwrap();
+    let r = t.ok(&[
+        "--set",
+        &format!("claude-runtime-fix={NEW_FIX}"),
+        "--expect",
+        "4",
+        "--dry-run",
+    ]);
+    assert!(r["skipped"].as_array().unwrap().contains(
+        &serde_json::json!({"file": "deploy/.rollout-tmp-AbC123", "reason": "temp_file"})
+    ));
 }
 
 #[test]
@@ -810,4 +870,24 @@ fn every_corpus_pin_can_be_rewritten_and_only_its_digest_changes() {
             }
         }
     }
+}
+
+#[test]
+fn named_files_are_always_read_and_oversized_files_are_skipped() {
+    let t = Tree::new();
+    let fix = format!("claude-runtime-fix={NEW_FIX}");
+    // build/ is git-ignored: a walk leaves it alone, naming it reads it.
+    let r = t.ok(&["--set", &fix, "build/rendered.yml"]);
+    assert_eq!(r["changed"], 1);
+    assert!(t.read("build/rendered.yml").contains(NEW_FIX));
+    let mut big = format!("image: claude-runtime-fix@sha256:{FIX}\n").into_bytes();
+    big.resize(16 * 1024 * 1024 + 1, b'#');
+    std::fs::write(t.path("deploy/huge.yaml"), &big).unwrap();
+    let r = t.ok(&["--set", &fix, "--dry-run", "--expect", "4"]);
+    assert!(
+        r["skipped"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!({"file": "deploy/huge.yaml", "reason": "too_large"}))
+    );
 }

@@ -28,7 +28,7 @@ use crate::report::{
     PinReport, Reference, SkippedFile,
 };
 use crate::scanner::{LineIndex, is_yaml_name, scan_file};
-use crate::walk::{self, Candidate, Read, Selection, Skipped};
+use crate::walk::{self, Candidate, Selection, Skipped};
 use crate::write::{Replacement, replace_all};
 
 const TOOL: &str = "digest-pin";
@@ -167,12 +167,18 @@ pub fn main() -> ExitCode {
         Err(code) => return code,
     };
     let json_errors = cli.common.json_errors || env.json_errors;
-    let result = run(&cli, &env);
+    // The fault-injection hook for the restore tests, read here at the edge:
+    // DIGEST_PIN_FAULT=rename-fails-at:K fails the K-th (0-based) file replacement.
+    let fault = std::env::var("DIGEST_PIN_FAULT").ok().and_then(|s| {
+        s.strip_prefix("rename-fails-at:")
+            .and_then(|k| k.parse::<usize>().ok())
+    });
+    let result = run(&cli, &env, fault);
     finish(TOOL, &env, json_errors, result)
 }
 
 /// Run digest-pin with parsed flags; returns the exit code on success.
-pub fn run(cli: &Cli, env: &Env) -> Result<u8, PinError> {
+pub fn run(cli: &Cli, env: &Env, fault: Option<usize>) -> Result<u8, PinError> {
     let now = resolve_now(cli.common.now.as_deref())?;
     let output = Output::new(
         cli.common.pretty,
@@ -199,7 +205,7 @@ pub fn run(cli: &Cli, env: &Env) -> Result<u8, PinError> {
         Some(Command::Ledger { ledger, release }) => {
             show_ledger(ledger, release.as_deref(), &output)
         }
-        None => pin(cli, env, &now_text, &output),
+        None => pin(cli, env, &now_text, &output, fault),
     }
 }
 
@@ -383,7 +389,13 @@ struct Planned {
     skipped: Option<&'static str>,
 }
 
-fn pin(cli: &Cli, env: &Env, now: &str, output: &Output) -> Result<u8, PinError> {
+fn pin(
+    cli: &Cli,
+    env: &Env,
+    now: &str,
+    output: &Output,
+    fault: Option<usize>,
+) -> Result<u8, PinError> {
     let source = digest_set(cli)?;
     let set = &source.set;
     let expect = expectations(cli, set)?;
@@ -420,7 +432,7 @@ fn pin(cli: &Cli, env: &Env, now: &str, output: &Output) -> Result<u8, PinError>
     };
 
     let (files, skipped) = walk::collect(&sel)?;
-    let planned = walk::par_map(&files, |c| plan_one(c, set))?;
+    let planned = walk::par_map(&files, |c, buf| plan_one(c, set, buf))?;
     let mut skipped = skipped;
     let mut plans = Vec::new();
     let mut scanned = 0u64;
@@ -504,7 +516,7 @@ fn pin(cli: &Cli, env: &Env, now: &str, output: &Output) -> Result<u8, PinError>
                 new: p.plan.new_bytes.as_deref().unwrap_or_default(),
             })
             .collect();
-        replace_all(&replacements)?;
+        replace_all(&replacements, fault)?;
         if let (Some(path), Some((_lock, records))) = (&cli.ledger, &ledger_state) {
             ledger_note = Some(record(
                 path,
@@ -559,23 +571,21 @@ fn pin(cli: &Cli, env: &Env, now: &str, output: &Output) -> Result<u8, PinError>
     })
 }
 
-fn plan_one(c: &Candidate, set: &DigestSet) -> Result<Planned, PinError> {
-    match walk::read(c)? {
-        Read::Skip(reason) => Ok(Planned {
+fn plan_one(c: &Candidate, set: &DigestSet, buf: &mut Vec<u8>) -> Result<Planned, PinError> {
+    if let Some(reason) = walk::read_into(c, buf)? {
+        return Ok(Planned {
             plan: FilePlan::default(),
             old: None,
             skipped: Some(reason),
-        }),
-        Read::Text(bytes) => {
-            let plan = plan_file(&c.rel, &bytes, is_yaml_name(&c.rel), set);
-            let old = plan.new_bytes.is_some().then_some(bytes);
-            Ok(Planned {
-                plan,
-                old,
-                skipped: None,
-            })
-        }
+        });
     }
+    let plan = plan_file(&c.rel, buf, is_yaml_name(&c.rel), set);
+    let old = plan.new_bytes.is_some().then(|| buf.clone());
+    Ok(Planned {
+        plan,
+        old,
+        skipped: None,
+    })
 }
 
 fn images_map(set: &DigestSet) -> IndexMap<String, String> {
@@ -697,12 +707,12 @@ fn scan(
         .collect::<Result<Vec<_>, _>>()?;
     let sel = selection(select)?;
     let (files, mut skipped) = walk::collect(&sel)?;
-    let found = walk::par_map(&files, |c| {
-        Ok(match walk::read(c)? {
-            Read::Skip(reason) => Err(reason),
-            Read::Text(bytes) => {
-                let (pins, warning) = scan_file(&bytes, is_yaml_name(&c.rel));
-                let mut lines = LineIndex::new(&bytes);
+    let found = walk::par_map(&files, |c, bytes| {
+        Ok(match walk::read_into(c, bytes)? {
+            Some(reason) => Err(reason),
+            None => {
+                let (pins, warning) = scan_file(bytes, is_yaml_name(&c.rel));
+                let mut lines = LineIndex::new(bytes);
                 let refs: Vec<Reference> = pins
                     .into_iter()
                     .filter(|p| specs.is_empty() || specs.iter().any(|s| s.matches(&p.image)))

@@ -25,7 +25,7 @@ pub enum Mode {
 pub struct SkippedFile {
     /// Relative to the root.
     pub file: String,
-    /// `binary`, `too_large`, `symlink` or `not_a_file`.
+    /// `binary`, `too_large`, `symlink`, `not_a_file` or `temp_file`.
     pub reason: String,
 }
 

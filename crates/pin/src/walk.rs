@@ -32,7 +32,7 @@ pub struct Candidate {
 pub struct Skipped {
     /// Relative to the root.
     pub file: String,
-    /// `binary`, `too_large`, `symlink` or `not_a_file`.
+    /// `binary`, `too_large`, `symlink`, `not_a_file` or `temp_file`.
     pub reason: &'static str,
 }
 
@@ -193,6 +193,18 @@ fn walk(
             });
             continue;
         }
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(rollout_core::fsx::TEMP_PREFIX)
+        {
+            // A temp file a killed run left behind: never a pin to count or rewrite.
+            skipped.push(Skipped {
+                file: r,
+                reason: "temp_file",
+            });
+            continue;
+        }
         if sel.include.as_ref().is_some_and(|g| !g.is_match(&r))
             || sel.exclude.as_ref().is_some_and(|g| g.is_match(&r))
         {
@@ -206,36 +218,53 @@ fn walk(
     Ok(())
 }
 
-/// A file's content, or why it was skipped.
-pub enum Read {
-    /// A text file.
-    Text(Vec<u8>),
-    /// Skipped (binary or too large).
-    Skip(&'static str),
-}
-
-/// Read one candidate.
-pub fn read(c: &Candidate) -> Result<Read, PinError> {
+/// Read one candidate into `buf` (reused across files: a scan of a large tree allocates
+/// once per thread). `None` when read, or why the file was skipped (binary, too large).
+pub fn read_into(c: &Candidate, buf: &mut Vec<u8>) -> Result<Option<&'static str>, PinError> {
+    use std::io::Read as _;
     let unreadable = |source| PinError::Unreadable {
         file: c.rel.clone(),
         source,
     };
-    let meta = std::fs::metadata(&c.abs).map_err(unreadable)?;
-    if meta.len() > MAX_FILE_BYTES {
-        return Ok(Read::Skip("too_large"));
+    let mut file = std::fs::File::open(&c.abs).map_err(unreadable)?;
+    let len = file.metadata().map_err(unreadable)?.len();
+    if len > MAX_FILE_BYTES {
+        return Ok(Some("too_large"));
     }
-    let bytes = std::fs::read(&c.abs).map_err(unreadable)?;
-    if memchr::memchr(0, &bytes).is_some() {
-        return Ok(Read::Skip("binary"));
+    // Read the size fstat gave, then one more read to see the end (two reads per file;
+    // read_to_end would probe with a third). A file that grew meanwhile is read on.
+    buf.clear();
+    buf.resize(len as usize, 0);
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(unreadable(e)),
+        }
     }
-    Ok(Read::Text(bytes))
+    buf.truncate(got);
+    if got as u64 == len {
+        file.take(MAX_FILE_BYTES + 1 - len)
+            .read_to_end(buf)
+            .map_err(unreadable)?;
+    }
+    if buf.len() as u64 > MAX_FILE_BYTES {
+        return Ok(Some("too_large"));
+    }
+    if memchr::memchr(0, buf).is_some() {
+        return Ok(Some("binary"));
+    }
+    Ok(None)
 }
 
-/// Run `work` over every candidate on all cores; results come back in candidate order.
+/// Run `work` over every candidate on all cores, each thread with its own read buffer;
+/// results come back in candidate order.
 /// The first error (in candidate order) wins.
 pub fn par_map<T: Send>(
     files: &[Candidate],
-    work: impl Fn(&Candidate) -> Result<T, PinError> + Sync,
+    work: impl Fn(&Candidate, &mut Vec<u8>) -> Result<T, PinError> + Sync,
 ) -> Result<Vec<T>, PinError> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -247,10 +276,11 @@ pub fn par_map<T: Send>(
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| {
+                let mut buf = Vec::new();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(c) = files.get(i) else { break };
-                    let r = work(c);
+                    let r = work(c, &mut buf);
                     if let Ok(mut slot) = slots[i].lock() {
                         *slot = Some(r);
                     }
