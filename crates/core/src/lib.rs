@@ -13,6 +13,7 @@
 //! * [`jsonl`]: large JSONL files hashed, validated and read backwards in bounded memory;
 //! * [`yaml`]: strict YAML 1.2 reading into JSON values;
 //! * [`yamlspan`]: YAML span trees (byte offsets of scalars) for editors and scanners;
+//! * [`yamledit`]: byte-preserving edits of YAML scalars, in their own quoting style;
 //! * [`output`]: pretty/compact printing, `--jq`, quiet exit on a closed pipe;
 //! * [`jq`]: jaq compiled once, `now` injected, `halt` never exits the process;
 //! * [`time`]: RFC 3339 timestamps and `90s`/`14d`/`2w` durations;
@@ -41,6 +42,7 @@ pub mod summary;
 pub mod time;
 pub mod trace;
 pub mod yaml;
+pub mod yamledit;
 pub mod yamlspan;
 
 pub use error::{CoreError, ExitClass, Failure};
