@@ -326,7 +326,7 @@ mod tests {
                     };
                     for value in ["16", "pr-42-a1b2c3d"] {
                         let e = set_scalar(&src, tag, value).unwrap();
-                        let out = apply(&src, &[e.clone()]).unwrap();
+                        let out = apply(&src, std::slice::from_ref(&e)).unwrap();
                         assert_eq!(&out[..e.start], &src[..e.start]);
                         let tail = out.len() - (src.len() - e.end);
                         assert_eq!(&out[tail..], &src[e.end..], "{}", path.display());
