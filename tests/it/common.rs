@@ -103,3 +103,34 @@ pub fn sha256sum(bytes: &[u8]) -> String {
     let out = child.wait_with_output().unwrap();
     format!("sha256:{}", &String::from_utf8_lossy(&out.stdout)[..64])
 }
+
+/// The failure contract, for any tool: run `cmd` with `--json-errors` in `dir`, and assert
+/// the exit code, the reason code, one error line containing `message`, and every file
+/// under `dir` byte-identical afterwards (lock files aside: taking a lock may create one).
+pub fn assert_refused(
+    dir: &Path,
+    mut cmd: Command,
+    tool: &str,
+    code: i32,
+    reason: &str,
+    message: &str,
+) {
+    let keep = |s: Vec<(PathBuf, Vec<u8>)>| -> Vec<(PathBuf, Vec<u8>)> {
+        s.into_iter()
+            .filter(|(p, _)| p.extension().is_none_or(|e| e != "lock"))
+            .collect()
+    };
+    let before = keep(snapshot(dir));
+    let out = cmd.arg("--json-errors").output().unwrap();
+    let shown = format!("{cmd:?}");
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{shown}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = error_line(&out, tool);
+    assert!(line.contains(message), "{shown}: {line}");
+    assert_eq!(json_out(&out)["reasonCode"], reason, "{shown}");
+    assert_eq!(keep(snapshot(dir)), before, "{shown} changed files");
+}

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::common::{NOW, error_line, fixture, json_out, snapshot, tool};
+use crate::common::{NOW, assert_refused, error_line, fixture, json_out, snapshot, tool};
 
 const REVIEW: &str = "776980ed9009fe17dfdb782960978bd573842dc867728bd4e63d734871cdeef1";
 const FIX: &str = "da2b6e52ad20159252cb6f24147d4ece221182dbb0b21df9fb32966126e24a20";
@@ -99,30 +99,11 @@ fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
-/// The failure contract: exit code, reason code, one error line naming the problem, and
-/// every file of the tree byte-identical (the ledger lock file aside).
+/// The failure contract (see `common::assert_refused`) on the tree.
 fn refused(t: &Tree, args: &[&str], code: i32, reason: &str, message: &str) {
-    let keep = |s: Vec<(PathBuf, Vec<u8>)>| -> Vec<(PathBuf, Vec<u8>)> {
-        s.into_iter()
-            .filter(|(p, _)| p.extension().is_none_or(|e| e != "lock"))
-            .collect()
-    };
-    let before = keep(snapshot(t.dir.path()));
-    let out = t.cmd().args(args).arg("--json-errors").output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line = error_line(&out, "digest-pin");
-    assert!(line.contains(message), "{args:?}: {line}");
-    assert_eq!(json_out(&out)["reasonCode"], reason, "{args:?}");
-    assert_eq!(
-        keep(snapshot(t.dir.path())),
-        before,
-        "{args:?} changed files"
-    );
+    let mut cmd = t.cmd();
+    cmd.args(args);
+    assert_refused(t.dir.path(), cmd, "digest-pin", code, reason, message);
 }
 
 #[test]
@@ -380,6 +361,14 @@ fn bad_digests_and_sets_are_usage_errors() {
     let tagged = format!("claude-runtime-fix:v1={NEW_FIX}");
     refused(&t, &["--set", &tagged], 2, "image_invalid", "without a tag");
     refused(&t, &[], 2, "digest_set_required", "no digests given");
+    // A ledger next to --set is only ever written: without --record it would be ignored.
+    refused(
+        &t,
+        &["--set", &fix, "--ledger", "l.jsonl"],
+        2,
+        "argument_invalid",
+        "add --record",
+    );
 
     std::fs::write(
         t.path("dup.json"),

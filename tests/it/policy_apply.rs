@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
-use crate::common::{NOW, error_line, json_out, snapshot, tool};
+use crate::common::{NOW, assert_refused, json_out, snapshot, tool};
 
 const REGISTRY: &str = r#"{
   "schemaVersion": "v1",
@@ -428,26 +428,9 @@ fn verify_names_the_first_broken_record() {
 }
 
 fn refused(f: &Fleet, args: &[&str], code: i32, reason: &str, message: &str) {
-    let before = snapshot(f.dir.path());
-    let out = f.cmd().args(args).arg("--json-errors").output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line = error_line(&out, "policy-apply");
-    assert!(line.contains(message), "{args:?}: {line}");
-    assert_eq!(json_out(&out)["reasonCode"], reason, "{args:?}");
-    let after: Vec<_> = snapshot(f.dir.path())
-        .into_iter()
-        .filter(|(p, _)| !p.ends_with("registry.json.lock"))
-        .collect();
-    let before: Vec<_> = before
-        .into_iter()
-        .filter(|(p, _)| !p.ends_with("registry.json.lock"))
-        .collect();
-    assert_eq!(after, before, "{args:?} changed files");
+    let mut cmd = f.cmd();
+    cmd.args(args);
+    assert_refused(f.dir.path(), cmd, "policy-apply", code, reason, message);
 }
 
 fn with_gov(extra: &[&str]) -> Vec<String> {

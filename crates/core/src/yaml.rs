@@ -60,30 +60,44 @@ struct Reader<'a> {
     nodes: usize,
 }
 
+/// The next parser event, a scan error turned into [`CoreError::MalformedYaml`] with its
+/// 1-based line and column (shared with [`crate::yamlspan`]).
+pub(crate) fn next_event<'a>(
+    events: &mut Parser<'a, saphyr_parser::StrInput<'a>>,
+    origin: &str,
+) -> Result<(Event<'a>, Span), CoreError> {
+    match events.next() {
+        Some(Ok(ev)) => Ok(ev),
+        Some(Err(e)) => {
+            let m = e.marker();
+            Err(CoreError::MalformedYaml {
+                origin: origin.to_string(),
+                line: m.line(),
+                column: m.col() + 1,
+                message: e.info().to_string(),
+            })
+        }
+        None => Ok((Event::StreamEnd, Span::default())),
+    }
+}
+
+/// A [`CoreError::MalformedYaml`] at the start of `span`.
+pub(crate) fn span_error(origin: &str, span: &Span, message: &str) -> CoreError {
+    CoreError::MalformedYaml {
+        origin: origin.to_string(),
+        line: span.start.line(),
+        column: span.start.col() + 1,
+        message: message.to_string(),
+    }
+}
+
 impl<'a> Reader<'a> {
     fn next(&mut self) -> Result<(Event<'a>, Span), CoreError> {
-        match self.events.next() {
-            Some(Ok(ev)) => Ok(ev),
-            Some(Err(e)) => {
-                let m = e.marker();
-                Err(CoreError::MalformedYaml {
-                    origin: self.origin.to_string(),
-                    line: m.line(),
-                    column: m.col() + 1,
-                    message: e.info().to_string(),
-                })
-            }
-            None => Ok((Event::StreamEnd, Span::default())),
-        }
+        next_event(&mut self.events, self.origin)
     }
 
     fn error(&self, span: Span, message: &str) -> CoreError {
-        CoreError::MalformedYaml {
-            origin: self.origin.to_string(),
-            line: span.start.line(),
-            column: span.start.col() + 1,
-            message: message.to_string(),
-        }
+        span_error(self.origin, &span, message)
     }
 
     fn count(&mut self, n: usize, span: Span) -> Result<(), CoreError> {

@@ -162,28 +162,11 @@ struct Builder<'a> {
 
 impl<'a> Builder<'a> {
     fn next(&mut self) -> Result<(Event<'a>, Span), CoreError> {
-        match self.events.next() {
-            Some(Ok(ev)) => Ok(ev),
-            Some(Err(e)) => {
-                let m = e.marker();
-                Err(CoreError::MalformedYaml {
-                    origin: self.origin.to_string(),
-                    line: m.line(),
-                    column: m.col() + 1,
-                    message: e.info().to_string(),
-                })
-            }
-            None => Ok((Event::StreamEnd, Span::default())),
-        }
+        crate::yaml::next_event(&mut self.events, self.origin)
     }
 
     fn error(&self, span: &Span, message: &str) -> CoreError {
-        CoreError::MalformedYaml {
-            origin: self.origin.to_string(),
-            line: span.start.line(),
-            column: span.start.col() + 1,
-            message: message.to_string(),
-        }
+        crate::yaml::span_error(self.origin, span, message)
     }
 
     fn node(&mut self, event: Event<'a>, span: Span, depth: usize) -> Result<Node, CoreError> {

@@ -36,10 +36,10 @@ const TOOL: &str = "digest-pin";
 const EXAMPLES: &str = "\
 Examples:
   # Promote: pin three images to the new build's digests, exactly 6 pins, and record it
-  digest-pin .github/workflows --set claude-runtime-review=sha256:776980ed…f1 \\
-      --set claude-runtime-fix=sha256:da2b6e52…20 --set claude-runtime-explain=sha256:23dd59f2…77 \\
+  digest-pin .github/workflows --set claude-runtime-review=\"$REVIEW_DIGEST\" \\
+      --set claude-runtime-fix=\"$FIX_DIGEST\" --set claude-runtime-explain=\"$EXPLAIN_DIGEST\" \\
       --expect 6 --expect-image claude-runtime-fix=4 \\
-      --record --ledger .rollout/digests.jsonl --release 671c875e0a1f0c2b9d9e8f7a6b5c4d3e2f1a0b9c
+      --record --ledger .rollout/digests.jsonl --release \"$GITHUB_SHA\"
 
   # The same from a digest-set document, previewed as a diff; nothing is written
   digest-pin -i release.json --dry-run --diff --jq .diff
@@ -252,14 +252,23 @@ fn skipped_docs(skipped: &[Skipped]) -> Vec<SkippedFile> {
 }
 
 /// Where the digests come from.
-struct Source_ {
+struct Digests {
     set: DigestSet,
     action: Action,
     trace: Option<String>,
 }
 
-fn digest_set(cli: &Cli) -> Result<Source_, PinError> {
+fn digest_set(cli: &Cli) -> Result<Digests, PinError> {
     let input = cli.common.input.as_deref();
+    if (!cli.sets.is_empty() || input.is_some()) && cli.ledger.is_some() && !cli.record {
+        // The ledger would be silently unused: a forgotten --record, or a rollback that
+        // also names the digests.
+        return Err(PinError::BadValue {
+            flag: "--ledger",
+            value: cli.ledger.as_deref().unwrap_or(Path::new("")).display().to_string(),
+            message: "with --set or -i it is only written, so add --record (or drop --set/-i to roll back from it)".into(),
+        });
+    }
     if !cli.sets.is_empty() {
         if input.is_some() {
             return Err(PinError::BadValue {
@@ -268,7 +277,7 @@ fn digest_set(cli: &Cli) -> Result<Source_, PinError> {
                 message: "give the digests once: --set or -i, not both".into(),
             });
         }
-        return Ok(Source_ {
+        return Ok(Digests {
             set: DigestSet::from_flags(&cli.sets, cli.release.clone())?,
             action: Action::Promote,
             trace: None,
@@ -302,7 +311,7 @@ fn digest_set(cli: &Cli) -> Result<Source_, PinError> {
             }
             _ => {}
         }
-        return Ok(Source_ {
+        return Ok(Digests {
             set,
             action: Action::Promote,
             trace: doc
@@ -325,7 +334,7 @@ fn digest_set(cli: &Cli) -> Result<Source_, PinError> {
                 release: release.clone(),
                 ledger: origin.clone(),
             })?;
-            Ok(Source_ {
+            Ok(Digests {
                 set: rec.to_set(&format!("{origin} (record {})", rec.seq))?,
                 action: Action::Rollback,
                 trace: None,
@@ -449,8 +458,8 @@ fn pin(
         }
     }
     skipped.sort();
-    let file_plans: Vec<FilePlan> = plans.iter().map(|(_, p)| p.plan.clone()).collect();
-    let totals = Totals::of(set, &file_plans);
+    let file_plans: Vec<&FilePlan> = plans.iter().map(|(_, p)| &p.plan).collect();
+    let totals = Totals::of(set, file_plans.iter().copied());
     let warnings: Vec<FileWarning> = file_plans
         .iter()
         .filter_map(|p| {

@@ -197,7 +197,7 @@ pub struct Totals {
 
 impl Totals {
     /// Sum file plans.
-    pub fn of(set: &DigestSet, files: &[FilePlan]) -> Totals {
+    pub fn of<'p>(set: &DigestSet, files: impl IntoIterator<Item = &'p FilePlan>) -> Totals {
         let mut counts = vec![Counts::default(); set.images.len()];
         for f in files {
             for (t, c) in counts.iter_mut().zip(&f.counts) {
