@@ -200,7 +200,7 @@ impl<'a> Reader<'a> {
 }
 
 /// Resolve a plain scalar with the YAML 1.2 core schema.
-fn core_schema(text: &str) -> Value {
+pub(crate) fn core_schema(text: &str) -> Value {
     match text {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),

@@ -171,6 +171,29 @@ pub fn set_scalar(src: &str, s: &Scalar, value: &str) -> Result<Edit, String> {
     })
 }
 
+/// The line ending a file uses: CRLF when its first line ends so, else LF.
+pub fn line_ending(src: &str) -> &'static str {
+    match src.find('\n') {
+        Some(i) if i > 0 && src.as_bytes()[i - 1] == b'\r' => "\r\n",
+        _ => "\n",
+    }
+}
+
+/// The byte offset where a new line may be inserted after the line holding `at`: just past
+/// that line's end. When the file does not end with a newline there, the returned prefix
+/// (a line ending) must be written before the new line.
+pub fn after_line(src: &str, at: usize) -> (usize, &'static str) {
+    match src[at..].find('\n') {
+        Some(i) => (at + i + 1, ""),
+        None => (src.len(), line_ending(src)),
+    }
+}
+
+/// The byte offset where the line holding `at` starts.
+pub fn line_start(src: &str, at: usize) -> usize {
+    src[..at].rfind('\n').map_or(0, |i| i + 1)
+}
+
 /// Apply edits (any order; they must not overlap) and return the new text.
 pub fn apply(src: &str, edits: &[Edit]) -> Result<String, String> {
     let mut sorted: Vec<&Edit> = edits.iter().collect();
@@ -201,13 +224,17 @@ pub fn check_only_changed(
         match expected.pointer_mut(ptr) {
             Some(slot) => *slot = v.clone(),
             None => {
-                // A new key: insert into its parent object.
+                // A new key of its parent object, or a new last item of its parent array.
                 let (parent, key) = ptr.rsplit_once('/').ok_or("bad pointer")?;
-                let obj = expected
-                    .pointer_mut(parent)
-                    .and_then(serde_json::Value::as_object_mut)
-                    .ok_or_else(|| format!("{parent} is not an object"))?;
-                obj.insert(key.replace("~1", "/").replace("~0", "~"), v.clone());
+                match expected.pointer_mut(parent) {
+                    Some(serde_json::Value::Object(obj)) => {
+                        obj.insert(key.replace("~1", "/").replace("~0", "~"), v.clone());
+                    }
+                    Some(serde_json::Value::Array(items)) if key == items.len().to_string() => {
+                        items.push(v.clone());
+                    }
+                    _ => return Err(format!("{parent} cannot take {key:?}")),
+                }
             }
         }
     }
@@ -295,6 +322,23 @@ mod tests {
         let b = serde_json::json!({"images": [{"name": "a", "newTag": "v2"}]});
         check_only_changed(&a, &b, &[("/images/0/newTag".into(), "v2".into())]).unwrap();
         assert!(check_only_changed(&a, &b, &[]).is_err());
+        let c = serde_json::json!({"images": [{"name": "a", "newTag": "v1"}, {"name": "b"}]});
+        check_only_changed(
+            &a,
+            &c,
+            &[("/images/1".into(), serde_json::json!({"name": "b"}))],
+        )
+        .unwrap();
+        assert!(check_only_changed(&a, &c, &[("/images/2".into(), 1.into())]).is_err());
+    }
+
+    #[test]
+    fn line_helpers_follow_the_file() {
+        assert_eq!(line_ending("a: 1\r\nb: 2\r\n"), "\r\n");
+        assert_eq!(line_ending("a: 1\nb: 2"), "\n");
+        assert_eq!(after_line("a: 1\nb: 2\n", 1), (5, ""));
+        assert_eq!(after_line("a: 1\nb: 2", 6), (9, "\n"));
+        assert_eq!(line_start("a: 1\nb: 2\n", 8), 5);
     }
 
     /// Every `newTag` of every kustomization in the corpus, set to a value that must be

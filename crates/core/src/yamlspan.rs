@@ -75,6 +75,54 @@ impl Node {
         self.get(key).and_then(Node::as_scalar)
     }
 
+    /// The value as JSON, for comparing a file before and after an edit: plain scalars
+    /// typed with the YAML 1.2 core schema, quoted ones as strings, keys as their text, an
+    /// alias as `{"*": N}` (never expanded). Nothing here refuses duplicate keys; the last
+    /// one wins, as in the comparison of both sides.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value;
+        match self {
+            Node::Scalar(s) if s.style == ScalarStyle::Plain => crate::yaml::core_schema(&s.value),
+            Node::Scalar(s) => Value::String(s.value.clone()),
+            Node::Map(entries, _) => Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| {
+                        let key = match k {
+                            Node::Scalar(s) => s.value.clone(),
+                            other => other.to_json().to_string(),
+                        };
+                        (key, v.to_json())
+                    })
+                    .collect(),
+            ),
+            Node::Seq(items, _) => Value::Array(items.iter().map(Node::to_json).collect()),
+            Node::Alias(id) => serde_json::json!({ "*": id }),
+        }
+    }
+
+    /// Byte offset just past the last scalar below this node (quoted scalars to their
+    /// closing quote), or the node's start when it holds none. For finding where the next
+    /// line may be inserted.
+    pub fn content_end(&self, src: &str) -> usize {
+        let mut end = match self {
+            Node::Scalar(s) => s.start,
+            Node::Map(_, start) | Node::Seq(_, start) => *start,
+            Node::Alias(_) => 0,
+        };
+        self.walk(&mut |n| {
+            // An empty plain scalar (`key:` with no value) has no bytes of its own; the
+            // parser may place it where the next token starts, so it does not count.
+            if let Node::Scalar(s) = n
+                && !(s.style == ScalarStyle::Plain && s.value.is_empty())
+            {
+                let e = crate::yamledit::scalar_extent(src, s).map_or(s.end, |(_, e)| e);
+                end = end.max(e);
+            }
+        });
+        end
+    }
+
     /// Visit this node and every node below it, depth first, in file order.
     pub fn walk<'n>(&'n self, visit: &mut dyn FnMut(&'n Node)) {
         visit(self);

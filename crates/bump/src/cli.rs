@@ -1,0 +1,985 @@
+//! The `tag-bump` command line and its run sequence.
+//!
+//! Every value is checked before the repository is touched (tag grammar, digest, template,
+//! author, URL). Then: lock the working copy, sync when asked, resolve services to files
+//! (inside the repository), plan every edit in memory and verify it by re-parsing, write the
+//! files, commit exactly those files, push with an explicit refspec, and on a lost race
+//! fetch, reset, re-apply and push again. The report says what happened at each step.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration as StdDuration;
+
+use clap::Parser;
+use indexmap::IndexMap;
+use regex::Regex;
+use rollout_core::cli::{
+    CommonArgs, Env, LockArgs, epoch_seconds, finish, parse, resolve_now, warn,
+};
+use rollout_core::doc::{Kind, SCHEMA_VERSION};
+use rollout_core::fsx::{Lock, atomic_write};
+use rollout_core::input::{MAX_DOCUMENT_BYTES, Source, as_text, parse_json, read_bytes};
+use rollout_core::output::{Output, unified_diff};
+use rollout_core::time::format_timestamp;
+use rollout_core::{CoreError, summary, trace};
+
+use crate::edit::{Outcome, Want, bump};
+use crate::error::BumpError;
+use crate::git::{Git, PushOutcome, RemoteSpec, Transport, check_url, redact_userinfo};
+use crate::report::{BumpReport, CommitDoc, EditDoc, PushDoc};
+use crate::services::{Group, Resolved, ServicesMap, TYPES, group};
+use crate::tag::{
+    DEFAULT_TEMPLATE, check_tag, check_template, normalize_digest, pr_tag, render_template,
+};
+
+const TOOL: &str = "tag-bump";
+
+/// The services file read when `--services` is not given, relative to the repository root.
+pub const DEFAULT_SERVICES: &str = "services.json";
+
+const EXAMPLES: &str = "\
+Examples:
+  # The rollout procedure in one call: sync, bump, commit, push (retries lost races)
+  tag-bump --repo flux --service papi --pr 42 --sha \"$GITHUB_SHA\" --sync --push
+
+  # Preview: the diff of the edit; nothing written, committed or pushed
+  tag-bump --repo flux --service papi --tag v1.4.0 --dry-run --diff --jq .diff
+
+  # Compare-and-swap: refuse (exit 3) unless the tag is still v1.3.9
+  tag-bump --repo flux --service papi --tag v1.4.0 --expect-current v1.3.9 --commit
+
+  # No services map: name the file and image; add the entry if it is missing
+  tag-bump --repo flux --file apps/web/kustomization.yaml --image web --tag v2 --create
+
+  # A HelmRelease value, pinned with its digest, in a fresh clone
+  tag-bump --clone https://git.example.com/org/flux.git --workdir /tmp/flux \\
+      --file apps/api/release.yaml --type yaml-path --path .spec.values.image.tag \\
+      --image api --tag v3 --digest \"$DIGEST\" --push
+
+Services map (default FILE: services.json at the repository root):
+  {\"services\":    {\"papi\": {\"imageGroup\": \"backend-services\"}},
+   \"imageGroups\": {\"backend-services\": {\"file\": \"apps/backend-services/kustomization.yaml\",
+                   \"imageName\": \"backend-services\", \"type\": \"kustomize-images\"}}}
+  Types: kustomize-images (images[].newTag), yaml-path (\"path\", optional \"digestPath\"),
+  flux-setter (values marked # {\"$imagepolicy\": \"ns:name:tag\"}; \"policy\" or imageName).
+
+Credentials: git credential helpers, then GIT_TOKEN or GITHUB_TOKEN (user GIT_USER, else
+x-access-token). TLS is verified unless --insecure or GIT_SSL_NO_VERIFY=true (warns).
+
+Exit status: 0 done (or already at the tag); 2 usage error or invalid value (tag grammar,
+digest, template, unparsable file); 3 refused (unknown service, no imageGroup, entry not
+found, path outside the repository, current tag not the expected one, a pinned digest
+would shadow the tag); 4 push rejected by the server, still non-fast-forward after the
+retries, or lock timeout; 5 git, network, TLS or authentication failure, I/O.";
+
+/// Set an image tag in a GitOps repository, commit and push, safely and idempotently.
+#[derive(Debug, Parser)]
+#[command(
+    name = "tag-bump",
+    version,
+    about = "Set an image tag in a GitOps repository, commit and push, safely and idempotently",
+    long_about = "Set the tag (and digest) of a service's image in a Flux/kustomize repository, \
+changing only those bytes: comments, quoting, indentation, key order and line endings stay. \
+The edit is verified by re-parsing, a value already at the tag is a no-op, --expect-current \
+is a compare-and-swap, and --push retries lost races by fetching, resetting and re-applying.",
+    after_help = EXAMPLES
+)]
+pub struct Cli {
+    /// The working copy to edit.
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "clone",
+        conflicts_with = "clone"
+    )]
+    pub repo: Option<PathBuf>,
+    /// Clone this repository (into --workdir, reused when it is already a clone of it).
+    #[arg(long, value_name = "URL")]
+    pub clone: Option<String>,
+    /// Where --clone keeps its clone (default: a temporary directory, removed at the end).
+    #[arg(long, value_name = "DIR", requires = "clone")]
+    pub workdir: Option<PathBuf>,
+    /// A service of the services map (repeatable; several make one commit).
+    #[arg(long, value_name = "NAME", required_unless_present = "file")]
+    pub service: Vec<String>,
+    /// The services map (JSON or YAML; default services.json at the repository root).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "TAG_BUMP_SERVICES",
+        requires = "service"
+    )]
+    pub services: Option<PathBuf>,
+    /// Edit this file (relative to the repository root) instead of a service's.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["service", "services"], requires = "image")]
+    pub file: Option<String>,
+    /// With --file: the image name (for flux-setter: the policy, ns:name).
+    #[arg(long, value_name = "NAME", requires = "file")]
+    pub image: Option<String>,
+    /// With --file: how the tag is written.
+    #[arg(long = "type", value_name = "TYPE", requires = "file", default_value = "kustomize-images",
+          value_parser = clap::builder::PossibleValuesParser::new(TYPES))]
+    pub type_name: String,
+    /// With --file --type yaml-path: where the tag is (.spec.values.image.tag).
+    #[arg(long, value_name = "PATH", requires = "file")]
+    pub path: Option<String>,
+    /// With --file --type yaml-path: where the digest is (default: a digest key beside the tag).
+    #[arg(long, value_name = "PATH", requires = "path")]
+    pub digest_path: Option<String>,
+    /// The new tag (OCI tag grammar).
+    #[arg(long, value_name = "TAG", required_unless_present = "pr", conflicts_with_all = ["pr", "sha"])]
+    pub tag: Option<String>,
+    /// Build the tag pr-<N>-<sha7> from a pull request number …
+    #[arg(long, value_name = "N", requires = "sha")]
+    pub pr: Option<String>,
+    /// … and its head commit.
+    #[arg(long, value_name = "SHA", requires = "pr")]
+    pub sha: Option<String>,
+    /// Also set the digest (sha256:<64 hex>).
+    #[arg(long, value_name = "DIGEST")]
+    pub digest: Option<String>,
+    /// Refuse (exit 3) unless the current tag is this one.
+    #[arg(long, value_name = "TAG")]
+    pub expect_current: Option<String>,
+    /// The tag must also match this regex (whole tag).
+    #[arg(long, value_name = "REGEX")]
+    pub tag_pattern: Option<String>,
+    /// Insert the images entry (or the last key of a path) when it is missing.
+    #[arg(long)]
+    pub create: bool,
+    /// Commit the edited files (and only them).
+    #[arg(long)]
+    pub commit: bool,
+    /// Commit and push HEAD:refs/heads/BRANCH.
+    #[arg(long)]
+    pub push: bool,
+    /// The remote: a configured name or a URL.
+    #[arg(long, value_name = "NAME|URL", default_value = "origin")]
+    pub remote: String,
+    /// The branch to push to (and sync from).
+    #[arg(long, value_name = "BRANCH", default_value = "main")]
+    pub branch: String,
+    /// Fetch and hard-reset to REMOTE/BRANCH before editing (discards local changes).
+    #[arg(long)]
+    pub sync: bool,
+    /// Commit message template; variables {imageGroup} {image} {tag} {oldTag} {service} {services}.
+    #[arg(long, value_name = "TEMPLATE", default_value = DEFAULT_TEMPLATE)]
+    pub message: String,
+    /// Commit author "Name <email>" (default: git config, else tag-bump <tag-bump@localhost>).
+    #[arg(long, value_name = "NAME <EMAIL>")]
+    pub author: Option<String>,
+    /// Pushes retried after a lost race (fetch, reset, re-apply).
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub push_retries: u32,
+    /// Do not verify TLS certificates (warns; also GIT_SSL_NO_VERIFY=true).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Compute and report everything; write, commit and push nothing.
+    #[arg(long, conflicts_with_all = ["commit", "push"])]
+    pub dry_run: bool,
+    /// With --dry-run: include a unified diff (field "diff").
+    #[arg(long, requires = "dry_run")]
+    pub diff: bool,
+    /// Working-copy lock timeout.
+    #[command(flatten)]
+    pub lock: LockArgs,
+    /// Flags every tool takes.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// The parts of the environment tag-bump reads, once, at the edge.
+#[derive(Debug, Clone, Default)]
+pub struct GitEnv {
+    /// `GIT_TOKEN`.
+    pub git_token: Option<String>,
+    /// `GITHUB_TOKEN`.
+    pub github_token: Option<String>,
+    /// `GIT_USER`.
+    pub git_user: Option<String>,
+    /// `GIT_SSL_NO_VERIFY` is true or 1.
+    pub ssl_no_verify: bool,
+}
+
+impl GitEnv {
+    /// Read the process environment.
+    pub fn capture() -> Self {
+        let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
+        GitEnv {
+            git_token: var("GIT_TOKEN"),
+            github_token: var("GITHUB_TOKEN"),
+            git_user: var("GIT_USER"),
+            ssl_no_verify: var("GIT_SSL_NO_VERIFY")
+                .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes")),
+        }
+    }
+}
+
+/// Entry point of the `tag-bump` binary.
+pub fn main() -> ExitCode {
+    let env = Env::capture();
+    let cli = match parse::<Cli>(TOOL, &env) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let json_errors = cli.common.json_errors || env.json_errors;
+    let result = run(&cli, &env, &GitEnv::capture());
+    finish(TOOL, &env, json_errors, result)
+}
+
+/// The values of a run, checked.
+struct Values {
+    tag: String,
+    digest: Option<String>,
+    author: Option<(String, String)>,
+}
+
+fn bad(flag: &'static str, value: &str, message: impl Into<String>) -> BumpError {
+    BumpError::BadValue {
+        flag,
+        value: value.to_string(),
+        message: message.into(),
+    }
+}
+
+fn values(cli: &Cli) -> Result<Values, BumpError> {
+    let tag = match (&cli.tag, &cli.pr, &cli.sha) {
+        (Some(t), _, _) => {
+            check_tag(t).map_err(|m| bad("--tag", t, m))?;
+            t.clone()
+        }
+        (None, Some(n), Some(s)) => pr_tag(n, s)?,
+        _ => return Err(bad("--tag", "", "give --tag TAG or --pr N --sha SHA")),
+    };
+    if let Some(p) = &cli.tag_pattern {
+        let re = Regex::new(&format!("^(?:{p})$"))
+            .map_err(|e| bad("--tag-pattern", p, e.to_string()))?;
+        if !re.is_match(&tag) {
+            return Err(bad(
+                "--tag",
+                &tag,
+                format!("does not match --tag-pattern {p}"),
+            ));
+        }
+    }
+    if let Some(e) = &cli.expect_current {
+        check_tag(e).map_err(|m| bad("--expect-current", e, m))?;
+    }
+    let digest = cli.digest.as_deref().map(normalize_digest).transpose()?;
+    check_template(&cli.message)?;
+    let author = cli.author.as_deref().map(parse_author).transpose()?;
+    if cli.branch.is_empty()
+        || !git2::Reference::is_valid_name(&format!("refs/heads/{}", cli.branch))
+    {
+        return Err(bad("--branch", &cli.branch, "not a valid branch name"));
+    }
+    Ok(Values {
+        tag,
+        digest,
+        author,
+    })
+}
+
+fn parse_author(text: &str) -> Result<(String, String), BumpError> {
+    let err = || bad("--author", text, "write it as \"Name <email>\"");
+    let (name, rest) = text.split_once('<').ok_or_else(err)?;
+    let email = rest.strip_suffix('>').ok_or_else(err)?;
+    let name = name.trim();
+    if name.is_empty() || email.is_empty() || email.contains(['<', '>']) {
+        return Err(err());
+    }
+    Ok((name.to_string(), email.to_string()))
+}
+
+/// A file's plan: its text before and after every group's edit.
+#[derive(Debug, Clone)]
+struct FilePlan {
+    file: String,
+    path: PathBuf,
+    before: String,
+    after: String,
+}
+
+/// One group's edit, with its outcome.
+#[derive(Debug, Clone)]
+struct GroupEdit {
+    resolved: Resolved,
+    from_services: bool,
+    outcome: Outcome,
+}
+
+/// Resolve a configured path inside the repository: no absolute paths, no `..` out, no
+/// symlink that leaves it.
+fn inside(root: &Path, rel: &str) -> Result<PathBuf, BumpError> {
+    let outside = || BumpError::PathOutsideRepo {
+        path: rel.to_string(),
+        repo: root.display().to_string(),
+    };
+    let p = Path::new(rel);
+    if p.is_absolute() || rel.contains('\\') {
+        return Err(outside());
+    }
+    let mut depth: i32 = 0;
+    for c in p.components() {
+        match c {
+            std::path::Component::Normal(_) => depth += 1,
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                depth -= 1;
+                if depth < 0 {
+                    return Err(outside());
+                }
+            }
+            _ => return Err(outside()),
+        }
+    }
+    let joined = root.join(p);
+    let canon_root = root.canonicalize().map_err(|e| BumpError::RepoInvalid {
+        path: root.display().to_string(),
+        message: e.to_string(),
+    })?;
+    match joined.canonicalize() {
+        Ok(c) if c.starts_with(&canon_root) => Ok(c),
+        Ok(_) => Err(outside()),
+        Err(_) if std::fs::symlink_metadata(&joined).is_ok() => Err(outside()),
+        Err(_) => Err(BumpError::FileMissing {
+            file: rel.to_string(),
+        }),
+    }
+}
+
+/// The path of a file relative to the repository root, with `/` separators.
+fn relative(root: &Path, path: &Path) -> String {
+    let canon_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    path.strip_prefix(&canon_root)
+        .unwrap_or(path)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn load_services(cli: &Cli, root: &Path) -> Result<ServicesMap, BumpError> {
+    let (path, origin) = match &cli.services {
+        Some(p) => (p.clone(), p.display().to_string()),
+        None => (root.join(DEFAULT_SERVICES), DEFAULT_SERVICES.to_string()),
+    };
+    if !path.exists() {
+        return Err(BumpError::ServicesInvalid {
+            file: origin,
+            message: "no such file (give --services FILE, or --file PATH --image NAME)".into(),
+        });
+    }
+    let src = Source::parse(&path.display().to_string());
+    let bytes = read_bytes(&src, "a services map", MAX_DOCUMENT_BYTES)?;
+    let doc = if path.extension().is_some_and(|e| e == "json") {
+        parse_json(&bytes, &origin)?
+    } else {
+        rollout_core::yaml::parse_yaml(as_text(&bytes, &origin)?, &origin)?
+    };
+    ServicesMap::parse(&doc, &origin)
+}
+
+fn targets(cli: &Cli, root: &Path) -> Result<(Vec<Resolved>, bool), BumpError> {
+    if let Some(file) = &cli.file {
+        let image = cli.image.clone().unwrap_or_default();
+        let g = group(
+            "",
+            file,
+            &image,
+            &cli.type_name,
+            cli.path.as_deref(),
+            cli.digest_path.as_deref(),
+            None,
+        )
+        .map_err(|m| bad("--type", &cli.type_name, m))?;
+        return Ok((
+            vec![Resolved {
+                group: g,
+                requested: Vec::new(),
+                affected: Vec::new(),
+            }],
+            false,
+        ));
+    }
+    let map = load_services(cli, root)?;
+    Ok((map.resolve(&cli.service)?, true))
+}
+
+/// Plan every group's edit on the files as they are now; nothing is written.
+fn plan(
+    root: &Path,
+    resolved: &[Resolved],
+    from_services: bool,
+    want: &Want,
+) -> Result<(Vec<FilePlan>, Vec<GroupEdit>), BumpError> {
+    let mut files: IndexMap<PathBuf, FilePlan> = IndexMap::new();
+    let mut edits = Vec::new();
+    for r in resolved {
+        let path = inside(root, &r.group.file)?;
+        let rel = relative(root, &path);
+        if !files.contains_key(&path) {
+            let meta = std::fs::metadata(&path).map_err(|e| BumpError::FileMissing {
+                file: format!("{rel} ({e})"),
+            })?;
+            if !meta.is_file() {
+                return Err(BumpError::FileMissing {
+                    file: format!("{rel} (not a regular file)"),
+                });
+            }
+            let src = Source::parse(&path.display().to_string());
+            let bytes = read_bytes(&src, "a YAML file", MAX_DOCUMENT_BYTES)?;
+            let text = as_text(&bytes, &rel)?.to_string();
+            files.insert(
+                path.clone(),
+                FilePlan {
+                    file: rel.clone(),
+                    path: path.clone(),
+                    before: text.clone(),
+                    after: text,
+                },
+            );
+        }
+        let fp = files.get_mut(&path).expect("inserted above");
+        let outcome = bump(&fp.after, &rel, &r.group, want)?;
+        fp.after.clone_from(&outcome.text);
+        edits.push(GroupEdit {
+            resolved: Resolved {
+                group: Group {
+                    file: rel.clone(),
+                    ..r.group.clone()
+                },
+                ..r.clone()
+            },
+            from_services,
+            outcome,
+        });
+    }
+    Ok((files.into_values().collect(), edits))
+}
+
+/// Write the changed files; on a failure, put back the ones already written.
+fn write_files(plans: &[FilePlan]) -> Result<(), BumpError> {
+    let mut done: Vec<&FilePlan> = Vec::new();
+    for p in plans.iter().filter(|p| p.after != p.before) {
+        // Still the bytes we planned from? (someone may have edited it meanwhile)
+        let now = std::fs::read_to_string(&p.path).unwrap_or_default();
+        let result = if now != p.before {
+            Err(format!("{} changed during the run", p.file))
+        } else {
+            atomic_write(&p.path, p.after.as_bytes()).map_err(|e| e.to_string())
+        };
+        if let Err(message) = result {
+            let mut restored = Vec::new();
+            for d in &done {
+                if atomic_write(&d.path, d.before.as_bytes()).is_ok() {
+                    restored.push(d.file.clone());
+                }
+            }
+            let tail = if restored.is_empty() {
+                "no file was changed".to_string()
+            } else {
+                format!("restored {}", restored.join(", "))
+            };
+            return Err(BumpError::WriteFailed {
+                file: p.file.clone(),
+                message: format!("{message}; {tail}"),
+            });
+        }
+        done.push(p);
+    }
+    Ok(())
+}
+
+fn commit_message(cli: &Cli, values: &Values, edits: &[GroupEdit]) -> String {
+    let changed: Vec<&GroupEdit> = edits.iter().filter(|e| e.outcome.changed).collect();
+    let join = |f: &dyn Fn(&GroupEdit) -> Vec<String>| {
+        let mut seen: Vec<String> = Vec::new();
+        for e in &changed {
+            for v in f(e) {
+                if !v.is_empty() && !seen.contains(&v) {
+                    seen.push(v);
+                }
+            }
+        }
+        seen.join(", ")
+    };
+    let mut vars: IndexMap<&str, String> = IndexMap::new();
+    vars.insert(
+        "imageGroup",
+        join(&|e| {
+            vec![if e.from_services {
+                e.resolved.group.name.clone()
+            } else {
+                e.resolved.group.image.clone()
+            }]
+        }),
+    );
+    vars.insert("image", join(&|e| vec![e.resolved.group.image.clone()]));
+    vars.insert("tag", values.tag.clone());
+    vars.insert(
+        "oldTag",
+        join(&|e| vec![e.outcome.old_tag.clone().unwrap_or_else(|| "none".into())]),
+    );
+    vars.insert("service", join(&|e| e.resolved.requested.clone()));
+    vars.insert("services", join(&|e| e.resolved.affected.clone()));
+    render_template(&cli.message, &vars)
+}
+
+fn edit_docs(edits: &[GroupEdit], values: &Values) -> Vec<EditDoc> {
+    edits
+        .iter()
+        .map(|e| EditDoc {
+            file: e.resolved.group.file.clone(),
+            image_group: e.from_services.then(|| e.resolved.group.name.clone()),
+            image: e.resolved.group.image.clone(),
+            type_name: e.resolved.group.target.type_name().to_string(),
+            old_tag: e.outcome.old_tag.clone(),
+            new_tag: values.tag.clone(),
+            old_digest: e.outcome.old_digest.clone(),
+            new_digest: values
+                .digest
+                .clone()
+                .or_else(|| e.outcome.old_digest.clone()),
+            changed: e.outcome.changed,
+            created: e.outcome.created,
+        })
+        .collect()
+}
+
+/// Where the working copy comes from.
+struct Workspace {
+    git: Git,
+    display: String,
+    /// Kept alive for a temporary clone; removed on drop.
+    _temp: Option<tempfile::TempDir>,
+    /// Whether the working copy was freshly cloned or reused (then it is always synced).
+    cloned: bool,
+}
+
+fn workspace(cli: &Cli, transport: &Transport) -> Result<Workspace, BumpError> {
+    let Some(url) = &cli.clone else {
+        let dir = cli.repo.clone().unwrap_or_else(|| PathBuf::from("."));
+        return Ok(Workspace {
+            git: Git::open(&dir)?,
+            display: dir.display().to_string(),
+            _temp: None,
+            cloned: false,
+        });
+    };
+    check_url(url).map_err(|m| bad("--clone", &redact_userinfo(url), m))?;
+    match &cli.workdir {
+        Some(dir) if dir.join(".git").exists() => {
+            let git = Git::open(dir)?;
+            let origin = git.remote("origin")?;
+            if origin.url != *url {
+                return Err(BumpError::RepoInvalid {
+                    path: dir.display().to_string(),
+                    message: format!(
+                        "is a clone of {}, not {}; remove it or choose another --workdir",
+                        redact_userinfo(&origin.url),
+                        redact_userinfo(url)
+                    ),
+                });
+            }
+            Ok(Workspace {
+                git,
+                display: dir.display().to_string(),
+                _temp: None,
+                cloned: true,
+            })
+        }
+        Some(dir) => {
+            if dir.exists()
+                && std::fs::read_dir(dir)
+                    .map(|mut d| d.next().is_some())
+                    .unwrap_or(true)
+            {
+                return Err(BumpError::RepoInvalid {
+                    path: dir.display().to_string(),
+                    message: "exists and is not an empty directory or a git clone".into(),
+                });
+            }
+            Ok(Workspace {
+                git: Git::clone(url, dir, &cli.branch, transport)?,
+                display: dir.display().to_string(),
+                _temp: None,
+                cloned: true,
+            })
+        }
+        None => {
+            let temp = tempfile::Builder::new()
+                .prefix("tag-bump-")
+                .tempdir()
+                .map_err(|e| BumpError::WriteFailed {
+                    file: "temporary clone".into(),
+                    message: e.to_string(),
+                })?;
+            let git = Git::clone(url, temp.path(), &cli.branch, transport)?;
+            Ok(Workspace {
+                git,
+                display: redact_userinfo(url),
+                _temp: Some(temp),
+                cloned: true,
+            })
+        }
+    }
+}
+
+/// Run tag-bump with parsed flags; returns the exit code on success.
+pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
+    let now = resolve_now(cli.common.now.as_deref())?;
+    let output = Output::new(
+        cli.common.pretty,
+        cli.common.compact,
+        cli.common.jq.as_deref(),
+        epoch_seconds(now),
+    )?;
+    if cli.common.input.is_some() {
+        return Err(CoreError::Usage {
+            message: "tag-bump reads no input document; name the values with flags".into(),
+        }
+        .into());
+    }
+    let values = values(cli)?;
+    let (token, token_source) = match (&genv.git_token, &genv.github_token) {
+        (Some(t), _) => (Some(t.clone()), Some("GIT_TOKEN")),
+        (None, Some(t)) => (Some(t.clone()), Some("GITHUB_TOKEN")),
+        _ => (None, None),
+    };
+    let transport = Transport {
+        insecure: cli.insecure || genv.ssl_no_verify,
+        token,
+        token_source,
+        user: genv.git_user.clone(),
+    };
+    if transport.insecure {
+        let why = if cli.insecure {
+            "--insecure"
+        } else {
+            "GIT_SSL_NO_VERIFY"
+        };
+        warn(
+            TOOL,
+            env,
+            &format!(
+                "TLS certificate verification is off ({why}); the remote is not authenticated"
+            ),
+        );
+    }
+    let want = Want {
+        tag: &values.tag,
+        digest: values.digest.as_deref(),
+        expect_current: cli.expect_current.as_deref(),
+        create: cli.create,
+    };
+    let ws = workspace(cli, &transport)?;
+    let git = &ws.git;
+    let root = git.root.clone();
+    let _lock = Lock::acquire(&git.repo.path().join("tag-bump"), cli.lock.timeout()?)?;
+    let remote: RemoteSpec = if cli.clone.is_some() {
+        git.remote("origin")?
+    } else {
+        git.remote(&cli.remote)?
+    };
+
+    let sync = |git: &Git| -> Result<(), BumpError> {
+        let tip = git.fetch(&remote, &cli.branch, &transport)?;
+        git.reset_hard(tip, &transport)
+    };
+    if (cli.sync || (ws.cloned && cli.workdir.is_some())) && !cli.dry_run {
+        sync(git)?;
+    } else if cli.sync && cli.dry_run {
+        warn(
+            TOOL,
+            env,
+            "--dry-run: --sync skipped; the preview is of the working copy as it is",
+        );
+    }
+
+    let (resolved, from_services) = targets(cli, &root)?;
+    let (mut plans, mut edits) = plan(&root, &resolved, from_services, &want)?;
+    let changed = plans.iter().any(|p| p.after != p.before);
+    let mut commit: Option<CommitDoc> = None;
+    let mut push: Option<PushDoc> = None;
+
+    if !cli.dry_run {
+        write_files(&plans)?;
+        let sig = git.signature(values.author.as_ref(), now.as_second())?;
+        let author_text = format!(
+            "{} <{}>",
+            sig.name().unwrap_or_default(),
+            sig.email().unwrap_or_default()
+        );
+        let do_commit = |git: &Git,
+                         plans: &[FilePlan],
+                         edits: &[GroupEdit]|
+         -> Result<Option<CommitDoc>, BumpError> {
+            let files: Vec<(String, Vec<u8>)> = plans
+                .iter()
+                .filter(|p| p.after != p.before)
+                .map(|p| (p.file.clone(), p.after.clone().into_bytes()))
+                .collect();
+            if files.is_empty() {
+                return Ok(None);
+            }
+            let message = commit_message(cli, &values, edits);
+            let oid = git.commit_files(&files, &message, &sig, &transport)?;
+            Ok(Some(CommitDoc {
+                sha: oid.to_string(),
+                message,
+                author: author_text.clone(),
+            }))
+        };
+        if (cli.commit || cli.push) && changed {
+            commit = do_commit(git, &plans, &edits)?;
+        }
+        if cli.push {
+            let refname = format!("refs/heads/{}", cli.branch);
+            let left = |c: &Option<CommitDoc>| {
+                c.as_ref().map(|c| {
+                    if ws._temp.is_some() {
+                        format!(
+                            "commit {} was made in a temporary clone, now removed",
+                            &c.sha[..7]
+                        )
+                    } else {
+                        format!("commit {} stays in {}, not pushed", &c.sha[..7], ws.display)
+                    }
+                })
+            };
+            let mut attempts = 0u32;
+            let mut pushed = false;
+            loop {
+                if commit.is_none() {
+                    // Nothing new to commit: push only what the remote lacks.
+                    let tip = git
+                        .fetch(&remote, &cli.branch, &transport)
+                        .or_else(|e| match e {
+                            BumpError::Git {
+                                reason: crate::error::GitReason::BranchMissing,
+                                ..
+                            } => Ok(git2::Oid::ZERO_SHA1),
+                            e => Err(e),
+                        })?;
+                    let head = git.head();
+                    match head {
+                        Some(h) if h == tip => break,
+                        Some(h) if tip.is_zero() || git.contains(h, tip) => {}
+                        _ => {
+                            git.reset_hard(tip, &transport)?;
+                            (plans, edits) = plan(&root, &resolved, from_services, &want)?;
+                            write_files(&plans)?;
+                            commit = do_commit(git, &plans, &edits)?;
+                            if commit.is_none() {
+                                break;
+                            }
+                        }
+                    }
+                }
+                attempts += 1;
+                match git
+                    .push(&remote, &cli.branch, &transport)
+                    .map_err(|e| with_left(e, left(&commit)))?
+                {
+                    PushOutcome::Pushed => {
+                        pushed = true;
+                        break;
+                    }
+                    PushOutcome::Rejected(message) => {
+                        return Err(BumpError::PushRejected {
+                            remote: remote.display.clone(),
+                            refname,
+                            message,
+                            left: left(&commit),
+                        });
+                    }
+                    PushOutcome::NonFastForward => {
+                        if attempts > cli.push_retries {
+                            return Err(BumpError::PushRetriesExhausted {
+                                remote: remote.display.clone(),
+                                refname,
+                                attempts,
+                                left: left(&commit),
+                            });
+                        }
+                        std::thread::sleep(backoff(attempts, &values.tag));
+                        let tip = git.fetch(&remote, &cli.branch, &transport)?;
+                        git.reset_hard(tip, &transport)?;
+                        (plans, edits) = plan(&root, &resolved, from_services, &want)?;
+                        write_files(&plans)?;
+                        commit = do_commit(git, &plans, &edits)?;
+                        if commit.is_none() {
+                            // The remote already holds the tag (another run set it).
+                            break;
+                        }
+                    }
+                }
+            }
+            push = Some(PushDoc {
+                remote: remote.display.clone(),
+                refname,
+                attempts,
+                pushed,
+            });
+        }
+    }
+
+    let changed = plans.iter().any(|p| p.after != p.before);
+    let diff = (cli.dry_run && cli.diff).then(|| {
+        plans
+            .iter()
+            .filter(|p| p.after != p.before)
+            .map(|p| unified_diff(&p.file, &p.before, &p.after))
+            .collect::<String>()
+    });
+    let mut affected: Vec<String> = Vec::new();
+    for e in &edits {
+        for s in &e.resolved.affected {
+            if !affected.contains(s) {
+                affected.push(s.clone());
+            }
+        }
+    }
+    let report = BumpReport {
+        schema_version: SCHEMA_VERSION.into(),
+        kind: Kind::BumpReport,
+        generated_at: format_timestamp(now),
+        trace_id: trace::resolve(cli.common.trace_id.as_deref(), None, trace::random_uuid),
+        repo: ws.display.clone(),
+        branch: cli.branch.clone(),
+        dry_run: cli.dry_run,
+        edits: edit_docs(&edits, &values),
+        services_affected: affected,
+        changed,
+        commit,
+        push,
+        diff,
+    };
+    eprint!("{}", human(&report));
+    let doc = serde_json::to_value(&report).map_err(|e| CoreError::usage(e.to_string()))?;
+    summary::publish(
+        &markdown(&report),
+        cli.common.summary.as_deref(),
+        cli.common.no_step_summary,
+        env,
+    )?;
+    output.emit(&doc)?;
+    Ok(0)
+}
+
+fn with_left(e: BumpError, left: Option<String>) -> BumpError {
+    match e {
+        BumpError::Git {
+            action,
+            message,
+            reason,
+            ..
+        } => BumpError::Git {
+            action,
+            message: match &left {
+                Some(l) => format!("{message}; {l}"),
+                None => message,
+            },
+            reason,
+            left,
+        },
+        other => other,
+    }
+}
+
+/// A short, growing pause before a retry, spread by the tag so racing runs drift apart.
+fn backoff(attempt: u32, salt: &str) -> StdDuration {
+    let spread = salt
+        .bytes()
+        .fold(0u64, |a, b| a.wrapping_mul(31).wrapping_add(u64::from(b)))
+        % 50;
+    StdDuration::from_millis((25u64 << attempt.min(5)).min(800) + spread)
+}
+
+/// The human report on stderr, in the spirit of the replaced procedure.
+fn human(r: &BumpReport) -> String {
+    let mut out = String::new();
+    for e in &r.edits {
+        let name = e.image_group.as_deref().unwrap_or(&e.image);
+        let was = e
+            .old_tag
+            .as_deref()
+            .map(|t| format!(" (was {t})"))
+            .unwrap_or_else(|| " (new entry)".into());
+        if !e.changed {
+            out.push_str(&format!(
+                "✓ {name} is already at {} in {}; nothing to do\n",
+                e.new_tag, e.file
+            ));
+        } else if r.dry_run {
+            out.push_str(&format!(
+                "• Would update {name} to {}{was} in {}\n",
+                e.new_tag, e.file
+            ));
+        } else {
+            out.push_str(&format!(
+                "✓ Updated {name} to {}{was} in {}\n",
+                e.new_tag, e.file
+            ));
+        }
+    }
+    if !r.services_affected.is_empty() {
+        out.push_str(&format!("  services: {}\n", r.services_affected.join(", ")));
+    }
+    if let Some(c) = &r.commit {
+        let first = c.message.lines().next().unwrap_or_default();
+        out.push_str(&format!("  commit {} {first}\n", &c.sha[..7]));
+    }
+    if let Some(p) = &r.push {
+        if p.pushed {
+            out.push_str(&format!(
+                "  pushed to {} {} (attempt {})\n  Flux applies it at its next interval; to apply now: flux reconcile kustomization flux-system --with-source\n",
+                p.remote, p.refname, p.attempts
+            ));
+        } else {
+            out.push_str(&format!(
+                "  {} {} already has it; nothing pushed\n",
+                p.remote, p.refname
+            ));
+        }
+    }
+    out
+}
+
+fn markdown(r: &BumpReport) -> String {
+    let mut md = String::from(
+        "### tag-bump\n\n| file | image | old tag | new tag | changed |\n|---|---|---|---|---|\n",
+    );
+    for e in &r.edits {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            summary::cell(&e.file),
+            summary::cell(e.image_group.as_deref().unwrap_or(&e.image)),
+            summary::cell(e.old_tag.as_deref().unwrap_or("(none)")),
+            summary::cell(&e.new_tag),
+            if e.changed { "yes" } else { "no" }
+        ));
+    }
+    if let Some(c) = &r.commit {
+        md.push_str(&format!(
+            "\nCommit `{}`: {}\n",
+            &c.sha[..7],
+            summary::cell(&c.message)
+        ));
+    }
+    if let Some(p) = &r.push {
+        md.push_str(&format!(
+            "\nPush to {} {}: {} after {} attempt(s)\n",
+            summary::cell(&p.remote),
+            p.refname,
+            if p.pushed {
+                "pushed"
+            } else {
+                "nothing to push"
+            },
+            p.attempts
+        ));
+    }
+    md
+}

@@ -1,0 +1,908 @@
+//! Find an image's tag in a YAML text and set it, changing only the tag (and digest) bytes.
+//!
+//! This is the pure heart of tag-bump: text in, text out, no I/O. Three ways a tag is
+//! written are understood ([`Target`]): a kustomization's `images[]` entry, a value at a
+//! path (HelmRelease values), and values marked with Flux setter comments. For each, the
+//! sites are located in the span tree, the current values checked (`--expect-current`, a
+//! digest that would shadow the new tag), the scalars replaced in their own style, and
+//! missing keys or entries inserted in the file's own indentation and line endings.
+//!
+//! Nothing is trusted: the new text is parsed again and compared with the old document,
+//! which must differ in exactly the intended values ([`yamledit::check_only_changed`]).
+
+use rollout_core::yamledit::{self, Edit, after_line, line_ending, line_start, render};
+use rollout_core::yamlspan::{Node, Scalar, parse_documents};
+use saphyr_parser::ScalarStyle;
+use serde_json::{Value, json};
+
+use crate::error::BumpError;
+use crate::services::{Group, Seg, Target, show_path};
+
+/// What to write.
+#[derive(Debug, Clone)]
+pub struct Want<'a> {
+    /// The new tag.
+    pub tag: &'a str,
+    /// The new digest, when given.
+    pub digest: Option<&'a str>,
+    /// Compare-and-swap: the tag that must be there now.
+    pub expect_current: Option<&'a str>,
+    /// Insert the entry or key when it is missing.
+    pub create: bool,
+}
+
+/// What a bump did to one file for one group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The new text (the old one when nothing changed).
+    pub text: String,
+    /// The tag before (None when the entry or key was created).
+    pub old_tag: Option<String>,
+    /// The digest before, if any.
+    pub old_digest: Option<String>,
+    /// Whether the text changed.
+    pub changed: bool,
+    /// Whether an entry or key was inserted.
+    pub created: bool,
+    /// How many places hold the tag.
+    pub sites: usize,
+}
+
+/// A value to set: where it is now, or where to insert it.
+#[derive(Debug, Clone)]
+enum Slot<'n> {
+    /// An existing scalar.
+    At(&'n Scalar),
+    /// A key to add to a mapping.
+    NewKey { map: &'n Node, key: String },
+}
+
+/// One place of a tag (and maybe a digest) in the file.
+#[derive(Debug)]
+struct Site<'n> {
+    doc: usize,
+    /// JSON pointer of the tag value within its document.
+    pointer: String,
+    tag: Slot<'n>,
+    /// How the tag is written in the value.
+    form: Form,
+    /// The digest beside it: pointer and slot.
+    digest: Option<(String, Slot<'n>)>,
+}
+
+/// How a value holds the tag.
+#[derive(Debug, Clone, PartialEq)]
+enum Form {
+    /// The value is the tag.
+    Tag,
+    /// `tag@digest` in one value (kustomize `newTag: v1@sha256:…`).
+    TagAtDigest,
+    /// A whole reference `name:tag[@digest]` (Flux setter without a field).
+    Reference,
+    /// The value is the digest only (a Flux `:digest` setter).
+    DigestOnly,
+}
+
+/// An entry to append to a sequence (or a new `images:` key holding it).
+#[derive(Debug)]
+struct NewEntry<'n> {
+    doc: usize,
+    /// The `images` sequence, or None to add `images:` to the document.
+    seq: Option<&'n Node>,
+    root: &'n Node,
+    index: usize,
+    fields: Vec<(&'static str, String)>,
+}
+
+fn uneditable(file: &str, message: impl Into<String>) -> BumpError {
+    BumpError::Uneditable {
+        file: file.to_string(),
+        message: message.into(),
+    }
+}
+
+fn escape(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+/// Split a reference `name[:tag][@digest]` (the tag's colon is after the last slash).
+fn split_reference(r: &str) -> (&str, Option<&str>, Option<&str>) {
+    let (rest, digest) = match r.split_once('@') {
+        Some((a, d)) => (a, Some(d)),
+        None => (r, None),
+    };
+    let slash = rest.rfind('/').map_or(0, |i| i + 1);
+    match rest[slash..].rfind(':') {
+        Some(i) => (&rest[..slash + i], Some(&rest[slash + i + 1..]), digest),
+        None => (rest, None, digest),
+    }
+}
+
+/// The tag and digest a value holds, by form.
+fn read_value(value: &str, form: &Form) -> (Option<String>, Option<String>) {
+    match form {
+        Form::Tag => (Some(value.to_string()), None),
+        Form::TagAtDigest => match value.split_once('@') {
+            Some((t, d)) => (Some(t.to_string()), Some(d.to_string())),
+            None => (Some(value.to_string()), None),
+        },
+        Form::Reference => {
+            let (_, t, d) = split_reference(value);
+            (t.map(str::to_string), d.map(str::to_string))
+        }
+        Form::DigestOnly => (None, Some(value.to_string())),
+    }
+}
+
+/// The documents an images entry is looked for in: the Kustomizations, or every document
+/// when none says `kind: Kustomization` (many omit it).
+fn kustomizations(docs: &[Node]) -> Vec<usize> {
+    let marked: Vec<usize> = docs
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| {
+            d.get_str("kind")
+                .is_some_and(|k| k.value == "Kustomization")
+        })
+        .map(|(i, _)| i)
+        .collect();
+    if marked.is_empty() {
+        (0..docs.len()).collect()
+    } else {
+        marked
+    }
+}
+
+/// Locate the sites of a kustomize-images group.
+fn kustomize_sites<'n>(
+    docs: &'n [Node],
+    file: &str,
+    image: &str,
+    want: &Want,
+) -> Result<(Vec<Site<'n>>, Option<NewEntry<'n>>), BumpError> {
+    let mut sites = Vec::new();
+    let mut names = Vec::new();
+    let candidates = kustomizations(docs);
+    for &d in &candidates {
+        let Some(images) = docs[d].get("images") else {
+            continue;
+        };
+        let Node::Seq(items, _) = images else {
+            if matches!(images, Node::Scalar(s) if s.value.is_empty()) {
+                continue;
+            }
+            return Err(uneditable(file, "images is not a sequence"));
+        };
+        let mut found = None;
+        for (i, item) in items.iter().enumerate() {
+            let name = item.get_str("name").map(|s| s.value.as_str());
+            if let Some(n) = name {
+                names.push(n.to_string());
+            }
+            if name != Some(image) {
+                continue;
+            }
+            if found.replace(i).is_some() {
+                return Err(uneditable(
+                    file,
+                    format!(
+                        "images lists {image:?} twice; kustomize would refuse it, fix it by hand"
+                    ),
+                ));
+            }
+            let base = format!("/images/{i}");
+            let (tag, form) = match item.get("newTag") {
+                Some(Node::Scalar(s)) if s.value.contains('@') => (Slot::At(s), Form::TagAtDigest),
+                Some(Node::Scalar(s)) => (Slot::At(s), Form::Tag),
+                Some(_) => {
+                    return Err(uneditable(
+                        file,
+                        format!("images[{i}].newTag is not a scalar"),
+                    ));
+                }
+                None => (
+                    Slot::NewKey {
+                        map: item,
+                        key: "newTag".into(),
+                    },
+                    Form::Tag,
+                ),
+            };
+            let digest = match item.get("digest") {
+                Some(Node::Scalar(s)) => Some((format!("{base}/digest"), Slot::At(s))),
+                Some(_) => {
+                    return Err(uneditable(
+                        file,
+                        format!("images[{i}].digest is not a scalar"),
+                    ));
+                }
+                None if want.digest.is_some() && form == Form::Tag => Some((
+                    format!("{base}/digest"),
+                    Slot::NewKey {
+                        map: item,
+                        key: "digest".into(),
+                    },
+                )),
+                None => None,
+            };
+            if !matches!(item, Node::Map(..)) {
+                return Err(uneditable(file, format!("images[{i}] is not a mapping")));
+            }
+            sites.push(Site {
+                doc: d,
+                pointer: format!("{base}/newTag"),
+                tag,
+                form,
+                digest,
+            });
+        }
+    }
+    if !sites.is_empty() {
+        return Ok((sites, None));
+    }
+    if !want.create {
+        let have = if names.is_empty() {
+            "it has no images entries".to_string()
+        } else {
+            format!("it has: {}", names.join(", "))
+        };
+        return Err(BumpError::EntryNotFound {
+            file: file.to_string(),
+            what: format!("images entry with name {image:?}"),
+            hint: format!("{have}; check imageName, or pass --create to add the entry"),
+        });
+    }
+    let Some(&d) = candidates
+        .iter()
+        .find(|&&d| matches!(docs[d], Node::Map(..)))
+    else {
+        return Err(uneditable(
+            file,
+            "no document is a mapping; cannot add images",
+        ));
+    };
+    let seq = docs[d].get("images").filter(|n| matches!(n, Node::Seq(..)));
+    let index = match seq {
+        Some(Node::Seq(items, _)) => items.len(),
+        _ => 0,
+    };
+    let mut fields = vec![
+        ("name", image.to_string()),
+        ("newTag", want.tag.to_string()),
+    ];
+    if let Some(dg) = want.digest {
+        fields.push(("digest", dg.to_string()));
+    }
+    Ok((
+        Vec::new(),
+        Some(NewEntry {
+            doc: d,
+            seq,
+            root: &docs[d],
+            index,
+            fields,
+        }),
+    ))
+}
+
+/// Follow a path; returns the node, or the deepest mapping and the missing last key.
+fn follow<'n>(
+    root: &'n Node,
+    path: &[Seg],
+) -> (Option<&'n Node>, Option<(&'n Node, String)>, String) {
+    let mut node = root;
+    let mut pointer = String::new();
+    for (i, seg) in path.iter().enumerate() {
+        let next = match (seg, node) {
+            (Seg::Key(k), Node::Map(..)) => {
+                pointer.push_str(&format!("/{}", escape(k)));
+                node.get(k)
+            }
+            (Seg::Index(n), Node::Seq(items, _)) => {
+                pointer.push_str(&format!("/{n}"));
+                items.get(*n)
+            }
+            _ => None,
+        };
+        match next {
+            Some(n) => node = n,
+            None => {
+                let parent = (i + 1 == path.len())
+                    .then_some(())
+                    .and(matches!(node, Node::Map(..)).then_some(()))
+                    .and(match seg {
+                        Seg::Key(k) => Some((node, k.clone())),
+                        Seg::Index(_) => None,
+                    });
+                return (None, parent, pointer);
+            }
+        }
+    }
+    (Some(node), None, pointer)
+}
+
+fn yaml_path_sites<'n>(
+    docs: &'n [Node],
+    file: &str,
+    path: &[Seg],
+    digest_path: Option<&[Seg]>,
+    want: &Want,
+) -> Result<Vec<Site<'n>>, BumpError> {
+    let default_digest: Vec<Seg>;
+    let digest_path = match digest_path {
+        Some(p) => p,
+        None => {
+            let mut p = path[..path.len() - 1].to_vec();
+            p.push(Seg::Key("digest".into()));
+            default_digest = p;
+            &default_digest
+        }
+    };
+    let mut sites = Vec::new();
+    let mut insertable = None;
+    for (d, doc) in docs.iter().enumerate() {
+        let (node, parent, pointer) = follow(doc, path);
+        let tag = match (node, parent) {
+            (Some(Node::Scalar(s)), _) => Slot::At(s),
+            (Some(_), _) => {
+                return Err(uneditable(
+                    file,
+                    format!("{} is not a scalar", show_path(path)),
+                ));
+            }
+            (None, Some((map, key))) => {
+                if insertable.is_none() {
+                    insertable = Some((d, pointer, Slot::NewKey { map, key }));
+                }
+                continue;
+            }
+            (None, None) => continue,
+        };
+        sites.push(Site {
+            doc: d,
+            pointer,
+            tag,
+            form: Form::Tag,
+            digest: digest_site(doc, digest_path, file, want)?,
+        });
+    }
+    if sites.is_empty() {
+        match insertable {
+            Some((d, pointer, slot)) if want.create => sites.push(Site {
+                doc: d,
+                pointer,
+                tag: slot,
+                form: Form::Tag,
+                digest: digest_site(&docs[d], digest_path, file, want)?,
+            }),
+            _ => {
+                return Err(BumpError::EntryNotFound {
+                    file: file.to_string(),
+                    what: format!("path {}", show_path(path)),
+                    hint: if insertable.is_some() {
+                        "pass --create to add the last key".into()
+                    } else {
+                        "check the group's \"path\"; --create adds only the last key of a path whose parent exists".into()
+                    },
+                });
+            }
+        }
+    }
+    Ok(sites)
+}
+
+fn digest_site<'n>(
+    doc: &'n Node,
+    path: &[Seg],
+    file: &str,
+    want: &Want,
+) -> Result<Option<(String, Slot<'n>)>, BumpError> {
+    let (node, parent, pointer) = follow(doc, path);
+    Ok(match (node, parent) {
+        (Some(Node::Scalar(s)), _) => Some((pointer, Slot::At(s))),
+        (Some(_), _) => {
+            return Err(uneditable(
+                file,
+                format!("{} is not a scalar", show_path(path)),
+            ));
+        }
+        (None, Some((map, key))) if want.digest.is_some() => {
+            Some((pointer, Slot::NewKey { map, key }))
+        }
+        (None, _) if want.digest.is_some() => {
+            return Err(BumpError::EntryNotFound {
+                file: file.to_string(),
+                what: format!("digest path {}", show_path(path)),
+                hint: "give the group a \"digestPath\" whose parent exists".into(),
+            });
+        }
+        (None, _) => None,
+    })
+}
+
+/// A Flux setter marker on the rest of a scalar's line: `# {"$imagepolicy": "ns:name:field"}`.
+fn setter_marker(src: &str, s: &Scalar) -> Option<String> {
+    let (_, end) = yamledit::scalar_extent(src, s).ok()?;
+    let line_end = src[end..].find('\n').map_or(src.len(), |i| end + i);
+    let rest = src[end..line_end].trim();
+    let json = rest.strip_prefix('#')?.trim();
+    let v: Value = serde_json::from_str(json).ok()?;
+    v.get("$imagepolicy")?.as_str().map(str::to_string)
+}
+
+fn setter_sites<'n>(
+    src: &str,
+    docs: &'n [Node],
+    file: &str,
+    policy: &str,
+) -> Result<Vec<Site<'n>>, BumpError> {
+    fn visit<'n>(node: &'n Node, pointer: String, out: &mut Vec<(String, &'n Scalar)>) {
+        match node {
+            Node::Scalar(s) => out.push((pointer, s)),
+            Node::Map(entries, _) => {
+                for (k, v) in entries {
+                    if let Node::Scalar(ks) = k {
+                        visit(v, format!("{pointer}/{}", escape(&ks.value)), out);
+                    }
+                }
+            }
+            Node::Seq(items, _) => {
+                for (i, v) in items.iter().enumerate() {
+                    visit(v, format!("{pointer}/{i}"), out);
+                }
+            }
+            Node::Alias(_) => {}
+        }
+    }
+    let mut sites = Vec::new();
+    let mut digests = Vec::new();
+    for (d, doc) in docs.iter().enumerate() {
+        let mut scalars = Vec::new();
+        visit(doc, String::new(), &mut scalars);
+        for (pointer, s) in scalars {
+            let Some(marker) = setter_marker(src, s) else {
+                continue;
+            };
+            let parts: Vec<&str> = marker.split(':').collect();
+            let (ns, name, field) = match parts.as_slice() {
+                [ns, name] => (*ns, *name, None),
+                [ns, name, field] => (*ns, *name, Some(*field)),
+                _ => continue,
+            };
+            let matches = match policy.split_once(':') {
+                Some((pns, pname)) => pns == ns && pname == name,
+                None => policy == name,
+            };
+            if !matches {
+                continue;
+            }
+            let form = match field {
+                None => Form::Reference,
+                Some("tag") => Form::Tag,
+                Some("digest") => {
+                    digests.push((d, pointer, s));
+                    continue;
+                }
+                Some(_) => continue,
+            };
+            sites.push(Site {
+                doc: d,
+                pointer,
+                tag: Slot::At(s),
+                form,
+                digest: None,
+            });
+        }
+    }
+    if sites.is_empty() {
+        return Err(BumpError::EntryNotFound {
+            file: file.to_string(),
+            what: format!("a value marked {{\"$imagepolicy\": \"{policy}:tag\"}}"),
+            hint: format!(
+                "mark the tag with # {{\"$imagepolicy\": \"{policy}:tag\"}} (a Flux setter comment); --create cannot add a marker"
+            ),
+        });
+    }
+    // A `:digest` setter of the same policy is the digest of every tag site of its document.
+    for (d, pointer, s) in digests {
+        sites.push(Site {
+            doc: d,
+            pointer,
+            tag: Slot::At(s),
+            form: Form::DigestOnly,
+            digest: None,
+        });
+    }
+    Ok(sites)
+}
+
+/// The text of a new key line (block) or entry (flow) added to a mapping.
+fn insert_key(
+    src: &str,
+    map: &Node,
+    key: &str,
+    value: &str,
+    file: &str,
+) -> Result<Edit, BumpError> {
+    let Node::Map(entries, start) = map else {
+        return Err(uneditable(file, "cannot add a key to a non-mapping"));
+    };
+    let rendered = format!("{key}: {}", render(ScalarStyle::Plain, value));
+    if src.as_bytes().get(*start) == Some(&b'{') {
+        let at = match entries.last() {
+            Some((_, v)) => v.content_end(src),
+            None => start + 1,
+        };
+        let text = if entries.is_empty() {
+            rendered
+        } else {
+            format!(", {rendered}")
+        };
+        return Ok(Edit {
+            start: at,
+            end: at,
+            text,
+        });
+    }
+    let Some((Node::Scalar(first), _)) = entries.first() else {
+        return Err(uneditable(file, "cannot add a key next to a complex key"));
+    };
+    let indent = " ".repeat(first.column - 1);
+    let (last_key, last_value) = entries.last().expect("a block mapping has entries");
+    let end = last_value.content_end(src).max(last_key.content_end(src));
+    let (at, prefix) = after_line(src, end);
+    Ok(Edit {
+        start: at,
+        end: at,
+        text: format!("{prefix}{indent}{rendered}{}", line_ending(src)),
+    })
+}
+
+/// The edit that appends an entry to `images` (or adds `images:` to the document).
+fn insert_entry(src: &str, e: &NewEntry, file: &str) -> Result<Edit, BumpError> {
+    let eol = line_ending(src);
+    let render_fields = |dash_indent: &str, gap: usize| {
+        let mut text = String::new();
+        for (i, (k, v)) in e.fields.iter().enumerate() {
+            let lead = if i == 0 {
+                format!("{dash_indent}-{}", " ".repeat(gap))
+            } else {
+                " ".repeat(dash_indent.len() + 1 + gap)
+            };
+            text.push_str(&format!(
+                "{lead}{k}: {}{eol}",
+                render(ScalarStyle::Plain, v)
+            ));
+        }
+        text
+    };
+    match e.seq {
+        Some(Node::Seq(items, start)) => {
+            if src.as_bytes().get(*start) == Some(&b'[') {
+                return Err(uneditable(
+                    file,
+                    "images is a flow sequence ([...]); --create adds entries to block sequences only",
+                ));
+            }
+            let Some((Node::Scalar(first_key), _)) = items.first().and_then(|i| match i {
+                Node::Map(entries, _) => entries.first(),
+                _ => None,
+            }) else {
+                return Err(uneditable(
+                    file,
+                    "images[0] is not a mapping; cannot copy its layout",
+                ));
+            };
+            let (dash_indent, gap) = dash_layout(src, first_key.start)
+                .ok_or_else(|| uneditable(file, "cannot find the '-' of images[0]"))?;
+            let last = items.last().expect("a block sequence has items");
+            let (at, prefix) = after_line(src, last.content_end(src));
+            Ok(Edit {
+                start: at,
+                end: at,
+                text: format!("{prefix}{}", render_fields(&dash_indent, gap)),
+            })
+        }
+        _ => {
+            let Node::Map(entries, _) = e.root else {
+                return Err(uneditable(file, "the document is not a mapping"));
+            };
+            let Some((Node::Scalar(first), _)) = entries.first() else {
+                return Err(uneditable(file, "the document has no plain keys"));
+            };
+            if let Some(v) = e.root.get("images")
+                && !matches!(v, Node::Scalar(s) if s.value.is_empty())
+            {
+                return Err(uneditable(file, "images is not a block sequence"));
+            }
+            if e.root.get("images").is_some() {
+                return Err(uneditable(
+                    file,
+                    "images is empty (null); write the first entry by hand",
+                ));
+            }
+            let key_indent = first.column - 1;
+            // Mirror how this document indents its other block sequences under their keys.
+            let offset = entries
+                .iter()
+                .find_map(|(k, v)| match (k, v) {
+                    (Node::Scalar(k), Node::Seq(items, s))
+                        if src.as_bytes().get(*s) != Some(&b'[') && !items.is_empty() =>
+                    {
+                        let item_start = match &items[0] {
+                            Node::Map(es, _) => {
+                                es.first().and_then(|(k, _)| k.as_scalar()).map(|s| s.start)
+                            }
+                            Node::Scalar(s) => Some(s.start),
+                            _ => None,
+                        }?;
+                        let (ind, _) = dash_layout(src, item_start)?;
+                        Some(ind.len().saturating_sub(k.column - 1))
+                    }
+                    _ => None,
+                })
+                .unwrap_or(0);
+            let dash_indent = " ".repeat(key_indent + offset);
+            let (at, prefix) = after_line(src, e.root.content_end(src));
+            Ok(Edit {
+                start: at,
+                end: at,
+                text: format!(
+                    "{prefix}{}images:{eol}{}",
+                    " ".repeat(key_indent),
+                    render_fields(&dash_indent, 1)
+                ),
+            })
+        }
+    }
+}
+
+/// The indentation before an item's `-` and the spaces between the `-` and the item.
+fn dash_layout(src: &str, item_start: usize) -> Option<(String, usize)> {
+    let ls = line_start(src, item_start);
+    let before = &src[ls..item_start];
+    let trimmed = before.trim_end_matches(' ');
+    let dash = trimmed.strip_suffix('-')?;
+    if !dash.bytes().all(|b| b == b' ') {
+        return None;
+    }
+    Some((dash.to_string(), before.len() - trimmed.len()))
+}
+
+/// Set a group's tag (and digest) in `src`. Pure: returns the new text and what it did.
+pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome, BumpError> {
+    let docs = parse_documents(src, file)?;
+    let (sites, new_entry) = match &group.target {
+        Target::KustomizeImages => kustomize_sites(&docs, file, &group.image, want)?,
+        Target::YamlPath { path, digest_path } => (
+            yaml_path_sites(&docs, file, path, digest_path.as_deref(), want)?,
+            None,
+        ),
+        Target::FluxSetter { policy } => (setter_sites(src, &docs, file, policy)?, None),
+    };
+
+    let mut edits = Vec::new();
+    let mut changes: Vec<(usize, String, Value)> = Vec::new();
+    let mut old_tag = None;
+    let mut old_digest = None;
+    let mut created = false;
+
+    if let Some(entry) = &new_entry {
+        if let Some(expected) = want.expect_current {
+            return Err(BumpError::CurrentMismatch {
+                file: file.to_string(),
+                image: group.image.clone(),
+                found: "absent".into(),
+                expected: expected.to_string(),
+            });
+        }
+        edits.push(insert_entry(src, entry, file)?);
+        let obj: serde_json::Map<String, Value> = entry
+            .fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::String(v.clone())))
+            .collect();
+        let value = Value::Object(obj);
+        match entry.seq {
+            Some(_) => changes.push((entry.doc, format!("/images/{}", entry.index), value)),
+            None => changes.push((entry.doc, "/images".into(), json!([value]))),
+        }
+        created = true;
+    }
+
+    // Read the current values first: CAS and shadowing digests are checked on all sites
+    // before any edit is planned.
+    let tag_sites: Vec<&Site> = sites
+        .iter()
+        .filter(|s| s.form != Form::DigestOnly)
+        .collect();
+    let mut already = !tag_sites.is_empty();
+    for site in &tag_sites {
+        let current = match &site.tag {
+            Slot::At(s) => read_value(&s.value, &site.form),
+            Slot::NewKey { .. } => (None, None),
+        };
+        let (tag, inline_digest) = current;
+        let side_digest = match &site.digest {
+            Some((_, Slot::At(s))) if !s.value.is_empty() => Some(s.value.clone()),
+            _ => None,
+        };
+        let digest = inline_digest.or(side_digest);
+        if old_tag.is_none() {
+            old_tag.clone_from(&tag);
+        }
+        if old_digest.is_none() {
+            old_digest.clone_from(&digest);
+        }
+        let at_target = tag.as_deref() == Some(want.tag)
+            && match want.digest {
+                Some(d) => digest.as_deref() == Some(d),
+                None => digest.is_none(),
+            };
+        if !at_target {
+            already = false;
+            if let Some(expected) = want.expect_current
+                && tag.as_deref() != Some(expected)
+            {
+                return Err(BumpError::CurrentMismatch {
+                    file: file.to_string(),
+                    image: group.image.clone(),
+                    found: tag.map_or("absent".into(), |t| format!("{t:?}")),
+                    expected: expected.to_string(),
+                });
+            }
+        }
+        if let (Some(d), None) = (&digest, want.digest) {
+            return Err(BumpError::DigestShadowsTag {
+                file: file.to_string(),
+                image: group.image.clone(),
+                digest: d.clone(),
+            });
+        }
+    }
+    for site in sites.iter().filter(|s| s.form == Form::DigestOnly) {
+        if let Slot::At(s) = &site.tag {
+            if want.digest.is_none() && !s.value.is_empty() {
+                return Err(BumpError::DigestShadowsTag {
+                    file: file.to_string(),
+                    image: group.image.clone(),
+                    digest: s.value.clone(),
+                });
+            }
+            if want.digest.is_some_and(|d| d != s.value) {
+                already = false;
+            }
+        }
+    }
+    if already && new_entry.is_none() {
+        return Ok(Outcome {
+            text: src.to_string(),
+            old_tag,
+            old_digest,
+            changed: false,
+            created: false,
+            sites: tag_sites.len(),
+        });
+    }
+
+    for site in &sites {
+        let new_value = match (&site.form, &site.tag) {
+            (Form::Tag, _) => want.tag.to_string(),
+            (Form::TagAtDigest, _) => match want.digest {
+                Some(d) => format!("{}@{d}", want.tag),
+                None => want.tag.to_string(),
+            },
+            (Form::Reference, Slot::At(s)) => {
+                let (name, _, _) = split_reference(&s.value);
+                match want.digest {
+                    Some(d) => format!("{name}:{}@{d}", want.tag),
+                    None => format!("{name}:{}", want.tag),
+                }
+            }
+            (Form::Reference, Slot::NewKey { .. }) => unreachable!("references are never inserted"),
+            (Form::DigestOnly, _) => match want.digest {
+                Some(d) => d.to_string(),
+                None => continue,
+            },
+        };
+        set_slot(
+            src,
+            file,
+            &site.tag,
+            &new_value,
+            site.doc,
+            &site.pointer,
+            &mut edits,
+            &mut changes,
+            &mut created,
+        )?;
+        if let (Some(d), Some((pointer, slot))) = (want.digest, &site.digest) {
+            set_slot(
+                src,
+                file,
+                slot,
+                d,
+                site.doc,
+                pointer,
+                &mut edits,
+                &mut changes,
+                &mut created,
+            )?;
+        }
+    }
+
+    let text = yamledit::apply(src, &edits).map_err(|m| uneditable(file, m))?;
+    verify(src, &text, file, &changes)?;
+    Ok(Outcome {
+        changed: text != src,
+        text,
+        old_tag,
+        old_digest,
+        created,
+        sites: tag_sites.len(),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn set_slot(
+    src: &str,
+    file: &str,
+    slot: &Slot,
+    value: &str,
+    doc: usize,
+    pointer: &str,
+    edits: &mut Vec<Edit>,
+    changes: &mut Vec<(usize, String, Value)>,
+    created: &mut bool,
+) -> Result<(), BumpError> {
+    match slot {
+        // Already the value as a string (`newTag: 16` reads as "16" to kustomize too).
+        Slot::At(s) if s.value == value => return Ok(()),
+        Slot::At(s) => edits.push(
+            yamledit::set_scalar(src, s, value)
+                .map_err(|m| uneditable(file, format!("line {}: {m}", s.line)))?,
+        ),
+        Slot::NewKey { map, key } => {
+            edits.push(insert_key(src, map, key, value, file)?);
+            *created = true;
+        }
+    }
+    changes.push((doc, pointer.to_string(), Value::String(value.to_string())));
+    Ok(())
+}
+
+/// Parse the new text and prove it is the old document with exactly `changes` applied.
+fn verify(
+    before: &str,
+    after: &str,
+    file: &str,
+    changes: &[(usize, String, Value)],
+) -> Result<(), BumpError> {
+    let fail = |message: String| BumpError::VerifyFailed {
+        file: file.to_string(),
+        message,
+    };
+    let old = parse_documents(before, file)?;
+    let new =
+        parse_documents(after, file).map_err(|e| fail(format!("it no longer parses: {e}")))?;
+    if old.len() != new.len() {
+        return Err(fail(format!(
+            "{} documents became {}",
+            old.len(),
+            new.len()
+        )));
+    }
+    for (d, (o, n)) in old.iter().zip(&new).enumerate() {
+        let expected: Vec<(String, Value)> = changes
+            .iter()
+            .filter(|(doc, _, _)| *doc == d)
+            .map(|(_, p, v)| (p.clone(), v.clone()))
+            .collect();
+        yamledit::check_only_changed(&o.to_json(), &n.to_json(), &expected)
+            .map_err(|m| fail(format!("document {}: {m}", d + 1)))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,244 @@
+use super::*;
+use crate::services::group;
+
+fn kust(image: &str) -> Group {
+    group("g", "k.yaml", image, "kustomize-images", None, None, None).unwrap()
+}
+
+fn want(tag: &str) -> Want<'_> {
+    Want {
+        tag,
+        digest: None,
+        expect_current: None,
+        create: false,
+    }
+}
+
+fn run(src: &str, g: &Group, w: &Want) -> Outcome {
+    bump(src, "k.yaml", g, w).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn only_the_tag_bytes_change() {
+    let src = "images:\n- name: backend # the API\n  newName: ghcr.io/acme/backend\n  newTag: pr-41-0000000 # bumped\n";
+    let out = run(src, &kust("backend"), &want("pr-42-a1b2c3d"));
+    assert_eq!(out.text, src.replace("pr-41-0000000", "pr-42-a1b2c3d"));
+    assert_eq!(out.old_tag.as_deref(), Some("pr-41-0000000"));
+    assert!(out.changed && !out.created);
+    let again = run(&out.text, &kust("backend"), &want("pr-42-a1b2c3d"));
+    assert!(!again.changed);
+    assert_eq!(again.text, out.text);
+}
+
+#[test]
+fn values_that_would_change_type_are_quoted() {
+    let src = "images:\n  - {name: nginx, newTag: 1.25}\n";
+    let out = run(src, &kust("nginx"), &want("16"));
+    assert_eq!(out.text, "images:\n  - {name: nginx, newTag: \"16\"}\n");
+}
+
+#[test]
+fn expect_current_is_a_compare_and_swap() {
+    let src = "images:\n- name: a\n  newTag: v1\n";
+    let mut w = want("v2");
+    w.expect_current = Some("v0");
+    let e = bump(src, "k.yaml", &kust("a"), &w).unwrap_err();
+    assert!(
+        e.to_string().contains("current tag of a is \"v1\", not v0"),
+        "{e}"
+    );
+    w.expect_current = Some("v1");
+    assert!(run(src, &kust("a"), &w).changed);
+    // Already at the new tag: a retry converges, whatever it expected.
+    let done = src.replace("v1", "v2");
+    assert!(!run(&done, &kust("a"), &w).changed);
+}
+
+#[test]
+fn a_pinned_digest_must_move_with_the_tag() {
+    let d1 = format!("sha256:{}", "1".repeat(64));
+    let d2 = format!("sha256:{}", "2".repeat(64));
+    let src = format!("images:\n- name: a\n  newTag: v1\n  digest: {d1}\n");
+    let e = bump(&src, "k.yaml", &kust("a"), &want("v2")).unwrap_err();
+    assert!(matches!(e, BumpError::DigestShadowsTag { .. }), "{e}");
+    let mut w = want("v2");
+    w.digest = Some(&d2);
+    let out = run(&src, &kust("a"), &w);
+    assert_eq!(out.text, src.replace("v1", "v2").replace(&d1, &d2));
+    assert_eq!(out.old_digest.as_deref(), Some(d1.as_str()));
+    // tag@digest in newTag
+    let src = format!("images:\n- name: a\n  newTag: v1@{d1}\n");
+    let out = run(&src, &kust("a"), &w);
+    assert_eq!(out.text, format!("images:\n- name: a\n  newTag: v2@{d2}\n"));
+    // A digest added where there was none, in the entry's indentation.
+    let src = "images:\n  - name: a\n    newTag: v1\n";
+    let out = run(src, &kust("a"), &w);
+    assert_eq!(
+        out.text,
+        format!("images:\n  - name: a\n    newTag: v2\n    digest: {d2}\n")
+    );
+}
+
+#[test]
+fn create_inserts_in_the_files_own_layout() {
+    let mut w = want("v2");
+    w.create = true;
+    // 4-space sequence indent, CRLF
+    let src = "images:\r\n    -   name: a\r\n        newTag: v1\r\n";
+    let out = run(src, &kust("b"), &w);
+    assert_eq!(
+        out.text,
+        "images:\r\n    -   name: a\r\n        newTag: v1\r\n    -   name: b\r\n        newTag: v2\r\n"
+    );
+    assert!(out.created && out.old_tag.is_none());
+    // no images key: mirror the resources list's indentation
+    let src = "kind: Kustomization\nresources:\n  - a.yaml\n";
+    let out = run(src, &kust("b"), &w);
+    assert_eq!(
+        out.text,
+        format!("{src}images:\n  - name: b\n    newTag: v2\n")
+    );
+    // no final newline
+    let src = "images:\n- name: a\n  newTag: v1";
+    let out = run(src, &kust("b"), &w);
+    assert_eq!(out.text, format!("{src}\n- name: b\n  newTag: v2\n"));
+    // without --create: refused, naming what is there
+    let e = bump(src, "k.yaml", &kust("b"), &want("v2")).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("images entry with name \"b\" not found"),
+        "{e}"
+    );
+    assert!(rollout_core::Failure::hints(&e)[0].contains("it has: a"));
+    // flow sequences are refused, not rewritten
+    let src = "images: [{name: a, newTag: v1}]\n";
+    assert!(bump(src, "k.yaml", &kust("b"), &w).is_err());
+}
+
+#[test]
+fn only_kustomization_documents_are_edited() {
+    let src = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nimages:\n- name: api\n  newTag: 4.20\n---\nimages:\n- name: api\n  newTag: keep\n";
+    let out = run(src, &kust("api"), &want("5.0"));
+    assert_eq!(out.text, src.replace("4.20", "\"5.0\""));
+    assert_eq!(out.old_tag.as_deref(), Some("4.20"));
+}
+
+#[test]
+fn yaml_paths_and_their_digest() {
+    let g = group(
+        "g",
+        "r.yaml",
+        "app",
+        "yaml-path",
+        Some(".spec.values.image.tag"),
+        None,
+        None,
+    )
+    .unwrap();
+    let src = "spec:\n  values:\n    image:\n      repository: ghcr.io/acme/app # keep\n      tag: \"1.4.2\"\n";
+    let out = run(src, &g, &want("1.5.0"));
+    assert_eq!(out.text, src.replace("1.4.2", "1.5.0"));
+    let missing = "spec:\n  values:\n    image:\n      repository: x\n";
+    assert!(matches!(
+        bump(missing, "r.yaml", &g, &want("v")),
+        Err(BumpError::EntryNotFound { .. })
+    ));
+    let mut w = want("v2");
+    w.create = true;
+    assert_eq!(
+        run(missing, &g, &w).text,
+        format!("{missing}      tag: v2\n")
+    );
+    let d = format!("sha256:{}", "a".repeat(64));
+    w.digest = Some(&d);
+    let out = run(src, &g, &w);
+    assert_eq!(
+        out.text,
+        src.replace("\"1.4.2\"", "\"v2\"") + &format!("      digest: {d}\n")
+    );
+}
+
+#[test]
+fn flux_setters_by_policy() {
+    let src = "spec:\n  values:\n    image:\n      repository: ghcr.io/acme/app # {\"$imagepolicy\": \"flux-system:app:name\"}\n      tag: 1.4.2 # {\"$imagepolicy\": \"flux-system:app:tag\"}\n    sidecar:\n      tag: \"0.9\" #{\"$imagepolicy\": \"flux-system:sidecar:tag\"}\n    other: image:v1.0.0 # {\"$imagepolicy\": \"flux-system:app\"}\n";
+    let g = group(
+        "g",
+        "f.yaml",
+        "flux-system:app",
+        "flux-setter",
+        None,
+        None,
+        None,
+    )
+    .unwrap();
+    let out = run(src, &g, &want("1.5.0"));
+    assert_eq!(
+        out.text,
+        src.replace("tag: 1.4.2", "tag: 1.5.0")
+            .replace("image:v1.0.0", "image:1.5.0")
+    );
+    assert_eq!(out.sites, 2);
+    let by_name = group("g", "f.yaml", "sidecar", "flux-setter", None, None, None).unwrap();
+    assert_eq!(
+        run(src, &by_name, &want("1.0")).text,
+        src.replace("\"0.9\"", "\"1.0\"")
+    );
+    let none = group(
+        "g",
+        "f.yaml",
+        "flux-system:nope",
+        "flux-setter",
+        None,
+        None,
+        None,
+    )
+    .unwrap();
+    assert!(matches!(
+        bump(src, "f.yaml", &none, &want("1")),
+        Err(BumpError::EntryNotFound { .. })
+    ));
+}
+
+/// Every kustomization of the corpus: each images entry bumped, only its tag bytes change.
+#[test]
+fn every_corpus_images_entry_bumps_in_place() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/corpus");
+    let mut bumped = 0;
+    for sub in ["kustomize", "synthetic", "flux"] {
+        for entry in std::fs::read_dir(dir.join(sub)).unwrap() {
+            let path = entry.unwrap().path();
+            let src = std::fs::read_to_string(&path).unwrap();
+            let Ok(docs) = parse_documents(&src, "t") else {
+                continue;
+            };
+            let mut names = Vec::new();
+            for d in kustomizations(&docs) {
+                if let Some(Node::Seq(items, _)) = docs[d].get("images") {
+                    for i in items {
+                        if let (Some(n), Some(t)) = (i.get_str("name"), i.get_str("newTag"))
+                            && i.get("digest").is_none()
+                            && !t.value.contains('@')
+                        {
+                            names.push((n.value.clone(), t.clone()));
+                        }
+                    }
+                }
+            }
+            for (name, old) in &names {
+                if names.iter().filter(|(n, _)| n == name).count() > 1 {
+                    // Listed twice (a renovate fixture): refused, never guessed.
+                    let e = bump(&src, "t", &kust(name), &want("x")).unwrap_err();
+                    assert!(e.to_string().contains("twice"), "{e}");
+                    continue;
+                }
+                let out = bump(&src, "t", &kust(name), &want("pr-42-a1b2c3d"))
+                    .unwrap_or_else(|e| panic!("{}: {name}: {e}", path.display()));
+                let (s, e) = yamledit::scalar_extent(&src, old).unwrap();
+                assert_eq!(&out.text[..s], &src[..s]);
+                assert_eq!(&out.text[out.text.len() - (src.len() - e)..], &src[e..]);
+                bumped += 1;
+            }
+        }
+    }
+    assert!(bumped >= 20, "{bumped}");
+}

@@ -1,0 +1,295 @@
+//! tag-bump's errors, each with its exit class, reason code and a hint that says how to fix it.
+
+use rollout_core::{CoreError, ExitClass, Failure};
+
+/// Everything that stops tag-bump.
+#[derive(Debug, thiserror::Error)]
+pub enum BumpError {
+    /// A shared-contract failure (input, files, locks, jq).
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// A flag value that breaks its rule (tag grammar, PR number, SHA, template).
+    #[error("{flag} {value:?}: {message}")]
+    BadValue {
+        /// The flag.
+        flag: &'static str,
+        /// As given (never a secret).
+        value: String,
+        /// The rule it breaks.
+        message: String,
+    },
+    /// The services file cannot be used.
+    #[error("{file}: {message}")]
+    ServicesInvalid {
+        /// The services file.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A service is not in the services file.
+    #[error("service {service:?} is not in {file}")]
+    ServiceUnknown {
+        /// The service.
+        service: String,
+        /// The services file.
+        file: String,
+        /// The services it has.
+        known: Vec<String>,
+    },
+    /// A service has no image group, or names one that does not exist.
+    #[error("service {service:?} {detail} in {file}")]
+    NoImageGroup {
+        /// The service.
+        service: String,
+        /// "has no imageGroup" or "names imageGroup X, which is not under imageGroups".
+        detail: String,
+        /// The services file.
+        file: String,
+    },
+    /// A path from the configuration leaves the repository.
+    #[error("{path}: outside the repository {repo} (paths and symlinks must stay inside it)")]
+    PathOutsideRepo {
+        /// As configured.
+        path: String,
+        /// The repository root.
+        repo: String,
+    },
+    /// The file to edit does not exist.
+    #[error("{file}: no such file in the repository")]
+    FileMissing {
+        /// Relative to the repository.
+        file: String,
+    },
+    /// The image entry (or marked value, or path) is not in the file.
+    #[error("{file}: {what} not found")]
+    EntryNotFound {
+        /// Relative to the repository.
+        file: String,
+        /// What was looked for.
+        what: String,
+        /// How to fix it.
+        hint: String,
+    },
+    /// The file cannot be edited safely as it is written.
+    #[error("{file}: {message}")]
+    Uneditable {
+        /// Relative to the repository.
+        file: String,
+        /// Why.
+        message: String,
+    },
+    /// `--expect-current` does not hold.
+    #[error("{file}: current tag of {image} is {found}, not {expected} (--expect-current)")]
+    CurrentMismatch {
+        /// Relative to the repository.
+        file: String,
+        /// The image.
+        image: String,
+        /// What is there (quoted, or "absent").
+        found: String,
+        /// What was expected.
+        expected: String,
+    },
+    /// A digest pinned next to the tag would shadow the new tag.
+    #[error(
+        "{file}: {image} is pinned to {digest}, which wins over the tag; the bump would not deploy"
+    )]
+    DigestShadowsTag {
+        /// Relative to the repository.
+        file: String,
+        /// The image.
+        image: String,
+        /// The pinned digest.
+        digest: String,
+    },
+    /// The edited text did not re-parse to exactly the intended change.
+    #[error("{file}: the edit did not verify: {message}; nothing was written")]
+    VerifyFailed {
+        /// Relative to the repository.
+        file: String,
+        /// What differed.
+        message: String,
+    },
+    /// The working directory is not a usable git repository.
+    #[error("{path}: {message}")]
+    RepoInvalid {
+        /// The directory.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A git operation failed (network, TLS, authentication, object store).
+    #[error("{action}: {message}")]
+    Git {
+        /// What was being done ("fetch https://host/repo.git main").
+        action: String,
+        /// libgit2's message, with any userinfo removed.
+        message: String,
+        /// Which kind of failure, for the reason code.
+        reason: GitReason,
+        /// State left behind, when not nothing ("commit abc1234 is in DIR, not pushed").
+        left: Option<String>,
+    },
+    /// The server refused the push (hook, protected branch).
+    #[error(
+        "push to {remote} {refname} rejected by the server: {message}{}",
+        left_text(left)
+    )]
+    PushRejected {
+        /// The remote (no userinfo).
+        remote: String,
+        /// The ref.
+        refname: String,
+        /// The server's message.
+        message: String,
+        /// State left behind.
+        left: Option<String>,
+    },
+    /// Non-fast-forward after every retry.
+    #[error(
+        "push to {remote} {refname} still non-fast-forward after {attempts} attempts{}",
+        left_text(left)
+    )]
+    PushRetriesExhausted {
+        /// The remote (no userinfo).
+        remote: String,
+        /// The ref.
+        refname: String,
+        /// Attempts made.
+        attempts: u32,
+        /// State left behind.
+        left: Option<String>,
+    },
+    /// A file could not be written.
+    #[error("{file}: cannot write: {message}")]
+    WriteFailed {
+        /// Relative to the repository.
+        file: String,
+        /// What happened, including what was restored.
+        message: String,
+    },
+}
+
+fn left_text(left: &Option<String>) -> String {
+    left.as_ref().map(|l| format!("; {l}")).unwrap_or_default()
+}
+
+/// What kind of git failure, for the reason code and hints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GitReason {
+    /// The TLS certificate did not verify.
+    Tls,
+    /// Credentials were missing or refused.
+    Auth,
+    /// The network or the server failed.
+    Network,
+    /// The remote branch does not exist.
+    BranchMissing,
+    /// Anything else in git.
+    Other,
+}
+
+impl Failure for BumpError {
+    fn class(&self) -> ExitClass {
+        use BumpError as E;
+        match self {
+            E::Core(e) => e.class(),
+            E::BadValue { .. } | E::ServicesInvalid { .. } => ExitClass::Usage,
+            E::ServiceUnknown { .. }
+            | E::NoImageGroup { .. }
+            | E::PathOutsideRepo { .. }
+            | E::FileMissing { .. }
+            | E::EntryNotFound { .. }
+            | E::Uneditable { .. }
+            | E::CurrentMismatch { .. }
+            | E::DigestShadowsTag { .. }
+            | E::VerifyFailed { .. }
+            | E::RepoInvalid { .. } => ExitClass::Refused,
+            E::PushRejected { .. } | E::PushRetriesExhausted { .. } => ExitClass::Conflict,
+            E::Git { .. } | E::WriteFailed { .. } => ExitClass::Environment,
+        }
+    }
+
+    fn reason_code(&self) -> &str {
+        use BumpError as E;
+        match self {
+            E::Core(e) => e.reason_code(),
+            E::BadValue { .. } => "argument_invalid",
+            E::ServicesInvalid { .. } => "services_invalid",
+            E::ServiceUnknown { .. } => "service_unknown",
+            E::NoImageGroup { .. } => "service_without_image_group",
+            E::PathOutsideRepo { .. } => "path_outside_repository",
+            E::FileMissing { .. } => "file_missing",
+            E::EntryNotFound { .. } => "image_entry_not_found",
+            E::Uneditable { .. } => "file_uneditable",
+            E::CurrentMismatch { .. } => "current_tag_mismatch",
+            E::DigestShadowsTag { .. } => "digest_shadows_tag",
+            E::VerifyFailed { .. } => "edit_verification_failed",
+            E::RepoInvalid { .. } => "repository_invalid",
+            E::Git { reason, .. } => match reason {
+                GitReason::Tls => "tls_verification_failed",
+                GitReason::Auth => "authentication_failed",
+                GitReason::Network => "network_error",
+                GitReason::BranchMissing => "remote_branch_missing",
+                GitReason::Other => "git_error",
+            },
+            E::PushRejected { .. } => "push_rejected",
+            E::PushRetriesExhausted { .. } => "push_retries_exhausted",
+            E::WriteFailed { .. } => "io_error",
+        }
+    }
+
+    fn hints(&self) -> Vec<String> {
+        use BumpError as E;
+        match self {
+            E::Core(e) => e.hints(),
+            E::ServiceUnknown { file, known, .. } => vec![format!(
+                "add the service under \"services\" in {file}{}, or name the file with --file PATH --image NAME",
+                if known.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (it has: {})", known.join(", "))
+                }
+            )],
+            E::NoImageGroup { file, .. } => vec![format!(
+                "give the service an \"imageGroup\" that names an entry of \"imageGroups\" in {file}"
+            )],
+            E::PathOutsideRepo { .. } => {
+                vec!["paths in the services file are relative to the repository root".into()]
+            }
+            E::FileMissing { .. } => vec![
+                "check the \"file\" of the image group (relative to the repository root)".into(),
+            ],
+            E::EntryNotFound { hint, .. } => vec![hint.clone()],
+            E::CurrentMismatch { .. } => vec![
+                "someone else changed the tag; fetch, look, and run again with the right --expect-current".into(),
+            ],
+            E::DigestShadowsTag { .. } => vec![
+                "pass --digest with the new build's digest, or remove the pinned digest by hand"
+                    .into(),
+            ],
+            E::Git { reason, .. } => match reason {
+                GitReason::Tls => vec![
+                    "install the server's CA (SSL_CERT_FILE=ca.pem), or for a self-signed test server pass --insecure"
+                        .into(),
+                ],
+                GitReason::Auth => vec![
+                    "set GIT_TOKEN or GITHUB_TOKEN (and GIT_USER when the server wants a user name), or configure a git credential helper"
+                        .into(),
+                ],
+                GitReason::BranchMissing => {
+                    vec!["check --branch; the remote has no such branch".into()]
+                }
+                _ => Vec::new(),
+            },
+            E::PushRetriesExhausted { .. } => vec![
+                "the branch moves faster than the retries: raise --push-retries or run again".into(),
+            ],
+            E::PushRejected { .. } => vec![
+                "the server's hooks or branch protection refused the commit; read its message above"
+                    .into(),
+            ],
+            _ => Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,566 @@
+//! Git through libgit2: open or clone, fetch and hard-reset, commit only the edited files,
+//! push with an explicit refspec and tell the outcomes apart.
+//!
+//! Three traps of libgit2 are handled here once (STACK.md §2):
+//!
+//! * a server-side rejection (a `pre-receive` hook, a protected branch) is not an error of
+//!   `Remote::push`; it arrives only through the `push_update_reference` callback, which is
+//!   therefore always installed;
+//! * the credentials callback is called again after every 401, forever; it is bounded, and
+//!   tries a git credential helper first, then `GIT_TOKEN`/`GITHUB_TOKEN`;
+//! * the local-path transport writes refs directly and skips the remote's hooks; that is
+//!   libgit2's behaviour, and tests that need a rejecting remote use smart HTTP.
+//!
+//! A token never reaches a message: errors are scrubbed of every secret the run knows and
+//! of URL userinfo before they leave this module.
+
+use std::cell::{Cell, RefCell};
+use std::path::{Path, PathBuf};
+
+use git2::{
+    CertificateCheckStatus, Cred, CredentialType, ErrorClass, ErrorCode, FetchOptions, Oid,
+    PushOptions, RemoteCallbacks, Repository, ResetType, Signature,
+};
+
+use crate::error::{BumpError, GitReason};
+
+/// How to talk to remotes: TLS, credentials. Read from flags and the environment at the edge.
+#[derive(Debug, Clone, Default)]
+pub struct Transport {
+    /// Skip TLS certificate verification (`--insecure`, `GIT_SSL_NO_VERIFY`).
+    pub insecure: bool,
+    /// `GIT_TOKEN`, else `GITHUB_TOKEN`.
+    pub token: Option<String>,
+    /// Which variable the token came from (for messages).
+    pub token_source: Option<&'static str>,
+    /// `GIT_USER`.
+    pub user: Option<String>,
+}
+
+impl Transport {
+    /// Every secret a message must never show.
+    fn secrets(&self) -> Vec<&str> {
+        self.token
+            .iter()
+            .map(String::as_str)
+            .filter(|t| t.len() >= 4)
+            .collect()
+    }
+
+    /// Remove secrets and URL userinfo from a message.
+    pub fn scrub(&self, message: &str) -> String {
+        let mut out = redact_userinfo(message);
+        for s in self.secrets() {
+            out = out.replace(s, "***");
+        }
+        out
+    }
+}
+
+/// Drop the `user:password@` part of every URL in a text.
+pub fn redact_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        out.push_str(&rest[..i + 3]);
+        rest = &rest[i + 3..];
+        let authority_end = rest
+            .find(|c: char| c == '/' || c.is_whitespace() || c == '"' || c == '\'')
+            .unwrap_or(rest.len());
+        if let Some(at) = rest[..authority_end].rfind('@') {
+            rest = &rest[at + 1..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Check a remote URL: no password in it (credentials come from the environment or a
+/// helper), and a transport this build speaks.
+pub fn check_url(url: &str) -> Result<(), String> {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let authority = rest.split('/').next().unwrap_or("");
+        if let Some((userinfo, _)) = authority.rsplit_once('@')
+            && userinfo.contains(':')
+        {
+            return Err(
+                "a password or token in the URL would be stored and printed; set GIT_TOKEN instead"
+                    .into(),
+            );
+        }
+        return match scheme {
+            "https" | "http" | "file" => Ok(()),
+            "ssh" | "git+ssh" => Err("ssh is not supported; use an https URL and a token".into()),
+            other => Err(format!("unsupported scheme {other:?}; use https")),
+        };
+    }
+    if url.contains('@') && url.contains(':') && !url.starts_with('/') {
+        return Err("scp-like ssh URLs are not supported; use an https URL and a token".into());
+    }
+    Ok(())
+}
+
+/// The outcome of one push attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushOutcome {
+    /// The remote branch now holds our HEAD.
+    Pushed,
+    /// The remote has commits we do not: fetch, reset, re-apply, retry.
+    NonFastForward,
+    /// The server refused (hook, protection); its message.
+    Rejected(String),
+}
+
+/// A repository tag-bump works in.
+pub struct Git {
+    /// The repository.
+    pub repo: Repository,
+    /// Its working directory.
+    pub root: PathBuf,
+}
+
+impl std::fmt::Debug for Git {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Git").field("root", &self.root).finish()
+    }
+}
+
+/// A remote: a configured name or a URL.
+#[derive(Debug, Clone)]
+pub struct RemoteSpec {
+    /// As shown in reports: the name, or the URL without userinfo.
+    pub display: String,
+    /// The configured name, when it is one.
+    pub name: Option<String>,
+    /// The URL.
+    pub url: String,
+}
+
+fn classify(e: &git2::Error, auth_failed: bool) -> GitReason {
+    if auth_failed || e.code() == ErrorCode::Auth {
+        return GitReason::Auth;
+    }
+    if e.code() == ErrorCode::Certificate || e.class() == ErrorClass::Ssl {
+        return GitReason::Tls;
+    }
+    let m = e.message();
+    if m.contains("couldn't find remote ref") || m.contains("could not find remote ref") {
+        return GitReason::BranchMissing;
+    }
+    if matches!(
+        e.class(),
+        ErrorClass::Net | ErrorClass::Http | ErrorClass::Os
+    ) {
+        return GitReason::Network;
+    }
+    GitReason::Other
+}
+
+impl Git {
+    fn error(
+        &self,
+        transport: &Transport,
+        action: String,
+        e: &git2::Error,
+        auth: bool,
+    ) -> BumpError {
+        git_error(transport, action, e, auth)
+    }
+
+    /// Open the repository whose working directory is `dir`.
+    pub fn open(dir: &Path) -> Result<Git, BumpError> {
+        let repo = Repository::open(dir).map_err(|e| BumpError::RepoInvalid {
+            path: dir.display().to_string(),
+            message: format!("not a git repository ({})", e.message()),
+        })?;
+        let root = repo
+            .workdir()
+            .ok_or_else(|| BumpError::RepoInvalid {
+                path: dir.display().to_string(),
+                message: "a bare repository has no files to edit; clone it (--clone URL)".into(),
+            })?
+            .to_path_buf();
+        Ok(Git { repo, root })
+    }
+
+    /// Clone `url` into `dir` (which must not exist or be empty), checking out `branch`.
+    pub fn clone(
+        url: &str,
+        dir: &Path,
+        branch: &str,
+        transport: &Transport,
+    ) -> Result<Git, BumpError> {
+        let auth = Cell::new(false);
+        let mut fo = FetchOptions::new();
+        fo.remote_callbacks(callbacks(transport, &auth, None));
+        let result = git2::build::RepoBuilder::new()
+            .branch(branch)
+            .fetch_options(fo)
+            .clone(url, dir);
+        let repo = result.map_err(|e| {
+            git_error(
+                transport,
+                format!("clone {} {branch}", redact_userinfo(url)),
+                &e,
+                auth.get(),
+            )
+        })?;
+        let root = repo.workdir().unwrap_or(dir).to_path_buf();
+        Ok(Git { repo, root })
+    }
+
+    /// Resolve `--remote`: a configured remote name, or a URL.
+    pub fn remote(&self, spec: &str) -> Result<RemoteSpec, BumpError> {
+        if spec.contains("://") || spec.starts_with('/') || spec.starts_with('.') {
+            check_url(spec).map_err(|m| BumpError::BadValue {
+                flag: "--remote",
+                value: redact_userinfo(spec),
+                message: m,
+            })?;
+            return Ok(RemoteSpec {
+                display: redact_userinfo(spec),
+                name: None,
+                url: spec.to_string(),
+            });
+        }
+        let remote = self
+            .repo
+            .find_remote(spec)
+            .map_err(|_| BumpError::RepoInvalid {
+                path: self.root.display().to_string(),
+                message: format!(
+                    "no remote named {spec:?} (git remote -v lists them; --remote also takes a URL)"
+                ),
+            })?;
+        let url = remote
+            .url()
+            .map_err(|e| BumpError::RepoInvalid {
+                path: self.root.display().to_string(),
+                message: format!("remote {spec:?} has no usable URL: {}", e.message()),
+            })?
+            .to_string();
+        Ok(RemoteSpec {
+            display: spec.to_string(),
+            name: Some(spec.to_string()),
+            url,
+        })
+    }
+
+    fn git_remote(&self, remote: &RemoteSpec) -> Result<git2::Remote<'_>, git2::Error> {
+        match &remote.name {
+            Some(n) => self.repo.find_remote(n),
+            None => self.repo.remote_anonymous(&remote.url),
+        }
+    }
+
+    /// Fetch `branch` from the remote; returns the commit it points at.
+    pub fn fetch(
+        &self,
+        remote: &RemoteSpec,
+        branch: &str,
+        transport: &Transport,
+    ) -> Result<Oid, BumpError> {
+        let action = format!("fetch {} {branch}", remote.display);
+        let auth = Cell::new(false);
+        let run = || -> Result<Oid, git2::Error> {
+            let mut r = self.git_remote(remote)?;
+            let mut fo = FetchOptions::new();
+            fo.remote_callbacks(callbacks(transport, &auth, None));
+            let refspec = match &remote.name {
+                Some(n) => format!("+refs/heads/{branch}:refs/remotes/{n}/{branch}"),
+                None => format!("refs/heads/{branch}"),
+            };
+            r.fetch(&[refspec.as_str()], Some(&mut fo), None)?;
+            let want = format!("refs/heads/{branch}");
+            let mut tip = None;
+            self.repo.fetchhead_foreach(|name, _url, oid, _merge| {
+                if name == want {
+                    tip = Some(*oid);
+                    false
+                } else {
+                    true
+                }
+            })?;
+            tip.ok_or_else(|| git2::Error::from_str(&format!("couldn't find remote ref {want}")))
+        };
+        run().map_err(|e| self.error(transport, action, &e, auth.get()))
+    }
+
+    /// Hard-reset the current branch, index and working tree to `oid`.
+    pub fn reset_hard(&self, oid: Oid, transport: &Transport) -> Result<(), BumpError> {
+        let run = || -> Result<(), git2::Error> {
+            let obj = self.repo.find_object(oid, None)?;
+            self.repo.reset(&obj, ResetType::Hard, None)
+        };
+        run().map_err(|e| self.error(transport, format!("reset --hard {oid}"), &e, false))
+    }
+
+    /// The commit HEAD points at (None in an empty repository).
+    pub fn head(&self) -> Option<Oid> {
+        self.repo.head().ok().and_then(|h| h.target())
+    }
+
+    /// Whether `descendant` contains `ancestor` (or is it).
+    pub fn contains(&self, descendant: Oid, ancestor: Oid) -> bool {
+        descendant == ancestor
+            || self
+                .repo
+                .graph_descendant_of(descendant, ancestor)
+                .unwrap_or(false)
+    }
+
+    /// The author/committer: `--author`, else git config, else `tag-bump <tag-bump@localhost>`;
+    /// the time is the run's clock.
+    pub fn signature(
+        &self,
+        author: Option<&(String, String)>,
+        epoch: i64,
+    ) -> Result<Signature<'static>, BumpError> {
+        let (name, email) = match author {
+            Some((n, e)) => (n.clone(), e.clone()),
+            None => match self.repo.signature() {
+                Ok(s) => (
+                    s.name().unwrap_or("tag-bump").to_string(),
+                    s.email().unwrap_or("tag-bump@localhost").to_string(),
+                ),
+                Err(_) => ("tag-bump".into(), "tag-bump@localhost".into()),
+            },
+        };
+        Signature::new(&name, &email, &git2::Time::new(epoch, 0)).map_err(|e| BumpError::BadValue {
+            flag: "--author",
+            value: format!("{name} <{email}>"),
+            message: e.message().to_string(),
+        })
+    }
+
+    /// Commit exactly `files` (relative paths, already written to the working tree) on top
+    /// of HEAD: the tree is HEAD's with those blobs replaced, so nothing else that happens
+    /// to be staged is committed. The index is updated for those paths.
+    pub fn commit_files(
+        &self,
+        files: &[(String, Vec<u8>)],
+        message: &str,
+        sig: &Signature<'_>,
+        transport: &Transport,
+    ) -> Result<Oid, BumpError> {
+        let run = || -> Result<Oid, git2::Error> {
+            let parent = match self.repo.head() {
+                Ok(h) => Some(h.peel_to_commit()?),
+                Err(e) if matches!(e.code(), ErrorCode::UnbornBranch | ErrorCode::NotFound) => None,
+                Err(e) => return Err(e),
+            };
+            let mut tree = parent.as_ref().map(|c| c.tree()).transpose()?;
+            for (path, bytes) in files {
+                let blob = self.repo.blob(bytes)?;
+                let comps: Vec<&str> = path.split('/').collect();
+                let oid = put(&self.repo, tree.as_ref(), &comps, blob)?;
+                tree = Some(self.repo.find_tree(oid)?);
+            }
+            let tree = tree.ok_or_else(|| git2::Error::from_str("nothing to commit"))?;
+            let parents: Vec<&git2::Commit> = parent.iter().collect();
+            let oid = self
+                .repo
+                .commit(Some("HEAD"), sig, sig, message, &tree, &parents)?;
+            let mut index = self.repo.index()?;
+            for (path, _) in files {
+                index.add_path(Path::new(path))?;
+            }
+            index.write()?;
+            Ok(oid)
+        };
+        run().map_err(|e| self.error(transport, "commit".into(), &e, false))
+    }
+
+    /// Push HEAD to `refs/heads/<branch>` with an explicit refspec.
+    pub fn push(
+        &self,
+        remote: &RemoteSpec,
+        branch: &str,
+        transport: &Transport,
+    ) -> Result<PushOutcome, BumpError> {
+        let refname = format!("refs/heads/{branch}");
+        let action = format!("push {} HEAD:{refname}", remote.display);
+        let auth = Cell::new(false);
+        let rejected: RefCell<Vec<String>> = RefCell::new(Vec::new());
+        let result = {
+            let run = || -> Result<(), git2::Error> {
+                let mut r = self.git_remote(remote)?;
+                let mut po = PushOptions::new();
+                po.remote_callbacks(callbacks(transport, &auth, Some(&rejected)));
+                r.push(&[format!("HEAD:{refname}").as_str()], Some(&mut po))
+            };
+            run()
+        };
+        match result {
+            Err(e) if e.code() == ErrorCode::NotFastForward => Ok(PushOutcome::NonFastForward),
+            Err(e) if retryable(e.message()) => Ok(PushOutcome::NonFastForward),
+            Err(e) => Err(self.error(transport, action, &e, auth.get())),
+            Ok(()) => {
+                let messages = rejected.take();
+                if messages.is_empty() {
+                    Ok(PushOutcome::Pushed)
+                } else if messages.iter().all(|m| retryable(m)) {
+                    Ok(PushOutcome::NonFastForward)
+                } else {
+                    Ok(PushOutcome::Rejected(transport.scrub(&messages.join("; "))))
+                }
+            }
+        }
+    }
+}
+
+/// Messages of a push that lost a race (the ref moved between advertisement and update).
+fn retryable(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    [
+        "non-fast-forward",
+        "fetch first",
+        "failed to update ref",
+        "cannot lock ref",
+        "failed to lock",
+        "stale info",
+    ]
+    .iter()
+    .any(|p| m.contains(p))
+}
+
+fn git_error(transport: &Transport, action: String, e: &git2::Error, auth: bool) -> BumpError {
+    let reason = classify(e, auth);
+    let mut message = transport.scrub(e.message());
+    if reason == GitReason::Auth {
+        let tried = match transport.token_source {
+            Some(v) => format!("a credential helper, then {v}"),
+            None => "a credential helper; GIT_TOKEN and GITHUB_TOKEN are not set".into(),
+        };
+        message = format!("authentication failed (tried {tried})");
+    }
+    BumpError::Git {
+        action: transport.scrub(&action),
+        message,
+        reason,
+        left: None,
+    }
+}
+
+/// Put a blob at `comps` below `base`, returning the new tree.
+fn put(
+    repo: &Repository,
+    base: Option<&git2::Tree<'_>>,
+    comps: &[&str],
+    blob: Oid,
+) -> Result<Oid, git2::Error> {
+    let mut tb = repo.treebuilder(base)?;
+    let name = comps[0];
+    let existing = base.and_then(|t| t.get_name(name));
+    if comps.len() == 1 {
+        let mode = existing
+            .map(|e| e.filemode())
+            .filter(|m| *m == 0o100755)
+            .unwrap_or(0o100644);
+        tb.insert(name, blob, mode)?;
+    } else {
+        let sub = match existing {
+            Some(e) if e.kind() == Some(git2::ObjectType::Tree) => Some(repo.find_tree(e.id())?),
+            _ => None,
+        };
+        let oid = put(repo, sub.as_ref(), &comps[1..], blob)?;
+        tb.insert(name, oid, 0o040000)?;
+    }
+    tb.write()
+}
+
+/// Most times the credentials callback may be called in one operation.
+const MAX_CREDENTIAL_CALLS: u32 = 4;
+
+fn callbacks<'a>(
+    transport: &'a Transport,
+    auth_failed: &'a Cell<bool>,
+    rejected: Option<&'a RefCell<Vec<String>>>,
+) -> RemoteCallbacks<'a> {
+    let mut cbs = RemoteCallbacks::new();
+    let mut calls = 0u32;
+    let mut helper_tried = false;
+    let mut token_tried = false;
+    cbs.credentials(move |url, user_from_url, allowed| {
+        calls += 1;
+        if calls > MAX_CREDENTIAL_CALLS {
+            auth_failed.set(true);
+            return Err(git2::Error::from_str("authentication failed"));
+        }
+        if !allowed.contains(CredentialType::USER_PASS_PLAINTEXT) {
+            if allowed.contains(CredentialType::DEFAULT) {
+                return Cred::default();
+            }
+            auth_failed.set(true);
+            return Err(git2::Error::from_str(
+                "no supported credential type (https tokens only)",
+            ));
+        }
+        if !helper_tried {
+            helper_tried = true;
+            if let Ok(config) = git2::Config::open_default()
+                && let Ok(cred) = Cred::credential_helper(&config, url, user_from_url)
+            {
+                return Ok(cred);
+            }
+        }
+        if !token_tried && let Some(token) = &transport.token {
+            token_tried = true;
+            let user = transport
+                .user
+                .as_deref()
+                .or(user_from_url)
+                .unwrap_or("x-access-token");
+            return Cred::userpass_plaintext(user, token);
+        }
+        auth_failed.set(true);
+        Err(git2::Error::from_str("authentication failed"))
+    });
+    if transport.insecure {
+        cbs.certificate_check(|_cert, _host| Ok(CertificateCheckStatus::CertificateOk));
+    }
+    if let Some(rejected) = rejected {
+        cbs.push_update_reference(move |refname, status| {
+            if let Some(msg) = status {
+                rejected.borrow_mut().push(format!("{refname}: {msg}"));
+            }
+            Ok(())
+        });
+    }
+    cbs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn userinfo_and_tokens_never_show() {
+        assert_eq!(
+            redact_userinfo("fetch https://u:s3cret@host/r.git and http://x@h/"),
+            "fetch https://host/r.git and http://h/"
+        );
+        let t = Transport {
+            token: Some("tok-123456".into()),
+            ..Transport::default()
+        };
+        assert_eq!(t.scrub("bad tok-123456 here"), "bad *** here");
+    }
+
+    #[test]
+    fn urls_with_passwords_or_ssh_are_refused() {
+        assert!(check_url("https://u:p@host/r.git").is_err());
+        assert!(check_url("git@github.com:org/r.git").is_err());
+        assert!(check_url("ssh://git@host/r.git").is_err());
+        check_url("https://user@host/r.git").unwrap();
+        check_url("file:///tmp/r.git").unwrap();
+        check_url("/tmp/r.git").unwrap();
+    }
+
+    #[test]
+    fn lost_races_are_told_apart_from_rejections() {
+        assert!(retryable("refs/heads/main: failed to update ref"));
+        assert!(retryable("[rejected] main -> main (fetch first)"));
+        assert!(!retryable("refs/heads/main: pre-receive hook declined"));
+    }
+}

@@ -1,0 +1,15 @@
+//! tag-bump: set an image tag in a GitOps repository, commit and push, safely and
+//! idempotently (see tag-bump(1)).
+//!
+//! The crate is split the way the run goes: [`tag`] checks the values, [`services`] maps
+//! services to files, [`edit`] changes the bytes (pure), [`git`] syncs, commits and pushes
+//! through libgit2, [`report`] is the output document, and [`cli`] ties them together.
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod edit;
+pub mod error;
+pub mod git;
+pub mod report;
+pub mod services;
+pub mod tag;
