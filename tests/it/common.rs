@@ -28,6 +28,7 @@ pub fn bin_path(name: &str) -> PathBuf {
         "gate-eval" => PathBuf::from(env!("CARGO_BIN_EXE_gate-eval")),
         "policy-apply" => PathBuf::from(env!("CARGO_BIN_EXE_policy-apply")),
         "digest-pin" => PathBuf::from(env!("CARGO_BIN_EXE_digest-pin")),
+        "tag-bump" => PathBuf::from(env!("CARGO_BIN_EXE_tag-bump")),
         other => panic!("unknown binary {other}"),
     }
 }

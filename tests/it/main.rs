@@ -8,3 +8,4 @@ mod digest_pin;
 mod gate_eval;
 mod help_examples;
 mod policy_apply;
+mod tag_bump;

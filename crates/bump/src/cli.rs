@@ -429,7 +429,9 @@ fn plan(
             }
             let src = Source::parse(&path.display().to_string());
             let bytes = read_bytes(&src, "a YAML file", MAX_DOCUMENT_BYTES)?;
-            let text = as_text(&bytes, &rel)?.to_string();
+            // Checked as UTF-8, but kept whole: a byte-order mark is part of the file.
+            as_text(&bytes, &rel)?;
+            let text = String::from_utf8(bytes).expect("checked above");
             files.insert(
                 path.clone(),
                 FilePlan {
@@ -676,7 +678,16 @@ pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
     let ws = workspace(cli, &transport)?;
     let git = &ws.git;
     let root = git.root.clone();
-    let _lock = Lock::acquire(&git.repo.path().join("tag-bump"), cli.lock.timeout()?)?;
+    // Two runs in one working copy would reset each other's edits; a dry run writes
+    // nothing, not even the lock file.
+    let _lock = if cli.dry_run {
+        None
+    } else {
+        Some(Lock::acquire(
+            &git.repo.path().join("tag-bump"),
+            cli.lock.timeout()?,
+        )?)
+    };
     let remote: RemoteSpec = if cli.clone.is_some() {
         git.remote("origin")?
     } else {

@@ -372,6 +372,11 @@ impl Git {
     }
 
     /// Push HEAD to `refs/heads/<branch>` with an explicit refspec.
+    ///
+    /// A remote on the local file system is updated with a compare-and-swap: libgit2's
+    /// local transport overwrites the ref without checking its old value, so two racing
+    /// pushes could both "succeed" and one commit be lost. The objects go to a private
+    /// ref first; then the branch moves only if it still holds an ancestor of HEAD.
     pub fn push(
         &self,
         remote: &RemoteSpec,
@@ -379,14 +384,82 @@ impl Git {
         transport: &Transport,
     ) -> Result<PushOutcome, BumpError> {
         let refname = format!("refs/heads/{branch}");
+        match local_path(&remote.url) {
+            Some(path) => self.push_local(remote, &path, &refname, transport),
+            None => self.push_ref(remote, &refname, transport),
+        }
+    }
+
+    fn push_local(
+        &self,
+        remote: &RemoteSpec,
+        path: &Path,
+        refname: &str,
+        transport: &Transport,
+    ) -> Result<PushOutcome, BumpError> {
+        let head = self.head().ok_or_else(|| BumpError::RepoInvalid {
+            path: self.root.display().to_string(),
+            message: "HEAD has no commit to push".into(),
+        })?;
+        let staging = format!("refs/tag-bump/incoming/{head}-{}", std::process::id());
+        match self.push_ref(remote, &staging, transport)? {
+            PushOutcome::Pushed => {}
+            other => return Ok(other),
+        }
+        let action = format!("push {} HEAD:{refname}", remote.display);
+        let run = || -> Result<PushOutcome, git2::Error> {
+            let theirs = Repository::open(path)?;
+            let msg = "tag-bump: push";
+            let outcome = match theirs.refname_to_id(refname) {
+                Ok(cur) if cur == head => PushOutcome::Pushed,
+                Ok(cur) if !theirs.graph_descendant_of(head, cur)? => PushOutcome::NonFastForward,
+                Ok(cur) => match theirs.reference_matching(refname, head, true, cur, msg) {
+                    Ok(_) => PushOutcome::Pushed,
+                    Err(e) if lost_race(&e) => PushOutcome::NonFastForward,
+                    Err(e) => return Err(e),
+                },
+                Err(e) if e.code() == ErrorCode::NotFound => {
+                    match theirs.reference(refname, head, false, msg) {
+                        Ok(_) => PushOutcome::Pushed,
+                        Err(e) if lost_race(&e) => PushOutcome::NonFastForward,
+                        Err(e) => return Err(e),
+                    }
+                }
+                Err(e) => return Err(e),
+            };
+            if let Ok(mut r) = theirs.find_reference(&staging) {
+                let _ = r.delete();
+            }
+            Ok(outcome)
+        };
+        run().map_err(|e| self.error(transport, action, &e, false))
+    }
+
+    /// Push HEAD to `refname` through the transport.
+    fn push_ref(
+        &self,
+        remote: &RemoteSpec,
+        refname: &str,
+        transport: &Transport,
+    ) -> Result<PushOutcome, BumpError> {
         let action = format!("push {} HEAD:{refname}", remote.display);
         let auth = Cell::new(false);
         let rejected: RefCell<Vec<String>> = RefCell::new(Vec::new());
+        let said: RefCell<Vec<u8>> = RefCell::new(Vec::new());
         let result = {
             let run = || -> Result<(), git2::Error> {
                 let mut r = self.git_remote(remote)?;
                 let mut po = PushOptions::new();
-                po.remote_callbacks(callbacks(transport, &auth, Some(&rejected)));
+                let mut cbs = callbacks(transport, &auth, Some(&rejected));
+                // What the server's hooks print ("remote: …") arrives on the sideband.
+                cbs.sideband_progress(|data| {
+                    let mut said = said.borrow_mut();
+                    if said.len() < 64 * 1024 {
+                        said.extend_from_slice(data);
+                    }
+                    true
+                });
+                po.remote_callbacks(cbs);
                 r.push(&[format!("HEAD:{refname}").as_str()], Some(&mut po))
             };
             run()
@@ -402,11 +475,51 @@ impl Git {
                 } else if messages.iter().all(|m| retryable(m)) {
                     Ok(PushOutcome::NonFastForward)
                 } else {
-                    Ok(PushOutcome::Rejected(transport.scrub(&messages.join("; "))))
+                    let mut text = messages.join("; ");
+                    let remote_says = server_lines(&said.borrow());
+                    if !remote_says.is_empty() {
+                        text = format!("{text} (remote: {})", remote_says.join(" / "));
+                    }
+                    Ok(PushOutcome::Rejected(transport.scrub(&text)))
                 }
             }
         }
     }
+}
+
+/// The lines a server printed on the sideband, without its progress meters.
+fn server_lines(data: &[u8]) -> Vec<String> {
+    const PROGRESS: [&str; 6] = [
+        "Counting objects",
+        "Compressing objects",
+        "Resolving deltas",
+        "Writing objects",
+        "Total ",
+        "Enumerating objects",
+    ];
+    String::from_utf8_lossy(data)
+        .split(['\n', '\r'])
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !PROGRESS.iter().any(|p| l.starts_with(p)))
+        .map(|l| l.chars().filter(|c| !c.is_control()).take(300).collect())
+        .take(20)
+        .collect()
+}
+
+/// The directory of a remote on the local file system (a path or a file:// URL).
+fn local_path(url: &str) -> Option<PathBuf> {
+    if let Some(rest) = url.strip_prefix("file://") {
+        return Some(PathBuf::from(rest));
+    }
+    (!url.contains("://")).then(|| PathBuf::from(url))
+}
+
+/// A ref update that found the ref moved or locked by another writer.
+fn lost_race(e: &git2::Error) -> bool {
+    matches!(
+        e.code(),
+        ErrorCode::Modified | ErrorCode::Locked | ErrorCode::Exists
+    ) || retryable(e.message())
 }
 
 /// Messages of a push that lost a race (the ref moved between advertisement and update).
@@ -555,6 +668,12 @@ mod tests {
         check_url("https://user@host/r.git").unwrap();
         check_url("file:///tmp/r.git").unwrap();
         check_url("/tmp/r.git").unwrap();
+    }
+
+    #[test]
+    fn server_messages_keep_hook_output_only() {
+        let said = b"Resolving deltas: 100% (1/1)\rpolicy: main is frozen\n\x1b[31mred\n";
+        assert_eq!(server_lines(said), ["policy: main is frozen", "[31mred"]);
     }
 
     #[test]

@@ -1,0 +1,869 @@
+//! tag-bump against real repositories: local bare remotes, and a loopback HTTPS smart-HTTP
+//! server (`tests/support/git_https_server.py`: git http-backend behind TLS with a
+//! self-signed certificate and Basic auth, hooks running as on a forge).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as StdCommand, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use serde_json::Value;
+use tempfile::TempDir;
+
+use crate::common::{NOW, assert_refused, json_out, tool};
+
+const TOKEN: &str = "tok-canary-5d1c9e7a";
+
+/// Run git with a fixed identity, no user config and no prompts.
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = StdCommand::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Fixture")
+        .env("GIT_AUTHOR_EMAIL", "fixture@example.invalid")
+        .env("GIT_COMMITTER_NAME", "Fixture")
+        .env("GIT_COMMITTER_EMAIL", "fixture@example.invalid")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let p = entry.unwrap().path();
+        let dest = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_tree(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).unwrap();
+        }
+    }
+}
+
+/// A "flux" repository: a bare remote seeded with examples/flux, and a working clone.
+struct Flux {
+    dir: TempDir,
+}
+
+impl Flux {
+    fn new() -> Flux {
+        let dir = tempfile::tempdir().unwrap();
+        let seed = dir.path().join("seed");
+        copy_tree(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/flux"),
+            &seed,
+        );
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/bump/gnarly-kustomization.yaml"),
+            seed.join("apps/gnarly.yaml"),
+        )
+        .unwrap();
+        git(&seed, &["init", "-q", "-b", "main"]);
+        git(&seed, &["add", "-A"]);
+        git(&seed, &["commit", "-qm", "seed"]);
+        git(dir.path(), &["clone", "-q", "--bare", "seed", "remote.git"]);
+        git(dir.path(), &["clone", "-q", "remote.git", "work"]);
+        Flux { dir }
+    }
+
+    fn work(&self) -> PathBuf {
+        self.dir.path().join("work")
+    }
+
+    fn remote(&self) -> PathBuf {
+        self.dir.path().join("remote.git")
+    }
+
+    fn clone_as(&self, name: &str) -> PathBuf {
+        git(self.dir.path(), &["clone", "-q", "remote.git", name]);
+        self.dir.path().join(name)
+    }
+
+    fn remote_log(&self) -> Vec<String> {
+        git(&self.remote(), &["log", "--format=%H %P|%s", "main"])
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn remote_file(&self, path: &str) -> String {
+        git(&self.remote(), &["show", &format!("main:{path}")])
+    }
+
+    /// tag-bump in the working clone, with no credentials in the environment.
+    fn bump(&self, args: &[&str]) -> Command {
+        let mut cmd = tool("tag-bump");
+        cmd.args(["--repo", self.work().to_str().unwrap(), "--compact"])
+            .args(args)
+            .env("ROLLOUT_NOW", NOW)
+            .env("HOME", self.dir.path())
+            .env("GIT_CONFIG_NOSYSTEM", "1");
+        for v in [
+            "GIT_TOKEN",
+            "GITHUB_TOKEN",
+            "GIT_USER",
+            "GIT_SSL_NO_VERIFY",
+            "SSL_CERT_FILE",
+        ] {
+            cmd.env_remove(v);
+        }
+        cmd
+    }
+}
+
+fn ok(mut cmd: Command) -> (Value, String) {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        json_out(&out),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_first_bump_commits_only_the_tag_and_pushes() {
+    let f = Flux::new();
+    let before =
+        std::fs::read_to_string(f.work().join("apps/backend-services/kustomization.yaml")).unwrap();
+    let (r, stderr) = ok(f.bump(&[
+        "--service",
+        "papi",
+        "--pr",
+        "42",
+        "--sha",
+        "A1B2C3D4E5F60718",
+        "--push",
+    ]));
+    assert_eq!(r["kind"], "bump-report");
+    assert_eq!(r["changed"], true);
+    assert_eq!(r["servicesAffected"], serde_json::json!(["papi", "worker"]));
+    let e = &r["edits"][0];
+    assert_eq!(e["file"], "apps/backend-services/kustomization.yaml");
+    assert_eq!(e["imageGroup"], "backend-services");
+    assert_eq!(
+        (e["oldTag"].as_str(), e["newTag"].as_str()),
+        (Some("pr-41-0a1b2c3"), Some("pr-42-a1b2c3d"))
+    );
+    assert_eq!(
+        r["commit"]["message"],
+        "chore(backend-services): update image tag to pr-42-a1b2c3d"
+    );
+    assert_eq!(r["commit"]["author"], "tag-bump <tag-bump@localhost>");
+    assert_eq!(
+        r["push"],
+        serde_json::json!({"remote": "origin", "ref": "refs/heads/main", "attempts": 1, "pushed": true})
+    );
+    assert!(
+        stderr.contains("✓ Updated backend-services to pr-42-a1b2c3d"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("flux reconcile"), "{stderr}");
+    // The remote has exactly one new commit, whose only change is the tag.
+    let log = f.remote_log();
+    assert_eq!(log.len(), 2);
+    assert!(log[0].starts_with(r["commit"]["sha"].as_str().unwrap()));
+    assert_eq!(
+        f.remote_file("apps/backend-services/kustomization.yaml"),
+        before.replace("pr-41-0a1b2c3", "pr-42-a1b2c3d")
+    );
+    let changed = git(&f.remote(), &["diff", "--name-only", "main~1", "main"]);
+    assert_eq!(changed, "apps/backend-services/kustomization.yaml\n");
+    assert_eq!(git(&f.work(), &["status", "--porcelain"]), "");
+}
+
+#[test]
+fn a_second_run_is_a_no_op() {
+    let f = Flux::new();
+    ok(f.bump(&["--service", "papi", "--tag", "v2", "--push"]));
+    let log = f.remote_log();
+    let (r, stderr) = ok(f.bump(&["--service", "worker", "--tag", "v2", "--push"]));
+    assert_eq!(r["changed"], false);
+    assert_eq!(r["edits"][0]["changed"], false);
+    assert_eq!(r["commit"], Value::Null);
+    assert_eq!(r["push"]["pushed"], false);
+    assert_eq!(r["push"]["attempts"], 0);
+    assert!(stderr.contains("already at v2"), "{stderr}");
+    assert_eq!(f.remote_log(), log);
+}
+
+#[test]
+fn expect_current_is_a_compare_and_swap() {
+    let f = Flux::new();
+    let mut cmd = f.bump(&[
+        "--service",
+        "papi",
+        "--tag",
+        "v2",
+        "--expect-current",
+        "pr-40-0000000",
+        "--push",
+    ]);
+    cmd.current_dir(f.work());
+    assert_refused(
+        &f.work(),
+        cmd,
+        "tag-bump",
+        3,
+        "current_tag_mismatch",
+        "current tag of backend-services is \"pr-41-0a1b2c3\", not pr-40-0000000",
+    );
+    assert_eq!(f.remote_log().len(), 1);
+    let (r, _) = ok(f.bump(&[
+        "--service",
+        "papi",
+        "--tag",
+        "v2",
+        "--expect-current",
+        "pr-41-0a1b2c3",
+        "--commit",
+    ]));
+    assert_eq!(r["changed"], true);
+    assert_eq!(r["push"], Value::Null);
+}
+
+#[test]
+fn create_inserts_the_entry_in_the_files_own_indentation() {
+    let f = Flux::new();
+    let args = [
+        "--file",
+        "apps/web/kustomization.yaml",
+        "--image",
+        "api-gateway",
+        "--tag",
+        "3.1",
+    ];
+    assert_refused(
+        &f.work(),
+        f.bump(&args),
+        "tag-bump",
+        3,
+        "image_entry_not_found",
+        "images entry with name \"api-gateway\" not found",
+    );
+    let before = std::fs::read_to_string(f.work().join("apps/web/kustomization.yaml")).unwrap();
+    let (r, _) = ok(f.bump(&[&args[..], &["--create", "--commit"]].concat()));
+    assert_eq!(r["edits"][0]["created"], true);
+    assert_eq!(r["edits"][0]["oldTag"], Value::Null);
+    assert_eq!(r["edits"][0]["imageGroup"], Value::Null);
+    assert_eq!(
+        r["commit"]["message"],
+        "chore(api-gateway): update image tag to 3.1"
+    );
+    let after = std::fs::read_to_string(f.work().join("apps/web/kustomization.yaml")).unwrap();
+    assert_eq!(
+        after,
+        format!("{before}    -   name: api-gateway\n        newTag: \"3.1\"\n")
+    );
+}
+
+#[test]
+fn yaml_path_and_flux_setter_groups() {
+    let f = Flux::new();
+    let d = format!("sha256:{}", "ab".repeat(32));
+    let (r, _) = ok(f.bump(&[
+        "--service",
+        "api",
+        "--tag",
+        "1.5.0",
+        "--digest",
+        &d.to_uppercase().replace("SHA256", "sha256"),
+        "--service",
+        "app",
+        "--push",
+    ]));
+    // Two groups, one commit.
+    assert_eq!(r["edits"].as_array().unwrap().len(), 2);
+    assert_eq!(f.remote_log().len(), 2);
+    assert_eq!(
+        r["commit"]["message"],
+        "chore(api, app): update image tag to 1.5.0"
+    );
+    assert_eq!(r["edits"][0]["type"], "yaml-path");
+    assert_eq!(r["edits"][0]["newDigest"], d);
+    let rel = f.remote_file("apps/api/helmrelease.yaml");
+    assert!(rel.contains(&format!("      tag: \"1.5.0\" # the chart's appVersion is ignored\n      pullPolicy: IfNotPresent\n      digest: {d}\n")), "{rel}");
+    let dep = f.remote_file("apps/app/deployment.yaml");
+    assert_eq!(
+        dep.matches(&format!(
+            "ghcr.io/acme/app:1.5.0@{d} # {{\"$imagepolicy\": \"flux-system:app\"}}"
+        ))
+        .count(),
+        2,
+        "{dep}"
+    );
+    assert!(dep.contains("envoyproxy/envoy:v1.31.0"), "{dep}");
+}
+
+#[test]
+fn a_gnarly_kustomization_keeps_every_other_byte() {
+    let f = Flux::new();
+    let path = f.work().join("apps/gnarly.yaml");
+    let before = std::fs::read(&path).unwrap();
+    for (image, tag) in [
+        ("backend-services", "pr-42-a1b2c3d"),
+        ("web", "16"),
+        ("worker", "it's"),
+        ("legacy", "true"),
+    ] {
+        ok(f.bump(&[
+            "--file",
+            "apps/gnarly.yaml",
+            "--image",
+            image,
+            "--tag",
+            &tag.replace('\'', ""),
+        ]));
+    }
+    let after = String::from_utf8(std::fs::read(&path).unwrap()).unwrap();
+    let expected = String::from_utf8(before)
+        .unwrap()
+        .replace("newTag: pr-41-0a1b2c3    #", "newTag: pr-42-a1b2c3d    #")
+        .replace("newTag: 1.25,", "newTag: \"16\",")
+        .replace("newTag: 'v1.2.3'", "newTag: 'its'")
+        .replace("newTag: \"0x1F\"", "newTag: \"true\"");
+    assert_eq!(after, expected);
+    assert!(
+        after.starts_with('\u{feff}')
+            && after.matches("\r\n").count() == after.matches('\n').count()
+    );
+}
+
+#[test]
+fn the_replaced_procedures_errors_exit_3_with_a_fix() {
+    let f = Flux::new();
+    let w = f.work();
+    assert_refused(
+        &w,
+        f.bump(&["--service", "nope", "--tag", "v2"]),
+        "tag-bump",
+        3,
+        "service_unknown",
+        "service \"nope\" is not in services.json",
+    );
+    assert_refused(
+        &w,
+        f.bump(&["--service", "legacy-batch", "--tag", "v2"]),
+        "tag-bump",
+        3,
+        "service_without_image_group",
+        "has no imageGroup",
+    );
+    assert_refused(
+        &w,
+        f.bump(&[
+            "--file",
+            "../remote.git/config",
+            "--image",
+            "x",
+            "--tag",
+            "v2",
+        ]),
+        "tag-bump",
+        3,
+        "path_outside_repository",
+        "outside the repository",
+    );
+    std::os::unix::fs::symlink(f.remote().join("config"), w.join("out-link.yaml")).unwrap();
+    assert_refused(
+        &w,
+        f.bump(&["--file", "out-link.yaml", "--image", "x", "--tag", "v2"]),
+        "tag-bump",
+        3,
+        "path_outside_repository",
+        "outside the repository",
+    );
+    assert_refused(
+        &w,
+        f.bump(&["--file", "apps/missing.yaml", "--image", "x", "--tag", "v2"]),
+        "tag-bump",
+        3,
+        "file_missing",
+        "apps/missing.yaml",
+    );
+    let d = format!("sha256:{}", "1".repeat(64));
+    std::fs::write(
+        w.join("pinned.yaml"),
+        format!("images:\n- name: x\n  newTag: v1\n  digest: {d}\n"),
+    )
+    .unwrap();
+    assert_refused(
+        &w,
+        f.bump(&["--file", "pinned.yaml", "--image", "x", "--tag", "v2"]),
+        "tag-bump",
+        3,
+        "digest_shadows_tag",
+        "which wins over the tag",
+    );
+    let out = f
+        .bump(&["--service", "nope", "--tag", "v2"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("hint: add the service under \"services\" in services.json (it has: papi, worker, web, api, app, legacy-batch)"), "{stderr}");
+}
+
+#[test]
+fn bad_values_exit_2_naming_the_rule() {
+    let f = Flux::new();
+    let w = f.work();
+    for (args, message) in [
+        (vec!["--tag=-bad"], "OCI tag grammar"),
+        (vec!["--tag", "a/b"], "not allowed in a tag"),
+        (vec!["--pr", "0", "--sha", "abcdef0"], "positive integer"),
+        (vec!["--pr", "42", "--sha", "abc12"], "7 to 64 hexadecimal"),
+        (
+            vec!["--tag", "v1", "--tag-pattern", "pr-[0-9]+-[0-9a-f]{7}"],
+            "does not match --tag-pattern",
+        ),
+        (
+            vec!["--tag", "v1", "--digest", "sha256:abc"],
+            "a digest is sha256:<64 hex>",
+        ),
+        (
+            vec!["--tag", "v1", "--message", "bump {nope}"],
+            "unknown variable {nope}",
+        ),
+        (vec!["--tag", "v1", "--author", "no email"], "Name <email>"),
+    ] {
+        assert_refused(
+            &w,
+            f.bump(&[&["--service", "papi"], &args[..]].concat()),
+            "tag-bump",
+            2,
+            "argument_invalid",
+            message,
+        );
+    }
+}
+
+#[test]
+fn dry_run_shows_the_diff_and_writes_nothing() {
+    let f = Flux::new();
+    let before = crate::common::snapshot(&f.work());
+    let (r, _) = ok(f.bump(&[
+        "--service",
+        "web",
+        "--tag",
+        "2026.11.2",
+        "--dry-run",
+        "--diff",
+    ]));
+    assert_eq!(r["dryRun"], true);
+    assert_eq!(r["changed"], true);
+    assert_eq!(r["commit"], Value::Null);
+    let diff = r["diff"].as_str().unwrap();
+    assert!(
+        diff.contains("-        newTag: '2026.11.1'\n+        newTag: '2026.11.2'\n"),
+        "{diff}"
+    );
+    assert_eq!(crate::common::snapshot(&f.work()), before);
+}
+
+#[test]
+fn sync_discards_local_drift_and_the_template_is_filled() {
+    let f = Flux::new();
+    let other = f.clone_as("other");
+    let mut cmd = tool("tag-bump");
+    cmd.args([
+        "--repo",
+        other.to_str().unwrap(),
+        "--service",
+        "web",
+        "--tag",
+        "w2",
+        "--push",
+    ])
+    .env("ROLLOUT_NOW", NOW);
+    ok(cmd);
+    std::fs::write(f.work().join("apps/web/kustomization.yaml"), "garbage: [\n").unwrap();
+    let (r, _) = ok(f.bump(&[
+        "--service",
+        "papi",
+        "--tag",
+        "v9",
+        "--sync",
+        "--push",
+        "--message",
+        "deploy {services}: {oldTag} -> {tag} ({image}, asked {service}) {{ci}}",
+        "--author",
+        "Release Bot <bot@example.invalid>",
+    ]));
+    assert_eq!(
+        r["commit"]["message"],
+        "deploy papi, worker: pr-41-0a1b2c3 -> v9 (backend-services, asked papi) {ci}"
+    );
+    assert_eq!(r["commit"]["author"], "Release Bot <bot@example.invalid>");
+    let log = f.remote_log();
+    assert_eq!(log.len(), 3);
+    assert!(
+        f.remote_file("apps/web/kustomization.yaml")
+            .contains("newTag: 'w2'")
+    );
+    let author = git(
+        &f.remote(),
+        &["log", "-1", "--format=%an <%ae> %at", "main"],
+    );
+    assert_eq!(
+        author.trim(),
+        "Release Bot <bot@example.invalid> 1795248000"
+    );
+}
+
+/// Two tag-bumps of different services race into one remote, many times: every bump lands
+/// and the history stays linear (each commit has one parent).
+#[test]
+fn racing_bumps_both_land_with_linear_history() {
+    let f = Flux::new();
+    let a = f.clone_as("a");
+    let b = f.clone_as("b");
+    let rounds = 4;
+    for round in 0..rounds {
+        let spawn = |dir: &Path, service: &str| {
+            StdCommand::new(crate::common::bin_path("tag-bump"))
+                .args([
+                    "--repo",
+                    dir.to_str().unwrap(),
+                    "--service",
+                    service,
+                    "--tag",
+                    &format!("r{round}"),
+                    "--push",
+                    "--compact",
+                ])
+                .env("ROLLOUT_NOW", NOW)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (pa, pb) = (spawn(&a, "papi"), spawn(&b, "web"));
+        for p in [pa, pb] {
+            let out = p.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    let log = f.remote_log();
+    assert_eq!(log.len(), 1 + 2 * rounds);
+    for line in &log[..log.len() - 1] {
+        let parents = line.split('|').next().unwrap().split(' ').count() - 1;
+        assert_eq!(parents, 1, "merge commit in {log:?}");
+    }
+    assert!(
+        f.remote_file("apps/backend-services/kustomization.yaml")
+            .contains("newTag: r3 #")
+    );
+    assert!(
+        f.remote_file("apps/web/kustomization.yaml")
+            .contains("newTag: 'r3'")
+    );
+}
+
+#[test]
+fn push_retries_are_bounded() {
+    let f = Flux::new();
+    // A remote whose branch always moves: a hook-free way is a retry budget of 0 against a
+    // remote that is ahead of a clone that is not synced.
+    let other = f.clone_as("other");
+    let mut cmd = tool("tag-bump");
+    cmd.args([
+        "--repo",
+        other.to_str().unwrap(),
+        "--service",
+        "web",
+        "--tag",
+        "w2",
+        "--push",
+    ])
+    .env("ROLLOUT_NOW", NOW);
+    ok(cmd);
+    let out = f
+        .bump(&[
+            "--service",
+            "papi",
+            "--tag",
+            "v3",
+            "--push",
+            "--push-retries",
+            "0",
+            "--json-errors",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc = json_out(&out);
+    assert_eq!(doc["reasonCode"], "push_retries_exhausted");
+    assert!(
+        doc["message"].as_str().unwrap().contains("not pushed"),
+        "{doc}"
+    );
+    // With retries (the default) the same situation lands.
+    let (r, _) = ok(f.bump(&["--service", "papi", "--tag", "v3", "--push"]));
+    assert_eq!(r["push"]["pushed"], true);
+}
+
+/// The loopback HTTPS git server, stopped when dropped.
+struct Server {
+    child: Child,
+    state: TempDir,
+    root: TempDir,
+    port: u16,
+}
+
+impl Server {
+    fn start(seed_remote: &Path) -> Server {
+        let root = tempfile::tempdir().unwrap();
+        let state = tempfile::tempdir().unwrap();
+        git(
+            root.path(),
+            &[
+                "clone",
+                "-q",
+                "--bare",
+                seed_remote.to_str().unwrap(),
+                "flux.git",
+            ],
+        );
+        let child = StdCommand::new("python3")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/git_https_server.py"))
+            .args([
+                "--root",
+                root.path().to_str().unwrap(),
+                "--state",
+                state.path().to_str().unwrap(),
+                "--token",
+                TOKEN,
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 runs the test git server");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let port = loop {
+            if let Ok(p) = std::fs::read_to_string(state.path().join("port")) {
+                break p.trim().parse().unwrap();
+            }
+            assert!(Instant::now() < deadline, "the git server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        Server {
+            child,
+            state,
+            root,
+            port,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("https://127.0.0.1:{}/flux.git", self.port)
+    }
+
+    fn cert(&self) -> PathBuf {
+        self.state.path().join("cert.pem")
+    }
+
+    fn hook(&self, script: &str) {
+        let hook = self.root.path().join("flux.git/hooks/pre-receive");
+        std::fs::write(&hook, script).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    fn log(&self) -> String {
+        git(
+            &self.root.path().join("flux.git"),
+            &["log", "--format=%s", "main"],
+        )
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn over_https(server: &Server, workdir: &Path, extra: &[&str]) -> Command {
+    let mut cmd = tool("tag-bump");
+    cmd.args([
+        "--clone",
+        &server.url(),
+        "--workdir",
+        workdir.to_str().unwrap(),
+        "--compact",
+    ])
+    .args(extra)
+    .env("ROLLOUT_NOW", NOW)
+    .env("HOME", workdir.parent().unwrap())
+    .env("GIT_CONFIG_NOSYSTEM", "1");
+    for v in [
+        "GIT_TOKEN",
+        "GITHUB_TOKEN",
+        "GIT_USER",
+        "GIT_SSL_NO_VERIFY",
+        "SSL_CERT_FILE",
+    ] {
+        cmd.env_remove(v);
+    }
+    cmd
+}
+
+fn never_shows_the_token(out: &std::process::Output) {
+    for stream in [&out.stdout, &out.stderr] {
+        assert!(
+            !String::from_utf8_lossy(stream).contains(TOKEN),
+            "token leaked"
+        );
+    }
+}
+
+#[test]
+fn https_tls_tokens_and_hooks() {
+    let f = Flux::new();
+    let server = Server::start(&f.remote());
+    let scratch = tempfile::tempdir().unwrap();
+    let wd = scratch.path().join("clone");
+    let bump = [
+        "--service",
+        "papi",
+        "--tag",
+        "h1",
+        "--push",
+        "--json-errors",
+    ];
+
+    // TLS is verified: a self-signed certificate fails without --insecure (exit 5).
+    let mut cmd = over_https(&server, &wd, &bump);
+    cmd.env("GIT_TOKEN", TOKEN);
+    let out = cmd.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json_out(&out)["reasonCode"], "tls_verification_failed");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--insecure"));
+    assert!(!wd.exists(), "a failed clone leaves no directory");
+
+    // A wrong token: authentication fails after a bounded number of tries (exit 5).
+    let mut cmd = over_https(&server, &wd, &[&bump[..], &["--insecure"]].concat());
+    cmd.env("GIT_TOKEN", "wrong-token-value");
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    let doc = json_out(&out);
+    assert_eq!(doc["reasonCode"], "authentication_failed");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("wrong-token-value"));
+
+    // The right token, and the server's CA through SSL_CERT_FILE: pushed, no warning.
+    let mut cmd = over_https(&server, &wd, &bump);
+    cmd.env("GITHUB_TOKEN", TOKEN)
+        .env("SSL_CERT_FILE", server.cert());
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    never_shows_the_token(&out);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
+    assert_eq!(json_out(&out)["push"]["pushed"], true);
+    assert!(
+        server
+            .log()
+            .starts_with("chore(backend-services): update image tag to h1\n")
+    );
+    let config = std::fs::read_to_string(wd.join(".git/config")).unwrap();
+    assert!(!config.contains(TOKEN));
+
+    // GIT_SSL_NO_VERIFY turns verification off, with a warning; the clone is reused.
+    let mut cmd = over_https(&server, &wd, &["--service", "web", "--tag", "h2", "--push"]);
+    cmd.env("GIT_TOKEN", TOKEN).env("GIT_SSL_NO_VERIFY", "true");
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("tag-bump: warning: TLS certificate verification is off (GIT_SSL_NO_VERIFY)")
+    );
+    never_shows_the_token(&out);
+
+    // A pre-receive hook refuses: exit 4 with the server's message.
+    server.hook("#!/bin/sh\necho 'policy: main is frozen for the release' >&2\nexit 1\n");
+    let mut cmd = over_https(
+        &server,
+        &wd,
+        &[
+            "--service",
+            "papi",
+            "--tag",
+            "h3",
+            "--push",
+            "--insecure",
+            "--json-errors",
+        ],
+    );
+    cmd.env("GIT_TOKEN", TOKEN);
+    let out = cmd.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    never_shows_the_token(&out);
+    let doc = json_out(&out);
+    assert_eq!(doc["reasonCode"], "push_rejected");
+    let m = doc["message"].as_str().unwrap();
+    assert!(
+        m.contains("pre-receive hook declined")
+            && m.contains("policy: main is frozen for the release"),
+        "{m}"
+    );
+    assert!(!server.log().contains("h3"));
+}
+
+#[test]
+fn a_token_in_the_url_is_refused_and_never_printed() {
+    let f = Flux::new();
+    let scratch = tempfile::tempdir().unwrap();
+    let mut cmd = tool("tag-bump");
+    cmd.args([
+        "--clone",
+        &format!("https://bot:{TOKEN}@127.0.0.1:9/flux.git"),
+        "--workdir",
+    ])
+    .arg(scratch.path().join("c"))
+    .args(["--service", "papi", "--tag", "v2", "--json-errors"]);
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    never_shows_the_token(&out);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("set GIT_TOKEN instead"));
+    drop(f);
+}
