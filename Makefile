@@ -5,10 +5,10 @@ SHELL := bash
 CARGO ?= cargo
 PREFIX ?= /usr/local
 DESTDIR ?=
-TOOLS := gate-eval policy-apply digest-pin
+TOOLS := gate-eval policy-apply digest-pin tag-bump
 BATS := tests/bats/node_modules/bats/bin/bats
 
-.PHONY: all build test test-cargo test-bats drift demo install man schemas bench lint fmt clean
+.PHONY: all build test test-deps test-cargo test-bats drift demo install man schemas bench lint fmt clean
 
 all: build
 
@@ -18,7 +18,11 @@ build:
 ## test: every test (cargo unit + integration, man/schemas drift, bats end to end)
 test: drift test-cargo test-bats
 
-test-cargo:
+## test-deps: git (with git-http-backend) and openssl for the loopback HTTPS git server
+test-deps:
+	tests/support/ensure-deps.sh
+
+test-cargo: test-deps
 	$(CARGO) test --workspace --all-targets
 
 drift:
@@ -28,7 +32,7 @@ $(BATS): tests/bats/package.json tests/bats/package-lock.json
 	cd tests/bats && npm ci --no-audit --no-fund
 	touch $@
 
-test-bats: $(BATS)
+test-bats: $(BATS) test-deps
 	$(CARGO) build --bins
 	@mkdir -p target
 	@PATH="$(CURDIR)/target/debug:$$PATH" $(BATS) --formatter tap tests/bats > target/bats.tap || true

@@ -39,6 +39,11 @@ fn tools() -> Vec<Tool> {
             command: rollout_pin::cli::Cli::command,
             sections: include_str!("../../pin/doc/digest-pin.roff"),
         },
+        Tool {
+            name: "tag-bump",
+            command: rollout_bump::cli::Cli::command,
+            sections: include_str!("../../bump/doc/tag-bump.roff"),
+        },
     ]
 }
 
@@ -143,6 +148,10 @@ fn schemas() -> Vec<(&'static str, serde_json::Value)> {
             serde_json::from_str(include_str!(
                 "../../policy/schemas/fleet-registry.v1.schema.json"
             )),
+        ),
+        (
+            "bump-report.v1.schema.json",
+            serde_json::to_value(schemars::schema_for!(rollout_bump::report::BumpReport)),
         ),
         (
             "pin-report.v1.schema.json",

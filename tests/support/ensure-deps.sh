@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Make sure the programs the end-to-end tests drive are present, installing the Debian
+# packages that provide them when they are not: git (with git-http-backend, the smart-HTTP
+# CGI of the loopback HTTPS test server) and openssl (its self-signed certificate).
+# Python 3 runs the server and is part of the toolchain the project assumes.
+set -euo pipefail
+
+missing=()
+command -v git >/dev/null 2>&1 && [ -x "$(git --exec-path 2>/dev/null)/git-http-backend" ] || missing+=(git)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v python3 >/dev/null 2>&1 || { echo "ensure-deps: python3 is required" >&2; exit 1; }
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "ensure-deps: installing ${missing[*]}" >&2
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" ca-certificates
