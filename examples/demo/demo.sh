@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the embedded example: decide whether the payments-api canary may widen,
-# widen it under governance, then promote and roll back pinned image digests.
+# widen it under governance, promote and roll back pinned image digests, then bump a
+# service's tag in a Flux repository and push it.
 # `make demo` runs this with the freshly built tools first on PATH.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -78,5 +79,30 @@ digest-pin "${pins[@]}" --ledger "$ledger" --release 2026.11.0 --record --expect
   --jq '"rolled back to \(.release): \(.changed) pins in \(.filesChanged) files, ledger record \(.ledger.seq)"'
 diff -r "$here/../pins" "$out/pins" && echo "tree identical to examples/pins"
 digest-pin ledger --ledger "$ledger" --jq '.records[] | "  \(.seq) \(.action) \(.release) at \(.recordedAt)"'
+echo
+echo "== 9. tag-bump: PR #42 merged; set its tag in the flux repository and push (examples/flux)"
+# A local "flux" repository: a bare remote seeded with examples/flux, as a forge would hold it.
+git_fx=(-c user.name="Flux Seed" -c user.email=seed@example.invalid)
+cp -r "$here/../flux" "$out/flux-seed"
+git -C "$out/flux-seed" init -q -b main
+git -C "$out/flux-seed" add -A
+git -C "$out/flux-seed" "${git_fx[@]}" commit -qm "flux as deployed"
+git clone -q --bare "$out/flux-seed" "$out/flux.git"
+bump=(--clone "file://$out/flux.git" --workdir "$out/flux" --author "Release Bot <release@example.invalid>")
+tag-bump "${bump[@]}" --service papi --pr 42 --sha a1b2c3d4e5f60718293a4b5c6d7e8f9012345678 --push \
+  --jq '"\(.edits[0].imageGroup): \(.edits[0].oldTag) -> \(.edits[0].newTag), commit \(.commit.sha[:7]), pushed=\(.push.pushed)"'
+echo "-- the commit on the remote changes one line, only the tag:"
+git -C "$out/flux.git" log -1 --format='   %h %s (%an)' main
+git -C "$out/flux.git" diff -U0 main~1 main | grep '^[-+] '
+echo "-- run it again: already there, nothing committed or pushed (exit 0):"
+tag-bump "${bump[@]}" --service papi --pr 42 --sha a1b2c3d4e5f60718293a4b5c6d7e8f9012345678 --push \
+  --jq '"changed=\(.changed) commit=\(.commit) pushed=\(.push.pushed)"' 2>/dev/null
+echo "-- compare-and-swap: refuse unless the tag is still what we saw (exit 3):"
+set +e
+tag-bump "${bump[@]}" --service web --tag 2026.11.2 --expect-current 2026.10.9 --push
+status=$?
+set -e
+echo "exit status: $status"
+test "$status" -eq 3
 echo
 echo "files in $out"
