@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench: each tool side by side with the baseline a user would otherwise use, on
 # generated inputs. Writes target/bench/report.md (median time, peak memory, ratio).
-# Installs what it needs (hyperfine, jq, GNU time) from Debian packages when missing.
+# Installs what it needs (hyperfine, jq, GNU time, yq) from Debian packages when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=target/bench
@@ -12,6 +12,7 @@ need=()
 command -v hyperfine >/dev/null || need+=(hyperfine)
 command -v jq >/dev/null || need+=(jq)
 [ -x /usr/bin/time ] || need+=(time)
+command -v yq >/dev/null || need+=(yq)
 if [ ${#need[@]} -gt 0 ]; then
   echo "bench: installing ${need[*]}" >&2
   SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -117,6 +118,49 @@ hyperfine -N --warmup 2 --runs 15 --export-json "$out/pin-scan.json" \
 scan_mem=$(peak $pin scan --root "$tree" --compact)
 printf '{"rewrite": %s, "scan": %s}\n' "$pin_mem" "$scan_mem" > "$out/pin-mem.json"
 
+# tag-bump: one tag in a kustomization of 5,000 images, against Debian's yq (python, -y -i)
+# and a sed one-liner; then edit + commit + push to a local bare remote against
+# sed && git add && git commit && git push. Every run starts from the same state.
+bump=$PWD/target/release/tag-bump
+kdir=$data/bump-edit
+rm -rf "$kdir"; mkdir -p "$kdir"
+python3 bench/gen_kustomization.py 5000 "$kdir/orig.yaml"
+cp "$kdir/orig.yaml" "$kdir/kustomization.yaml"
+git -C "$kdir" init -q
+kreset="cp $kdir/orig.yaml $kdir/kustomization.yaml"
+bump_edit="$bump --repo $kdir --file kustomization.yaml --image svc-02500 --tag pr-9999-abcdef0 --compact"
+yq_edit="yq -y -i '(.images[] | select(.name == \"svc-02500\") | .newTag) = \"pr-9999-abcdef0\"' $kdir/kustomization.yaml"
+sed_edit="sed -i '/name: svc-02500 /,/newTag:/ s/newTag: [^ ]*/newTag: pr-9999-abcdef0/' $kdir/kustomization.yaml"
+for way in "$bump_edit" "$yq_edit" "$sed_edit"; do
+  $kreset; bash -c "$way" > /dev/null 2>&1
+  [ "$(yq -r '.images[] | select(.name == "svc-02500") | .newTag' "$kdir/kustomization.yaml")" = pr-9999-abcdef0 ] \
+    || { echo "bench: $way did not set the tag" >&2; exit 1; }
+done
+$kreset; $bump_edit > /dev/null 2>&1; cmp -s <(diff "$kdir/orig.yaml" "$kdir/kustomization.yaml" | grep -c '^[<>]') <(echo 2) \
+  || { echo "bench: tag-bump changed more than one line" >&2; exit 1; }
+echo "bench: one tag in a kustomization of 5,000 images" >&2
+hyperfine --warmup 3 --runs 30 --prepare "$kreset" --export-json "$out/bump-edit.json" \
+  -n tag-bump "$bump_edit > /dev/null 2>&1" -n "yq -y -i" "$yq_edit" -n "sed -i" "$sed_edit" >&2
+$kreset; bump_mem=$(peak $bump_edit)
+
+gdir=$data/bump-git
+rm -rf "$gdir"; mkdir -p "$gdir"
+cp -r examples/flux "$gdir/seed"
+git -C "$gdir/seed" init -q -b main
+git -C "$gdir/seed" add -A
+git -C "$gdir/seed" -c user.name=b -c user.email=b@example.invalid commit -qm seed
+git clone -q --bare "$gdir/seed" "$gdir/remote.git"
+git clone -q "$gdir/remote.git" "$gdir/work"
+base=$(git -C "$gdir/work" rev-parse HEAD)
+greset="git -C $gdir/work reset -q --hard $base && git -C $gdir/remote.git update-ref refs/heads/main $base"
+bump_push="$bump --repo $gdir/work --service papi --tag pr-9999-abcdef0 --push --author 'b <b@example.invalid>' --compact"
+git_push="sed -i 's/newTag: pr-41-0a1b2c3/newTag: pr-9999-abcdef0/' $gdir/work/apps/backend-services/kustomization.yaml && git -C $gdir/work add apps/backend-services/kustomization.yaml && git -C $gdir/work -c user.name=b -c user.email=b@example.invalid commit -qm 'chore(backend-services): update image tag to pr-9999-abcdef0' && git -C $gdir/work push -q origin HEAD:refs/heads/main"
+echo "bench: edit + commit + push to a local bare remote" >&2
+hyperfine --warmup 3 --runs 30 --prepare "$greset" --export-json "$out/bump-push.json" \
+  -n "tag-bump --push" "$bump_push > /dev/null 2>&1" -n "sed && git add && git commit && git push" "$git_push" >&2
+bash -c "$greset"
+printf '{"edit": %s}\n' "$bump_mem" > "$out/bump-mem.json"
+
 python3 - "$out" "$records" "$big_gate_mem" "$big_jq_mem" "$small_gate_mem" "$small_jq_mem" "${policy_mem[@]}" <<'PY'
 import json, sys, platform, os
 out, records, bg, bj, sg, sj, pa1, pj1, pa2, pj2 = sys.argv[1], int(sys.argv[2]), *map(int, sys.argv[3:])
@@ -126,7 +170,7 @@ def load(name):
 big, small = load("big"), load("small")
 rows = []
 def row(bench, tool, med, mem, base_med, base_mem, target):
-    ratio = base_med / med if tool in ("gate-eval", "policy-apply", "digest-pin", "digest-pin scan") else 1.0
+    ratio = base_med / med if tool in ("gate-eval", "policy-apply", "digest-pin", "digest-pin scan", "tag-bump") else 1.0
     mem_s = f"{mem/1024:.1f} MiB" if mem else "–"
     tool, target = tool.replace("|", "\\|"), target.replace("|", "\\|")
     rows.append(f"| {bench} | {tool} | {med*1000:.1f} ms | {mem_s} | "
@@ -163,6 +207,19 @@ ps, gs = pair("pin-scan")
 row("scan 20,000 files (240 MB)", "digest-pin scan", ps, pm["scan"], gs, 0,
     f"within 2x of grep -rEc: {'met' if ps <= 2 * gs else 'NOT met'}")
 row("scan 20,000 files (240 MB)", "grep -rEc", gs, 0, gs, 0, "baseline")
+be = {x["command"]: x["median"] for x in json.load(open(f"{out}/bump-edit.json"))["results"]}
+bm = json.load(open(f"{out}/bump-mem.json"))
+tb, yq, sd = be["tag-bump"], be["yq -y -i"], be["sed -i"]
+row("one tag in a kustomization of 5,000 images", "tag-bump", tb, bm["edit"], yq, 0,
+    f"≥20x faster than yq: {'met' if yq / tb >= 20 else 'NOT met'} ({yq / tb:.1f}x); "
+    f"within 3x of sed: {'met' if tb <= 3 * sd else 'NOT met'} ({tb / sd:.2f}x sed)")
+row("one tag in a kustomization of 5,000 images", "yq -y -i (Debian, python)", yq, 0, yq, 0, "baseline")
+row("one tag in a kustomization of 5,000 images", "sed -i", sd, 0, sd, 0, "baseline")
+bp = {x["command"]: x["median"] for x in json.load(open(f"{out}/bump-push.json"))["results"]}
+tp, gp = bp["tag-bump --push"], bp["sed && git add && git commit && git push"]
+row("edit + commit + push, local bare remote", "tag-bump", tp, 0, gp, 0,
+    f"≤1.2x git CLI: {'met' if tp / gp <= 1.2 else 'NOT met'} ({tp / gp:.2f}x git)")
+row("edit + commit + push, local bare remote", "sed && git add && git commit && git push", gp, 0, gp, 0, "baseline")
 report = ["# rollout-tools benchmarks", "",
           f"Machine: {os.cpu_count()} cores, {platform.machine()}; medians from hyperfine, "
           "peak memory (max RSS) from GNU time. Ratio = baseline median / tool median.", "",

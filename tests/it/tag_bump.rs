@@ -867,3 +867,36 @@ fn a_token_in_the_url_is_refused_and_never_printed() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("set GIT_TOKEN instead"));
     drop(f);
 }
+
+/// Regression: a repository without any remote could not even --commit ("no remote named
+/// origin"), because the remote was resolved before it was known to be needed.
+#[test]
+fn commit_needs_no_remote() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("k.yaml"),
+        "images:\n- name: a\n  newTag: v1\n",
+    )
+    .unwrap();
+    git(dir.path(), &["init", "-q", "-b", "main"]);
+    git(dir.path(), &["add", "-A"]);
+    git(dir.path(), &["commit", "-qm", "init"]);
+    let mut cmd = tool("tag-bump");
+    cmd.args([
+        "--repo",
+        dir.path().to_str().unwrap(),
+        "--file",
+        "k.yaml",
+        "--image",
+        "a",
+    ])
+    .args(["--tag", "v2", "--commit", "--compact"])
+    .env("ROLLOUT_NOW", NOW)
+    .env("HOME", dir.path());
+    let (r, _) = ok(cmd);
+    assert_eq!(r["push"], Value::Null);
+    assert_eq!(
+        git(dir.path(), &["log", "-1", "--format=%s"]).trim(),
+        "chore(a): update image tag to v2"
+    );
+}

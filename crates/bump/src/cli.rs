@@ -551,7 +551,12 @@ fn edit_docs(edits: &[GroupEdit], values: &Values) -> Vec<EditDoc> {
 
 /// Where the working copy comes from.
 struct Workspace {
-    git: Git,
+    /// The repository, when git operations are asked for.
+    git: Option<Git>,
+    /// The working directory.
+    root: PathBuf,
+    /// Its git directory (where the lock lives).
+    git_dir: PathBuf,
     display: String,
     /// Kept alive for a temporary clone; removed on drop.
     _temp: Option<tempfile::TempDir>,
@@ -559,11 +564,45 @@ struct Workspace {
     cloned: bool,
 }
 
-fn workspace(cli: &Cli, transport: &Transport) -> Result<Workspace, BumpError> {
+/// The git directory of a working copy, found without libgit2: `.git` is a directory, or a
+/// file saying `gitdir: PATH` (worktrees, submodules).
+fn git_dir_of(dir: &Path) -> Result<PathBuf, BumpError> {
+    let dot = dir.join(".git");
+    let invalid = |message: &str| BumpError::RepoInvalid {
+        path: dir.display().to_string(),
+        message: message.to_string(),
+    };
+    if dot.is_dir() {
+        return Ok(dot);
+    }
+    let text = std::fs::read_to_string(&dot)
+        .map_err(|_| invalid("not the root of a git working copy (no .git)"))?;
+    let target = text
+        .trim()
+        .strip_prefix("gitdir:")
+        .ok_or_else(|| invalid(".git is a file without a gitdir: line"))?
+        .trim();
+    Ok(dir.join(target))
+}
+
+fn workspace(cli: &Cli, transport: &Transport, git_ops: bool) -> Result<Workspace, BumpError> {
     let Some(url) = &cli.clone else {
         let dir = cli.repo.clone().unwrap_or_else(|| PathBuf::from("."));
+        // An edit without commit, push or sync needs no libgit2 (whose start-up loads the
+        // system's CA bundle): the directory and its git dir are found directly.
+        let git = if git_ops {
+            Some(Git::open(&dir)?)
+        } else {
+            None
+        };
+        let (root, git_dir) = match &git {
+            Some(g) => (g.root.clone(), g.repo.path().to_path_buf()),
+            None => (dir.clone(), git_dir_of(&dir)?),
+        };
         return Ok(Workspace {
-            git: Git::open(&dir)?,
+            git,
+            root,
+            git_dir,
             display: dir.display().to_string(),
             _temp: None,
             cloned: false,
@@ -585,7 +624,9 @@ fn workspace(cli: &Cli, transport: &Transport) -> Result<Workspace, BumpError> {
                 });
             }
             Ok(Workspace {
-                git,
+                root: git.root.clone(),
+                git_dir: git.repo.path().to_path_buf(),
+                git: Some(git),
                 display: dir.display().to_string(),
                 _temp: None,
                 cloned: true,
@@ -602,8 +643,11 @@ fn workspace(cli: &Cli, transport: &Transport) -> Result<Workspace, BumpError> {
                     message: "exists and is not an empty directory or a git clone".into(),
                 });
             }
+            let git = Git::clone(url, dir, &cli.branch, transport)?;
             Ok(Workspace {
-                git: Git::clone(url, dir, &cli.branch, transport)?,
+                root: git.root.clone(),
+                git_dir: git.repo.path().to_path_buf(),
+                git: Some(git),
                 display: dir.display().to_string(),
                 _temp: None,
                 cloned: true,
@@ -619,7 +663,9 @@ fn workspace(cli: &Cli, transport: &Transport) -> Result<Workspace, BumpError> {
                 })?;
             let git = Git::clone(url, temp.path(), &cli.branch, transport)?;
             Ok(Workspace {
-                git,
+                root: git.root.clone(),
+                git_dir: git.repo.path().to_path_buf(),
+                git: Some(git),
                 display: redact_userinfo(url),
                 _temp: Some(temp),
                 cloned: true,
@@ -675,31 +721,34 @@ pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
         expect_current: cli.expect_current.as_deref(),
         create: cli.create,
     };
-    let ws = workspace(cli, &transport)?;
-    let git = &ws.git;
-    let root = git.root.clone();
+    let git_ops = cli.commit || cli.push || cli.sync || cli.clone.is_some();
+    let ws = workspace(cli, &transport, git_ops)?;
+    let root = ws.root.clone();
     // Two runs in one working copy would reset each other's edits; a dry run writes
     // nothing, not even the lock file.
     let _lock = if cli.dry_run {
         None
     } else {
         Some(Lock::acquire(
-            &git.repo.path().join("tag-bump"),
+            &ws.git_dir.join("tag-bump"),
             cli.lock.timeout()?,
         )?)
     };
-    let remote: RemoteSpec = if cli.clone.is_some() {
-        git.remote("origin")?
-    } else {
-        git.remote(&cli.remote)?
+    // A remote is needed only to sync or push: --commit works in a repository without one.
+    let needs_remote = cli.clone.is_some() || cli.sync || cli.push;
+    let remote: Option<RemoteSpec> = match (needs_remote, &ws.git, &cli.clone) {
+        (true, Some(git), Some(_)) => Some(git.remote("origin")?),
+        (true, Some(git), None) => Some(git.remote(&cli.remote)?),
+        _ => None,
     };
 
     let sync = |git: &Git| -> Result<(), BumpError> {
-        let tip = git.fetch(&remote, &cli.branch, &transport)?;
+        let remote = remote.as_ref().expect("resolved for --sync");
+        let tip = git.fetch(remote, &cli.branch, &transport)?;
         git.reset_hard(tip, &transport)
     };
     if (cli.sync || (ws.cloned && cli.workdir.is_some())) && !cli.dry_run {
-        sync(git)?;
+        sync(ws.git.as_ref().expect("opened for --sync"))?;
     } else if cli.sync && cli.dry_run {
         warn(
             TOOL,
@@ -716,6 +765,9 @@ pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
 
     if !cli.dry_run {
         write_files(&plans)?;
+    }
+    if !cli.dry_run && (cli.commit || cli.push) {
+        let git = ws.git.as_ref().expect("opened for --commit");
         let sig = git.signature(values.author.as_ref(), now.as_second())?;
         let author_text = format!(
             "{} <{}>",
@@ -746,6 +798,7 @@ pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
             commit = do_commit(git, &plans, &edits)?;
         }
         if cli.push {
+            let remote = remote.as_ref().expect("resolved for --push");
             let refname = format!("refs/heads/{}", cli.branch);
             let left = |c: &Option<CommitDoc>| {
                 c.as_ref().map(|c| {
@@ -765,7 +818,7 @@ pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
                 if commit.is_none() {
                     // Nothing new to commit: push only what the remote lacks.
                     let tip = git
-                        .fetch(&remote, &cli.branch, &transport)
+                        .fetch(remote, &cli.branch, &transport)
                         .or_else(|e| match e {
                             BumpError::Git {
                                 reason: crate::error::GitReason::BranchMissing,
@@ -790,7 +843,7 @@ pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
                 }
                 attempts += 1;
                 match git
-                    .push(&remote, &cli.branch, &transport)
+                    .push(remote, &cli.branch, &transport)
                     .map_err(|e| with_left(e, left(&commit)))?
                 {
                     PushOutcome::Pushed => {
@@ -815,7 +868,7 @@ pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
                             });
                         }
                         std::thread::sleep(backoff(attempts, &values.tag));
-                        let tip = git.fetch(&remote, &cli.branch, &transport)?;
+                        let tip = git.fetch(remote, &cli.branch, &transport)?;
                         git.reset_hard(tip, &transport)?;
                         (plans, edits) = plan(&root, &resolved, from_services, &want)?;
                         write_files(&plans)?;

@@ -832,7 +832,7 @@ pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome
     }
 
     let text = yamledit::apply(src, &edits).map_err(|m| uneditable(file, m))?;
-    verify(src, &text, file, &changes)?;
+    verify(&docs, &text, file, &changes)?;
     Ok(Outcome {
         changed: text != src,
         text,
@@ -873,7 +873,7 @@ fn set_slot(
 
 /// Parse the new text and prove it is the old document with exactly `changes` applied.
 fn verify(
-    before: &str,
+    old: &[Node],
     after: &str,
     file: &str,
     changes: &[(usize, String, Value)],
@@ -882,7 +882,6 @@ fn verify(
         file: file.to_string(),
         message,
     };
-    let old = parse_documents(before, file)?;
     let new =
         parse_documents(after, file).map_err(|e| fail(format!("it no longer parses: {e}")))?;
     if old.len() != new.len() {
