@@ -103,12 +103,7 @@ pub struct Cli {
     #[arg(long, value_name = "NAME", required_unless_present = "file")]
     pub service: Vec<String>,
     /// The services map (JSON or YAML; default services.json at the repository root).
-    #[arg(
-        long,
-        value_name = "FILE",
-        env = "TAG_BUMP_SERVICES",
-        requires = "service"
-    )]
+    #[arg(long, value_name = "FILE", requires = "service")]
     pub services: Option<PathBuf>,
     /// Edit this file (relative to the repository root) instead of a service's.
     #[arg(long, value_name = "PATH", conflicts_with_all = ["service", "services"], requires = "image")]
