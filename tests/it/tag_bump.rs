@@ -102,8 +102,13 @@ impl Flux {
 
     /// tag-bump in the working clone, with no credentials in the environment.
     fn bump(&self, args: &[&str]) -> Command {
+        self.bump_in(&self.work(), args)
+    }
+
+    /// tag-bump in another clone of the remote.
+    fn bump_in(&self, repo: &Path, args: &[&str]) -> Command {
         let mut cmd = tool("tag-bump");
-        cmd.args(["--repo", self.work().to_str().unwrap(), "--compact"])
+        cmd.args(["--repo", repo.to_str().unwrap(), "--compact"])
             .args(args)
             .env("ROLLOUT_NOW", NOW)
             .env("HOME", self.dir.path())
@@ -477,18 +482,7 @@ fn dry_run_shows_the_diff_and_writes_nothing() {
 fn sync_discards_local_drift_and_the_template_is_filled() {
     let f = Flux::new();
     let other = f.clone_as("other");
-    let mut cmd = tool("tag-bump");
-    cmd.args([
-        "--repo",
-        other.to_str().unwrap(),
-        "--service",
-        "web",
-        "--tag",
-        "w2",
-        "--push",
-    ])
-    .env("ROLLOUT_NOW", NOW);
-    ok(cmd);
+    ok(f.bump_in(&other, &["--service", "web", "--tag", "w2", "--push"]));
     std::fs::write(f.work().join("apps/web/kustomization.yaml"), "garbage: [\n").unwrap();
     let (r, _) = ok(f.bump(&[
         "--service",
@@ -579,21 +573,10 @@ fn racing_bumps_both_land_with_linear_history() {
 #[test]
 fn push_retries_are_bounded() {
     let f = Flux::new();
-    // A remote whose branch always moves: a hook-free way is a retry budget of 0 against a
-    // remote that is ahead of a clone that is not synced.
+    // Another run pushed first and this clone is not synced: with no retries allowed, the
+    // non-fast-forward push is the end (exit 4), and the local commit is named.
     let other = f.clone_as("other");
-    let mut cmd = tool("tag-bump");
-    cmd.args([
-        "--repo",
-        other.to_str().unwrap(),
-        "--service",
-        "web",
-        "--tag",
-        "w2",
-        "--push",
-    ])
-    .env("ROLLOUT_NOW", NOW);
-    ok(cmd);
+    ok(f.bump_in(&other, &["--service", "web", "--tag", "w2", "--push"]));
     let out = f
         .bump(&[
             "--service",
@@ -898,5 +881,99 @@ fn commit_needs_no_remote() {
     assert_eq!(
         git(dir.path(), &["log", "-1", "--format=%s"]).trim(),
         "chore(a): update image tag to v2"
+    );
+}
+
+/// The failures around the configuration and the working copy: each with its exit code,
+/// reason code, one error line, and nothing changed.
+#[test]
+fn bad_configuration_and_working_copies_are_refused() {
+    let f = Flux::new();
+    let w = f.work();
+    std::fs::write(w.join("broken.json"), "{\"services\": {\"papi\": {\"imageGroup\": \"g\"}},\n \"imageGroups\": {\"g\": {\"imageName\": \"x\"}}}\n").unwrap();
+    let broken = w.join("broken.json");
+    assert_refused(
+        &w,
+        f.bump(&[
+            "--service",
+            "papi",
+            "--services",
+            broken.to_str().unwrap(),
+            "--tag",
+            "v2",
+        ]),
+        "tag-bump",
+        2,
+        "services_invalid",
+        "imageGroups.g.file is missing",
+    );
+    let missing = w.join("nope.json");
+    assert_refused(
+        &w,
+        f.bump(&[
+            "--service",
+            "papi",
+            "--services",
+            missing.to_str().unwrap(),
+            "--tag",
+            "v2",
+        ]),
+        "tag-bump",
+        2,
+        "services_invalid",
+        "no such file",
+    );
+    std::fs::write(w.join("bad.yaml"), "images: [\n").unwrap();
+    assert_refused(
+        &w,
+        f.bump(&["--file", "bad.yaml", "--image", "x", "--tag", "v2"]),
+        "tag-bump",
+        2,
+        "input_malformed",
+        "bad.yaml",
+    );
+    // Not a working copy, with and without git operations asked for.
+    let plain = tempfile::tempdir().unwrap();
+    std::fs::write(
+        plain.path().join("k.yaml"),
+        "images:\n- name: a\n  newTag: v1\n",
+    )
+    .unwrap();
+    for extra in [&[][..], &["--commit"][..]] {
+        let mut cmd = f.bump_in(
+            plain.path(),
+            &[
+                &["--file", "k.yaml", "--image", "a", "--tag", "v2"][..],
+                extra,
+            ]
+            .concat(),
+        );
+        cmd.current_dir(plain.path());
+        assert_refused(
+            plain.path(),
+            cmd,
+            "tag-bump",
+            3,
+            "repository_invalid",
+            "git",
+        );
+    }
+    // --workdir that holds something else is not cloned over.
+    std::fs::write(plain.path().join("keep.txt"), "mine\n").unwrap();
+    let mut cmd = tool("tag-bump");
+    cmd.args([
+        "--clone",
+        f.remote().to_str().unwrap(),
+        "--workdir",
+        plain.path().to_str().unwrap(),
+    ])
+    .args(["--service", "papi", "--tag", "v2"]);
+    assert_refused(
+        plain.path(),
+        cmd,
+        "tag-bump",
+        3,
+        "repository_invalid",
+        "not an empty directory",
     );
 }

@@ -19,6 +19,7 @@ use rollout_core::cli::{
 use rollout_core::doc::{Kind, SCHEMA_VERSION};
 use rollout_core::fsx::{Lock, atomic_write};
 use rollout_core::input::{MAX_DOCUMENT_BYTES, Source, as_text, parse_json, read_bytes};
+use rollout_core::oci::check_tag;
 use rollout_core::output::{Output, unified_diff};
 use rollout_core::time::format_timestamp;
 use rollout_core::{CoreError, summary, trace};
@@ -28,9 +29,7 @@ use crate::error::BumpError;
 use crate::git::{Git, PushOutcome, RemoteSpec, Transport, check_url, redact_userinfo};
 use crate::report::{BumpReport, CommitDoc, EditDoc, PushDoc};
 use crate::services::{Group, Resolved, ServicesMap, TYPES, group};
-use crate::tag::{
-    DEFAULT_TEMPLATE, check_tag, check_template, normalize_digest, pr_tag, render_template,
-};
+use crate::tag::{DEFAULT_TEMPLATE, check_template, normalize_digest, pr_tag, render_template};
 
 const TOOL: &str = "tag-bump";
 
@@ -554,7 +553,7 @@ struct Workspace {
     git_dir: PathBuf,
     display: String,
     /// Kept alive for a temporary clone; removed on drop.
-    _temp: Option<tempfile::TempDir>,
+    temp: Option<tempfile::TempDir>,
     /// Whether the working copy was freshly cloned or reused (then it is always synced).
     cloned: bool,
 }
@@ -599,7 +598,7 @@ fn workspace(cli: &Cli, transport: &Transport, git_ops: bool) -> Result<Workspac
             root,
             git_dir,
             display: dir.display().to_string(),
-            _temp: None,
+            temp: None,
             cloned: false,
         });
     };
@@ -623,7 +622,7 @@ fn workspace(cli: &Cli, transport: &Transport, git_ops: bool) -> Result<Workspac
                 git_dir: git.repo.path().to_path_buf(),
                 git: Some(git),
                 display: dir.display().to_string(),
-                _temp: None,
+                temp: None,
                 cloned: true,
             })
         }
@@ -644,7 +643,7 @@ fn workspace(cli: &Cli, transport: &Transport, git_ops: bool) -> Result<Workspac
                 git_dir: git.repo.path().to_path_buf(),
                 git: Some(git),
                 display: dir.display().to_string(),
-                _temp: None,
+                temp: None,
                 cloned: true,
             })
         }
@@ -662,7 +661,7 @@ fn workspace(cli: &Cli, transport: &Transport, git_ops: bool) -> Result<Workspac
                 git_dir: git.repo.path().to_path_buf(),
                 git: Some(git),
                 display: redact_userinfo(url),
-                _temp: Some(temp),
+                temp: Some(temp),
                 cloned: true,
             })
         }
@@ -797,7 +796,7 @@ pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
             let refname = format!("refs/heads/{}", cli.branch);
             let left = |c: &Option<CommitDoc>| {
                 c.as_ref().map(|c| {
-                    if ws._temp.is_some() {
+                    if ws.temp.is_some() {
                         format!(
                             "commit {} was made in a temporary clone, now removed",
                             &c.sha[..7]

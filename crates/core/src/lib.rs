@@ -11,6 +11,7 @@
 //! * [`input`]: bounded reads of files and stdin, JSON with line and column errors;
 //! * [`jsonedit`]: byte-preserving edits of JSON files by JSON Pointer, verified after;
 //! * [`jsonl`]: large JSONL files hashed, validated and read backwards in bounded memory;
+//! * [`oci`]: the OCI digest and tag grammar (normalised digests, tag rules);
 //! * [`yaml`]: strict YAML 1.2 reading into JSON values;
 //! * [`yamlspan`]: YAML span trees (byte offsets of scalars) for editors and scanners;
 //! * [`yamledit`]: byte-preserving edits of YAML scalars, in their own quoting style;
@@ -37,6 +38,7 @@ pub mod input;
 pub mod jq;
 pub mod jsonedit;
 pub mod jsonl;
+pub mod oci;
 pub mod output;
 pub mod summary;
 pub mod time;

@@ -5,103 +5,7 @@
 //! parsed exactly, not guessed with a regex over a line: `claude-runtime-fix` is a whole
 //! path component and never a prefix of `claude-runtime-fix-extra`.
 
-use std::fmt;
-
-/// A digest algorithm digest-pin knows the length of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Algorithm {
-    /// sha256: 64 hex characters.
-    Sha256,
-    /// sha512: 128 hex characters.
-    Sha512,
-}
-
-impl Algorithm {
-    /// The name as written before the colon.
-    pub fn name(self) -> &'static str {
-        match self {
-            Algorithm::Sha256 => "sha256",
-            Algorithm::Sha512 => "sha512",
-        }
-    }
-
-    /// How many hex characters a digest of this algorithm has.
-    pub fn hex_len(self) -> usize {
-        match self {
-            Algorithm::Sha256 => 64,
-            Algorithm::Sha512 => 128,
-        }
-    }
-
-    /// The algorithm named `name` (lowercase, as the OCI grammar writes it).
-    pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "sha256" => Some(Algorithm::Sha256),
-            "sha512" => Some(Algorithm::Sha512),
-            _ => None,
-        }
-    }
-}
-
-/// A normalised digest: known algorithm, lowercase hex of the right length.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Digest(String);
-
-impl Digest {
-    /// Parse and normalise a digest given by a person or a document.
-    ///
-    /// `sha256:<64 hex>` and `sha512:<128 hex>` are accepted in any case and lowercased;
-    /// a bare 64-hex value gets the `sha256:` prefix. Anything else is refused with a
-    /// message that says what is wrong.
-    pub fn parse(text: &str) -> Result<Digest, String> {
-        let t = text.trim();
-        let (algo, hex) = match t.split_once(':') {
-            Some((a, h)) => {
-                let algo = Algorithm::from_name(&a.to_ascii_lowercase()).ok_or_else(|| {
-                    format!("unknown digest algorithm {a:?} (expected sha256 or sha512)")
-                })?;
-                (algo, h)
-            }
-            None => (Algorithm::Sha256, t),
-        };
-        if t.is_empty() {
-            return Err("empty digest".into());
-        }
-        if let Some(c) = hex.chars().find(|c| !c.is_ascii_hexdigit()) {
-            return Err(format!("{c:?} is not a hex digit"));
-        }
-        if hex.len() != algo.hex_len() {
-            return Err(format!(
-                "a {} digest has {} hex characters, not {}",
-                algo.name(),
-                algo.hex_len(),
-                hex.len()
-            ));
-        }
-        Ok(Digest(format!(
-            "{}:{}",
-            algo.name(),
-            hex.to_ascii_lowercase()
-        )))
-    }
-
-    /// The digest as written in files: `sha256:<hex>`.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The first 12 hex characters, for summaries.
-    pub fn short(&self) -> &str {
-        let hex = self.0.split_once(':').map(|(_, h)| h).unwrap_or(&self.0);
-        &hex[..hex.len().min(12)]
-    }
-}
-
-impl fmt::Display for Digest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+pub use rollout_core::oci::{Algorithm, Digest, is_tag};
 
 /// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`: one path component of a repository name.
 pub fn is_path_component(s: &str) -> bool {
@@ -188,16 +92,6 @@ pub fn is_repository(name: &str) -> bool {
         &comps[..]
     };
     path.iter().all(|c| is_path_component(c))
-}
-
-/// `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`: the OCI tag grammar.
-pub fn is_tag(tag: &str) -> bool {
-    let b = tag.as_bytes();
-    !b.is_empty()
-        && b.len() <= 128
-        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
 }
 
 /// Split `name[:tag]` and check both parts; `None` when it is not a reference.
