@@ -29,6 +29,7 @@ pub fn bin_path(name: &str) -> PathBuf {
         "policy-apply" => PathBuf::from(env!("CARGO_BIN_EXE_policy-apply")),
         "digest-pin" => PathBuf::from(env!("CARGO_BIN_EXE_digest-pin")),
         "tag-bump" => PathBuf::from(env!("CARGO_BIN_EXE_tag-bump")),
+        "prune-plan" => PathBuf::from(env!("CARGO_BIN_EXE_prune-plan")),
         other => panic!("unknown binary {other}"),
     }
 }

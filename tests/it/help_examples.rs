@@ -51,7 +51,13 @@ print(json.dumps(out))
 
 #[test]
 fn every_help_example_parses() {
-    for name in ["gate-eval", "policy-apply", "digest-pin", "tag-bump"] {
+    for name in [
+        "gate-eval",
+        "policy-apply",
+        "digest-pin",
+        "tag-bump",
+        "prune-plan",
+    ] {
         let list = examples(name);
         assert!(list.len() >= 3, "{name}: {list:?}");
         for args in list {

@@ -8,4 +8,5 @@ mod digest_pin;
 mod gate_eval;
 mod help_examples;
 mod policy_apply;
+mod prune_plan;
 mod tag_bump;

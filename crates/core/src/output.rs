@@ -86,6 +86,38 @@ impl Output {
         let text = self.render(doc)?;
         write_stdout(text.as_bytes())
     }
+
+    /// Print a typed document. Without `--jq` it is serialised straight to a buffered
+    /// stdout, never held as a `Value` or a string: a plan of 200,000 registry versions
+    /// would otherwise cost several times its size in memory. With `--jq` the program needs
+    /// the value, so it is built then.
+    pub fn emit_serialize<T: serde::Serialize>(&self, doc: &T) -> Result<(), CoreError> {
+        if self.jq.is_some() {
+            let value = serde_json::to_value(doc).map_err(|e| CoreError::Write {
+                path: "stdout".into(),
+                source: std::io::Error::other(e),
+            })?;
+            return self.emit(&value);
+        }
+        let stdout = std::io::stdout().lock();
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout);
+        let written = if self.pretty {
+            serde_json::to_writer_pretty(&mut out, doc)
+        } else {
+            serde_json::to_writer(&mut out, doc)
+        }
+        .map_err(std::io::Error::from)
+        .and_then(|_| out.write_all(b"\n"))
+        .and_then(|_| out.flush());
+        match written {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+            Err(source) => Err(CoreError::Write {
+                path: "stdout".into(),
+                source,
+            }),
+        }
+    }
 }
 
 /// Write to stdout; on EPIPE end the process quietly with 0 (CONTRACT.md §4).

@@ -45,7 +45,7 @@ pub struct Duration {
 
 impl Duration {
     /// A duration of `secs` seconds.
-    pub fn from_secs(secs: i64) -> Self {
+    pub const fn from_secs(secs: i64) -> Self {
         Duration { secs }
     }
 

@@ -1,0 +1,325 @@
+//! The `prune-plan` command line and its run sequence.
+//!
+//! Flags, regexes, globs and protection files are checked before the listing is read; the
+//! plan is computed in memory; the summary is written and the plan printed; a plan over the
+//! threshold is printed too, then refused with exit 3. The tool never calls the registry.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, ValueEnum};
+use rollout_core::cli::{CommonArgs, Env, epoch_seconds, finish, parse, resolve_now, warn};
+use rollout_core::hash::sha256_bytes;
+use rollout_core::input::{MAX_DOCUMENT_BYTES, Source, as_text, read_bytes};
+use rollout_core::output::{Output, write_stdout};
+use rollout_core::time::Duration;
+use rollout_core::{summary, trace};
+
+use crate::error::PruneError;
+use crate::listing::{MAX_LISTING_BYTES, check_package_name, is_login, parse_listing};
+use crate::plan::{Action, plan};
+use crate::protect::{read_manifests, read_protect_file};
+use crate::report::{Envelope, InputDoc, Owner, commands, document, markdown};
+use crate::rules::{RuleArgs, Rules, Untagged};
+
+const TOOL: &str = "prune-plan";
+
+const EXAMPLES: &str = "\
+Examples:
+  # The weekly clean-up, done right: pending-* builds older than 14 days, except what the
+  # deploy repository still pins (every build also carries a 40-hex tag, so drop that rule)
+  digest-pin scan --root deploy-repo > pins.json
+  gh api --paginate /orgs/acme/packages/container/runtime/versions |
+    prune-plan --package runtime --match 'pending-*' --older-than 14d \\
+      --protect-tag none --protect-digests pins.json > plan.json
+
+  # Review it, then delete exactly what it lists (the tool itself never deletes)
+  prune-plan -i versions.json --package runtime --match 'pending-*' --protect-tag none \\
+    --protect-digests pins.json --format commands --org acme | sh -e
+
+  # Keep the newest 2 images of every PR; delete the rest of pr-* after 7 days
+  prune-plan -i versions.json --match 'pr-*' --older-than 7d --keep-latest 2 \\
+    --keep-per '^pr-([0-9]+)-' --jq '.packages[].delete[] | \"\\(.id) \\(.tags | join(\",\"))\"'
+
+  # Untagged manifests too, but never the platform images and attestations of a kept index
+  prune-plan -i versions.json --match 'sha-*' --untagged delete --manifests index-map.json
+
+  # Several packages at once, and the counts by reason
+  jq -n '{base: input, review: input}' base.json review.json |
+    prune-plan --match 'pending-*' --jq .summary.byReason
+
+Input: GET /orgs/ORG/packages/container/PKG/versions as gh prints it: one array, the
+concatenated pages of --paginate, an array of pages (--slurp), or JSONL; or a generic list
+of {id, digest, createdAt, tags}; several packages as {\"PKG\": [versions...]}.
+
+Exit status: 0 plan printed (delete or nothing); 2 usage error or invalid input (listing
+shape or kind, a version without or with a bad created_at, duplicate ids, bad glob or
+regex, --keep-per without a capture group); 3 refused: more candidates than --max-delete
+(the plan is printed with action refused_threshold), or a --protect-digests file that
+protects nothing; 5 I/O failure.";
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// The prune-plan document.
+    Json,
+    /// One `gh api -X DELETE …` line per version to delete.
+    Commands,
+}
+
+/// Plan a registry clean-up: what may be deleted, and why the rest is kept.
+#[derive(Debug, Parser)]
+#[command(
+    name = "prune-plan",
+    version,
+    about = "Plan a registry clean-up that never deletes what is still in use",
+    long_about = "Read a container registry inventory (the GitHub Packages versions listing, \
+every page of it) and print a prune-plan: the versions a rule selects that are old enough and \
+unprotected, and every other version with the reason it is kept. Protection comes from tags \
+(--protect-tag), from the digests a repository still pins or may roll back to \
+(--protect-digests: a digest-pin scan, digest set, ledger or plain list), from the newest N \
+per group (--keep-latest, --keep-per), and from image indexes (--manifests) and signature \
+tags, so a multi-arch image never loses a platform. Over --max-delete candidates, the plan \
+is refused. prune-plan never deletes anything itself: --format commands prints the gh api \
+calls for a reviewed plan.",
+    after_help = EXAMPLES
+)]
+pub struct Cli {
+    /// The package of a bare listing, or the one package to take from a {"PKG": [...]} map.
+    #[arg(long, value_name = "NAME")]
+    pub package: Option<String>,
+    /// Select versions with a tag matching GLOB (repeatable; * ? [..] as in the shell).
+    #[arg(long = "match", value_name = "GLOB")]
+    pub globs: Vec<String>,
+    /// Untagged versions: keep (default) or delete like a matched tag.
+    #[arg(long, value_enum, value_name = "keep|delete", default_value = "keep")]
+    pub untagged: Untagged,
+    /// Only versions created strictly before now minus DURATION are candidates.
+    #[arg(long, value_name = "DURATION", default_value = "14d")]
+    pub older_than: String,
+    /// Keep versions with a tag matching REGEX (repeatable; adds to the default
+    /// ^[0-9a-f]{40}$; `none` drops the default).
+    #[arg(long = "protect-tag", value_name = "REGEX|none")]
+    pub protect_tags: Vec<String>,
+    /// Keep versions whose digest the FILE lists: a digest-scan, digest-set or
+    /// digest-ledger from digest-pin, a digest-pin ledger (JSONL), or one digest per line.
+    #[arg(long = "protect-digests", value_name = "FILE")]
+    pub protect_digests: Vec<PathBuf>,
+    /// Keep the N newest selected versions (per group with --keep-per).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_latest: Option<u32>,
+    /// Group versions for --keep-latest by the first capture of REGEX over their tags.
+    #[arg(long, value_name = "REGEX", requires = "keep_latest")]
+    pub keep_per: Option<String>,
+    /// Keep the child manifests of kept image indexes: {"INDEX_DIGEST": [CHILD_DIGEST...]}.
+    #[arg(long, value_name = "FILE")]
+    pub manifests: Option<PathBuf>,
+    /// Refuse the plan (exit 3) when more versions than N would be deleted.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub max_delete: usize,
+    /// json (the plan) or commands (gh api -X DELETE lines).
+    #[arg(long, value_enum, default_value = "json")]
+    pub format: Format,
+    /// With --format commands: the organisation that owns the packages.
+    #[arg(long, value_name = "ORG", conflicts_with = "user")]
+    pub org: Option<String>,
+    /// With --format commands: the user that owns the packages.
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Flags every tool takes.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Entry point of the `prune-plan` binary.
+pub fn main() -> ExitCode {
+    let env = Env::capture();
+    let cli = match parse::<Cli>(TOOL, &env) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let json_errors = cli.common.json_errors || env.json_errors;
+    let result = run(&cli, &env);
+    let json_errors = json_errors && !result.as_ref().is_err_and(PruneError::plan_printed);
+    finish(TOOL, &env, json_errors, result)
+}
+
+fn owner(cli: &Cli) -> Result<Owner, PruneError> {
+    let check = |flag: &'static str, v: &str| {
+        if is_login(v) {
+            Ok(())
+        } else {
+            Err(PruneError::BadValue {
+                flag,
+                value: v.to_string(),
+                message: "expected a GitHub login (letters, digits, '-', '_')".into(),
+            })
+        }
+    };
+    if let Some(o) = &cli.org {
+        check("--org", o)?;
+        return Ok(Owner::Org(o.clone()));
+    }
+    if let Some(u) = &cli.user {
+        check("--user", u)?;
+        return Ok(Owner::User(u.clone()));
+    }
+    Ok(Owner::FromListing)
+}
+
+/// Run prune-plan with parsed flags; returns the exit code on success.
+pub fn run(cli: &Cli, env: &Env) -> Result<u8, PruneError> {
+    let now = resolve_now(cli.common.now.as_deref())?;
+    if cli.format == Format::Commands && cli.common.jq.is_some() {
+        return Err(PruneError::BadValue {
+            flag: "--jq",
+            value: cli.common.jq.clone().unwrap_or_default(),
+            message: "filters the JSON plan; it cannot be used with --format commands".into(),
+        });
+    }
+    if cli.format == Format::Json && (cli.org.is_some() || cli.user.is_some()) {
+        return Err(PruneError::BadValue {
+            flag: if cli.org.is_some() { "--org" } else { "--user" },
+            value: cli.org.clone().or(cli.user.clone()).unwrap_or_default(),
+            message: "names the owner in the delete commands; give --format commands".into(),
+        });
+    }
+    let output = Output::new(
+        cli.common.pretty,
+        cli.common.compact,
+        cli.common.jq.as_deref(),
+        epoch_seconds(now),
+    )?;
+    let owner = owner(cli)?;
+    if let Some(p) = &cli.package {
+        check_package_name(p).map_err(|message| PruneError::BadValue {
+            flag: "--package",
+            value: p.clone(),
+            message,
+        })?;
+    }
+
+    // 1. Rules and protections, before the (possibly large) listing is read.
+    let args = RuleArgs {
+        globs: cli.globs.clone(),
+        untagged_delete: cli.untagged == Untagged::Delete,
+        older_than: Some(Duration::parse(&cli.older_than)?),
+        protect_tags: cli.protect_tags.clone(),
+        keep_latest: cli.keep_latest.map(|n| n as usize),
+        keep_per: cli.keep_per.clone(),
+        max_delete: cli.max_delete,
+    };
+    let mut rules = Rules::compile(&args, now)?;
+    for path in &cli.protect_digests {
+        let source = Source::File(path.clone());
+        let origin = source.origin();
+        let bytes = read_bytes(&source, "a list of digests to protect", MAX_DOCUMENT_BYTES)?;
+        let (kind, digests, warnings) = read_protect_file(as_text(&bytes, &origin)?, &origin)?;
+        for w in warnings {
+            warn(TOOL, env, &w);
+        }
+        rules.protected.add(&origin, kind, digests);
+    }
+    if let Some(path) = &cli.manifests {
+        let source = Source::File(path.clone());
+        let origin = source.origin();
+        let bytes = read_bytes(
+            &source,
+            "a map of image index -> child digests",
+            MAX_DOCUMENT_BYTES,
+        )?;
+        rules.manifests = read_manifests(as_text(&bytes, &origin)?, &origin)?;
+        rules.manifests_file = Some(origin);
+    } else if rules.untagged == Untagged::Delete {
+        warn(
+            TOOL,
+            env,
+            "--untagged delete without --manifests: untagged versions may be the platform images or attestations of a kept multi-arch image",
+        );
+    }
+
+    // 2. The listing.
+    let source = Source::parse(cli.common.input.as_deref().unwrap_or("-"));
+    let origin = source.origin();
+    let bytes = read_bytes(
+        &source,
+        "a package versions listing (JSON)",
+        MAX_LISTING_BYTES,
+    )?;
+    let input = InputDoc {
+        source: origin.clone(),
+        sha256: sha256_bytes(&bytes),
+    };
+    let packages = parse_listing(&bytes, &origin, cli.package.as_deref())?;
+    drop(bytes);
+    if cli.format == Format::Commands && packages.iter().any(|p| p.name.is_none()) {
+        return Err(PruneError::BadValue {
+            flag: "--package",
+            value: String::new(),
+            message: "the listing does not name its package (no version URLs); give --package NAME for the delete commands".into(),
+        });
+    }
+
+    // 3. Plan (pure), summarise, print.
+    let planned = plan(&packages, &rules);
+    let trace_id = trace::resolve(cli.common.trace_id.as_deref(), None, trace::random_uuid);
+    let doc = document(
+        &planned,
+        &rules,
+        Envelope {
+            now,
+            trace_id,
+            input,
+        },
+    );
+    summary::publish(
+        &markdown(&doc),
+        cli.common.summary.as_deref(),
+        cli.common.no_step_summary,
+        env,
+    )?;
+    let s = &doc.summary;
+    let refused = doc.action == Action::RefusedThreshold;
+    // On a refusal stderr carries only the error line (CONTRACT.md §4).
+    if !refused {
+        eprintln!(
+            "{TOOL}: {} version(s) in {} package(s): {} candidate(s), {} kept{}",
+            s.total_versions,
+            s.packages,
+            s.candidates,
+            s.keep,
+            if s.by_reason.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({})",
+                    s.by_reason
+                        .iter()
+                        .map(|(r, n)| format!("{} {n}", r.as_str()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        );
+    }
+    match cli.format {
+        Format::Json => output.emit_serialize(&doc)?,
+        Format::Commands if !refused => {
+            let mut text = String::new();
+            for line in commands(&doc, &planned, &owner) {
+                text.push_str(&line);
+                text.push('\n');
+            }
+            write_stdout(text.as_bytes())?;
+        }
+        Format::Commands => {}
+    }
+    if refused {
+        return Err(PruneError::Threshold {
+            candidates: planned.candidates,
+            max: rules.max_delete,
+            plan_printed: cli.format == Format::Json,
+        });
+    }
+    Ok(0)
+}
