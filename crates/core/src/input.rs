@@ -52,16 +52,10 @@ impl Source {
     }
 }
 
-/// Read the whole source, refusing a terminal, empty input and inputs over `limit`.
+/// Open the source for reading, refusing a terminal on stdin and a directory.
 ///
-/// `expected` names what the tool wants ("a health-report document") for the messages.
-pub fn read_bytes(source: &Source, expected: &str, limit: u64) -> Result<Vec<u8>, CoreError> {
-    let origin = source.origin();
-    let unreadable = |e| CoreError::Unreadable {
-        origin: origin.clone(),
-        source: e,
-    };
-    let mut buf = Vec::new();
+/// For tools that stream a large input instead of reading it whole ([`read_bytes`]).
+pub fn open(source: &Source, expected: &str) -> Result<Box<dyn Read>, CoreError> {
     match source {
         Source::Stdin => {
             let stdin = std::io::stdin();
@@ -70,19 +64,31 @@ pub fn read_bytes(source: &Source, expected: &str, limit: u64) -> Result<Vec<u8>
                     expected: expected.to_string(),
                 });
             }
-            stdin
-                .lock()
-                .take(limit.saturating_add(1))
-                .read_to_end(&mut buf)
-                .map_err(unreadable)?;
+            Ok(Box::new(stdin))
         }
         Source::File(path) => {
-            let file = open_file(path).map_err(unreadable)?;
-            file.take(limit.saturating_add(1))
-                .read_to_end(&mut buf)
-                .map_err(unreadable)?;
+            let file = open_file(path).map_err(|e| CoreError::Unreadable {
+                origin: source.origin(),
+                source: e,
+            })?;
+            Ok(Box::new(file))
         }
     }
+}
+
+/// Read the whole source, refusing a terminal, empty input and inputs over `limit`.
+///
+/// `expected` names what the tool wants ("a health-report document") for the messages.
+pub fn read_bytes(source: &Source, expected: &str, limit: u64) -> Result<Vec<u8>, CoreError> {
+    let origin = source.origin();
+    let mut buf = Vec::new();
+    open(source, expected)?
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut buf)
+        .map_err(|e| CoreError::Unreadable {
+            origin: origin.clone(),
+            source: e,
+        })?;
     if buf.len() as u64 > limit {
         return Err(CoreError::TooLarge { origin, limit });
     }

@@ -9,14 +9,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
 use rollout_core::cli::{CommonArgs, Env, epoch_seconds, finish, parse, resolve_now, warn};
-use rollout_core::hash::sha256_bytes;
-use rollout_core::input::{MAX_DOCUMENT_BYTES, Source, as_text, read_bytes};
+use rollout_core::input::{MAX_DOCUMENT_BYTES, Source, as_text, open, read_bytes};
 use rollout_core::output::{Output, write_stdout};
 use rollout_core::time::Duration;
 use rollout_core::{summary, trace};
 
 use crate::error::PruneError;
-use crate::listing::{MAX_LISTING_BYTES, check_package_name, is_login, parse_listing};
+use crate::listing::{MAX_LISTING_BYTES, check_package_name, is_login, read_listing};
 use crate::plan::{Action, plan};
 use crate::protect::{read_manifests, read_protect_file};
 use crate::report::{Envelope, InputDoc, Owner, commands, document, markdown};
@@ -238,20 +237,16 @@ pub fn run(cli: &Cli, env: &Env) -> Result<u8, PruneError> {
         );
     }
 
-    // 2. The listing.
+    // 2. The listing, streamed.
     let source = Source::parse(cli.common.input.as_deref().unwrap_or("-"));
     let origin = source.origin();
-    let bytes = read_bytes(
-        &source,
-        "a package versions listing (JSON)",
-        MAX_LISTING_BYTES,
-    )?;
+    let reader = open(&source, "a package versions listing (JSON)")?;
+    let listing = read_listing(reader, &origin, cli.package.as_deref(), MAX_LISTING_BYTES)?;
     let input = InputDoc {
         source: origin.clone(),
-        sha256: sha256_bytes(&bytes),
+        sha256: listing.sha256,
     };
-    let packages = parse_listing(&bytes, &origin, cli.package.as_deref())?;
-    drop(bytes);
+    let packages = listing.packages;
     if cli.format == Format::Commands && packages.iter().any(|p| p.name.is_none()) {
         return Err(PruneError::BadValue {
             flag: "--package",
@@ -306,7 +301,7 @@ pub fn run(cli: &Cli, env: &Env) -> Result<u8, PruneError> {
         Format::Json => output.emit_serialize(&doc)?,
         Format::Commands if !refused => {
             let mut text = String::new();
-            for line in commands(&doc, &planned, &owner) {
+            for line in commands(&planned, &owner) {
                 text.push_str(&line);
                 text.push('\n');
             }

@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+mod decode;
 pub mod error;
 pub mod listing;
 pub mod plan;

@@ -7,19 +7,22 @@
 //! workflow counted only the first page. Here every top-level value of the stream is read,
 //! whatever its shape, so nothing past page one is missed.
 //!
-//! Large listings (200,000 versions is about 60 MB) are read without building a
-//! `serde_json::Value` tree: each value is first split as raw text ([`RawValue`]), and a
-//! version is decoded straight into the few fields the plan needs.
+//! Large listings (200,000 versions is about 60 MB) are streamed: the input is hashed and
+//! bounded as it is read, each version is decoded straight into the few fields the plan
+//! needs ([`crate::decode`]), and no copy of the text or `serde_json::Value` tree is kept.
 
 use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Read};
 
 use jiff::Timestamp;
-use rollout_core::doc::json_type;
+use rollout_core::CoreError;
+use rollout_core::hash::StreamDigest;
 use rollout_core::oci::Digest;
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
+use serde::Serialize;
+use serde::de::DeserializeSeed;
 
+use crate::decode::{Collected, Ctx, Top};
 use crate::error::PruneError;
 
 /// Largest listing read (512 MiB: about 1.7 million versions of the GitHub API's shape).
@@ -76,194 +79,6 @@ pub struct Package {
     pub owner_path: Option<String>,
     /// The versions, in listing order.
     pub versions: Vec<Version>,
-}
-
-/// The fields of a JSON object prune-plan looks at; everything else is skipped unread.
-#[derive(Deserialize)]
-struct RawObject<'a> {
-    #[serde(borrow)]
-    id: Option<&'a RawValue>,
-    #[serde(borrow)]
-    name: Option<&'a RawValue>,
-    #[serde(borrow)]
-    digest: Option<&'a RawValue>,
-    #[serde(borrow)]
-    created_at: Option<&'a RawValue>,
-    #[serde(rename = "createdAt", borrow)]
-    created_at_camel: Option<&'a RawValue>,
-    #[serde(borrow)]
-    metadata: Option<&'a RawValue>,
-    #[serde(borrow)]
-    tags: Option<&'a RawValue>,
-    #[serde(borrow)]
-    url: Option<&'a RawValue>,
-    #[serde(borrow)]
-    kind: Option<&'a RawValue>,
-    #[serde(rename = "schemaVersion", borrow)]
-    schema_version: Option<&'a RawValue>,
-}
-
-impl RawObject<'_> {
-    fn is_version(&self) -> bool {
-        self.id.is_some()
-            || self.name.is_some()
-            || self.digest.is_some()
-            || self.created_at.is_some()
-            || self.created_at_camel.is_some()
-            || self.metadata.is_some()
-            || self.tags.is_some()
-    }
-}
-
-#[derive(Deserialize)]
-struct Metadata {
-    container: Option<Container>,
-}
-
-#[derive(Deserialize)]
-struct Container {
-    tags: Option<Vec<String>>,
-}
-
-/// Where a version came from, for messages about versions without an id.
-struct Reader<'o> {
-    origin: &'o str,
-    position: usize,
-}
-
-impl Reader<'_> {
-    /// Where the reader is, for messages: "at the first version", "after version #12".
-    fn place(&self) -> String {
-        match self.position {
-            0 => "at the first version".to_string(),
-            n => format!("after version #{n}"),
-        }
-    }
-
-    fn listing(&self, message: impl Into<String>) -> PruneError {
-        PruneError::Listing {
-            origin: self.origin.to_string(),
-            message: message.into(),
-        }
-    }
-
-    fn version_error(&self, id: Option<&VersionId>, message: impl Into<String>) -> PruneError {
-        PruneError::Version {
-            origin: self.origin.to_string(),
-            version: id.map_or_else(
-                || format!("#{} in the listing", self.position),
-                |i| i.to_string(),
-            ),
-            message: message.into(),
-        }
-    }
-
-    /// Decode one version object.
-    fn version(&mut self, obj: RawObject<'_>) -> Result<(Version, Option<UrlParts>), PruneError> {
-        self.position += 1;
-        let id = match obj.id {
-            None => return Err(self.version_error(None, "no \"id\"")),
-            Some(v) => match serde_json::from_str::<serde_json::Value>(v.get()) {
-                Ok(serde_json::Value::Number(n)) if n.as_u64().is_some() => {
-                    VersionId::Number(n.as_u64().unwrap_or_default())
-                }
-                Ok(serde_json::Value::String(s)) if !s.trim().is_empty() => VersionId::Text(s),
-                Ok(other) => {
-                    return Err(self.version_error(
-                        None,
-                        format!(
-                            "\"id\" is {} {}, expected a non-negative whole number or a string",
-                            json_type(&other),
-                            v.get()
-                        ),
-                    ));
-                }
-                Err(e) => return Err(self.version_error(None, format!("\"id\": {e}"))),
-            },
-        };
-        let id_ref = Some(&id);
-        let string_field = |field: &str, v: &RawValue| -> Result<String, PruneError> {
-            serde_json::from_str::<String>(v.get()).map_err(|_| {
-                self.version_error(
-                    id_ref,
-                    format!("{field:?} is {}, expected a string", raw_type(v)),
-                )
-            })
-        };
-        let (digest_field, digest_raw) = match (obj.digest, obj.name) {
-            (Some(d), _) => ("digest", d),
-            (None, Some(n)) => ("name", n),
-            (None, None) => {
-                return Err(self.version_error(
-                    id_ref,
-                    "no digest (\"name\" in the GitHub API, or \"digest\")",
-                ));
-            }
-        };
-        let digest_text = string_field(digest_field, digest_raw)?;
-        let digest = Digest::parse(&digest_text).map_err(|message| {
-            self.version_error(
-                id_ref,
-                format!(
-                    "{digest_field} {digest_text:?} is not a digest ({message}); prune-plan reads container package versions"
-                ),
-            )
-        })?;
-        let (created_field, created_raw) = match (obj.created_at, obj.created_at_camel) {
-            (Some(c), _) => ("created_at", c),
-            (None, Some(c)) => ("createdAt", c),
-            (None, None) => {
-                return Err(self.version_error(id_ref, "no \"created_at\" (or \"createdAt\")"));
-            }
-        };
-        let created_text = string_field(created_field, created_raw)?;
-        let created = rollout_core::time::parse_timestamp(&created_text).map_err(|e| {
-            let detail = match &e {
-                rollout_core::CoreError::InvalidTimestamp { message, .. } => message.clone(),
-                other => other.to_string(),
-            };
-            self.version_error(
-                id_ref,
-                format!("{created_field} {created_text:?} is not RFC 3339: {detail}"),
-            )
-        })?;
-        let tags = match (obj.tags, obj.metadata) {
-            (Some(t), _) => {
-                if t.get() == "null" {
-                    Vec::new()
-                } else {
-                    serde_json::from_str::<Vec<String>>(t.get()).map_err(|_| {
-                        self.version_error(id_ref, "\"tags\" is not an array of strings")
-                    })?
-                }
-            }
-            (None, Some(m)) if m.get() != "null" => serde_json::from_str::<Metadata>(m.get())
-                .map_err(|_| {
-                    self.version_error(
-                        id_ref,
-                        "\"metadata\" is not {\"container\": {\"tags\": [strings]}}",
-                    )
-                })?
-                .container
-                .and_then(|c| c.tags)
-                .unwrap_or_default(),
-            _ => Vec::new(),
-        };
-        let url = match obj.url {
-            Some(u) if u.get() != "null" => Some(string_field("url", u)?),
-            _ => None,
-        };
-        let parts = url.as_deref().and_then(UrlParts::parse);
-        Ok((
-            Version {
-                id,
-                digest,
-                created,
-                tags,
-            },
-            parts,
-        ))
-    }
 }
 
 /// The package and owner a version's API URL names:
@@ -326,112 +141,209 @@ fn percent_decode(s: &str) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
-fn raw_type(v: &RawValue) -> &'static str {
-    match v.get().as_bytes().first() {
-        Some(b'{') => "an object",
-        Some(b'[') => "an array",
-        Some(b'"') => "a string",
-        Some(b't' | b'f') => "a boolean",
-        Some(b'n') => "null",
-        _ => "a number",
-    }
+/// A listing read: its packages (sorted by name) and the sha256 of its bytes.
+#[derive(Debug)]
+pub struct Listing {
+    /// The packages.
+    pub packages: Vec<Package>,
+    /// `sha256:<hex>` of the input as given.
+    pub sha256: String,
 }
 
-/// Versions collected for one package before the package name is settled.
-#[derive(Default)]
-struct Collected {
-    versions: Vec<Version>,
-    urls: Vec<UrlParts>,
+/// The input as read: hashed, bounded, its byte-order mark hidden from the parser.
+struct Counted<R> {
+    inner: R,
+    hash: StreamDigest,
+    read: u64,
+    limit: u64,
+    over: bool,
+    /// The first bytes, held back until it is known whether they are a BOM.
+    head: Vec<u8>,
+    started: bool,
 }
 
-impl Collected {
-    fn push(&mut self, (version, url): (Version, Option<UrlParts>)) {
-        self.versions.push(version);
-        if let Some(u) = url
-            && self.urls.last() != Some(&u)
-        {
-            self.urls.push(u);
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+impl<R: Read> Counted<R> {
+    fn take(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if self.read > self.limit {
+            self.over = true;
+            return Err(std::io::Error::other("input over the size limit"));
         }
+        self.hash.update(&buf[..n]);
+        Ok(n)
     }
 }
 
-/// Read a listing. `package` is `--package`: the name of a bare listing, or the one package
-/// to take from a `{"PKG": [...]}` map. Packages come out sorted by name.
-pub fn parse_listing(
-    bytes: &[u8],
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if !self.started {
+            self.started = true;
+            let mut head = [0u8; 3];
+            let mut got = 0;
+            while got < 3 {
+                let n = self.take(&mut head[got..])?;
+                if n == 0 {
+                    break;
+                }
+                got += n;
+            }
+            if &head[..got] != BOM {
+                self.head = head[..got].to_vec();
+            }
+        }
+        if !self.head.is_empty() {
+            let n = self.head.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.head[..n]);
+            self.head.drain(..n);
+            return Ok(n);
+        }
+        self.take(buf)
+    }
+}
+
+/// Read a listing from `input` (at most `limit` bytes). `package` is `--package`: the name
+/// of a bare listing, or the one package to take from a `{"PKG": [...]}` map.
+pub fn read_listing(
+    input: impl Read,
     origin: &str,
     package: Option<&str>,
-) -> Result<Vec<Package>, PruneError> {
-    let text = rollout_core::input::as_text(bytes, origin)?;
-    let mut reader = Reader {
-        origin,
-        position: 0,
+    limit: u64,
+) -> Result<Listing, PruneError> {
+    let mut counted = Counted {
+        inner: input,
+        hash: StreamDigest::default(),
+        read: 0,
+        limit,
+        over: false,
+        head: Vec::new(),
+        started: false,
     };
-    let mut bare = Collected::default();
-    let mut saw_bare = false;
-    let mut mapped: Vec<(String, Collected)> = Vec::new();
-    let stream = serde_json::Deserializer::from_str(text).into_iter::<&RawValue>();
-    for item in stream {
-        let raw = item.map_err(|e| rollout_core::input::json_error(&e, origin))?;
-        match raw.get().as_bytes().first() {
-            Some(b'[') => {
-                saw_bare = true;
-                read_array(&mut reader, raw, &mut bare, 0)?;
+    let mut ctx = Ctx::new(origin);
+    let streamed = stream(&mut counted, &mut ctx);
+    if counted.over {
+        return Err(CoreError::TooLarge {
+            origin: origin.to_string(),
+            limit,
+        }
+        .into());
+    }
+    streamed?;
+    let (bare, mapped) = (
+        std::mem::take(&mut ctx.bare),
+        std::mem::take(&mut ctx.mapped),
+    );
+    let packages = if mapped.is_empty() {
+        vec![bare_package(&ctx, bare, package)?]
+    } else {
+        packages_from_map(&ctx, mapped, package)?
+    };
+    Ok(Listing {
+        packages,
+        sha256: counted.hash.finish(),
+    })
+}
+
+/// Decode every top-level value of the stream.
+fn stream<R: Read>(input: &mut Counted<R>, ctx: &mut Ctx<'_>) -> Result<(), PruneError> {
+    let origin = ctx.origin;
+    let unreadable = |source| CoreError::Unreadable {
+        origin: origin.to_string(),
+        source,
+    };
+    let mut buf = BufReader::with_capacity(1 << 16, input);
+    loop {
+        let chunk = buf.fill_buf().map_err(unreadable)?;
+        if chunk.is_empty() {
+            return Err(CoreError::EmptyInput {
+                origin: origin.to_string(),
+                expected: "a package versions listing (JSON)".into(),
             }
-            Some(b'{') => {
-                let obj = object(&reader, raw)?;
-                if obj.is_version() {
-                    saw_bare = true;
-                    let v = reader.version(obj)?;
-                    bare.push(v);
-                } else {
-                    read_map(&mut reader, raw, &mut mapped)?;
-                }
+            .into());
+        }
+        match chunk.iter().position(|b| !b.is_ascii_whitespace()) {
+            Some(i) => {
+                buf.consume(i);
+                break;
             }
-            _ => {
-                return Err(reader.listing(format!(
-                    "expected package versions (a JSON array of version objects), found {}",
-                    raw_type(raw)
-                )));
+            None => {
+                let n = chunk.len();
+                buf.consume(n);
             }
         }
-        if saw_bare && !mapped.is_empty() {
-            return Err(reader.listing(
-                "the listing mixes a {\"PKG\": [...]} map with bare versions; give one shape",
+    }
+    let mut de = serde_json::Deserializer::from_reader(buf);
+    loop {
+        if let Err(e) = Top(ctx).deserialize(&mut de) {
+            return Err(ctx.error.take().unwrap_or_else(|| json_failure(e, origin)));
+        }
+        match de.end() {
+            Ok(()) => return Ok(()),
+            Err(e) if e.is_syntax() && e.to_string().starts_with("trailing characters") => {}
+            Err(e) => return Err(json_failure(e, origin)),
+        }
+    }
+}
+
+fn json_failure(e: serde_json::Error, origin: &str) -> PruneError {
+    if e.is_io() {
+        return CoreError::Unreadable {
+            origin: origin.to_string(),
+            source: e.into(),
+        }
+        .into();
+    }
+    rollout_core::input::json_error(&e, origin).into()
+}
+
+fn bare_package(
+    ctx: &Ctx<'_>,
+    collected: Collected,
+    package: Option<&str>,
+) -> Result<Package, PruneError> {
+    let from_urls: Vec<&String> = distinct(collected.urls.iter().map(|u| &u.package));
+    let name = match (package, from_urls.as_slice()) {
+        (Some(p), []) => Some(p.to_string()),
+        (Some(p), [u]) if u.as_str() == p => Some(p.to_string()),
+        (Some(p), [u]) => {
+            return Err(listing_error(
+                ctx,
+                format!("--package {p:?}, but the versions' URLs name package {u:?}"),
             ));
         }
-    }
-    if !mapped.is_empty() {
-        return packages_from_map(&reader, mapped, package);
-    }
-    let urls = std::mem::take(&mut bare.urls);
-    let from_urls: Vec<&String> = distinct(urls.iter().map(|u| &u.package));
-    let name =
-        match (package, from_urls.as_slice()) {
-            (Some(p), []) => Some(p.to_string()),
-            (Some(p), [u]) if u.as_str() == p => Some(p.to_string()),
-            (Some(p), [u]) => {
-                return Err(reader.listing(format!(
-                    "--package {p:?}, but the versions' URLs name package {u:?}"
-                )));
-            }
-            (None, []) => None,
-            (None, [u]) => Some(u.to_string()),
-            (_, many) => {
-                return Err(reader.listing(format!(
-                "versions of several packages in one listing ({}); give them as {{\"PKG\": [...]}}",
-                many.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ")
-            )));
-            }
-        };
-    let owners: Vec<&String> = distinct(urls.iter().filter_map(|u| u.owner_path.as_ref()));
+        (None, []) => None,
+        (None, [u]) => Some(u.to_string()),
+        (_, many) => {
+            return Err(listing_error(
+                ctx,
+                format!(
+                    "versions of several packages in one listing ({}); give them as {{\"PKG\": [...]}}",
+                    many.iter()
+                        .map(|s| format!("{s:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+    };
+    let owners: Vec<&String> =
+        distinct(collected.urls.iter().filter_map(|u| u.owner_path.as_ref()));
     let package = Package {
         name,
         owner_path: (owners.len() == 1).then(|| owners[0].clone()),
-        versions: bare.versions,
+        versions: collected.versions,
     };
-    check_unique(&reader, &package)?;
-    Ok(vec![package])
+    check_unique(ctx, &package)?;
+    Ok(package)
+}
+
+fn listing_error(ctx: &Ctx<'_>, message: String) -> PruneError {
+    PruneError::Listing {
+        origin: ctx.origin.to_string(),
+        message,
+    }
 }
 
 fn distinct<'a>(items: impl Iterator<Item = &'a String>) -> Vec<&'a String> {
@@ -444,115 +356,25 @@ fn distinct<'a>(items: impl Iterator<Item = &'a String>) -> Vec<&'a String> {
     out
 }
 
-fn object<'a>(reader: &Reader<'_>, raw: &'a RawValue) -> Result<RawObject<'a>, PruneError> {
-    let obj: RawObject<'a> = serde_json::from_str(raw.get()).map_err(|e| {
-        let text = e.to_string();
-        reader.listing(format!(
-            "{}: {}",
-            reader.place(),
-            text.split(" at line ").next().unwrap_or(&text)
-        ))
-    })?;
-    if let Some(kind) = obj
-        .kind
-        .filter(|_| obj.schema_version.is_some() || !obj.is_version())
-    {
-        let doc: serde_json::Value = serde_json::from_str(raw.get()).unwrap_or_default();
-        rollout_core::doc::refuse_error_document(&doc, reader.origin)?;
-        return Err(PruneError::WrongKind {
-            origin: reader.origin.to_string(),
-            expected: "a package versions listing",
-            found: kind.get().to_string(),
-        });
-    }
-    Ok(obj)
-}
-
-/// An array: versions, or pages of versions (one level deep).
-fn read_array(
-    reader: &mut Reader<'_>,
-    raw: &RawValue,
-    into: &mut Collected,
-    depth: usize,
-) -> Result<(), PruneError> {
-    let items: Vec<&RawValue> = serde_json::from_str(raw.get())
-        .map_err(|e| rollout_core::input::json_error(&e, reader.origin))?;
-    for item in items {
-        match item.get().as_bytes().first() {
-            Some(b'{') => {
-                let obj = object(reader, item)?;
-                if !obj.is_version() {
-                    return Err(reader.listing(format!(
-                        "{}: an object without version fields (id, name, created_at, metadata)",
-                        reader.place()
-                    )));
-                }
-                let v = reader.version(obj)?;
-                into.push(v);
-            }
-            Some(b'[') if depth == 0 => read_array(reader, item, into, 1)?,
-            _ => {
-                return Err(reader.listing(format!(
-                    "{}: found {}, expected a version object{}",
-                    reader.place(),
-                    raw_type(item),
-                    if depth == 0 { " or a page of them" } else { "" }
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
-fn read_map(
-    reader: &mut Reader<'_>,
-    raw: &RawValue,
-    mapped: &mut Vec<(String, Collected)>,
-) -> Result<(), PruneError> {
-    let map: pairs::Pairs<'_> = serde_json::from_str(raw.get())
-        .map_err(|e| rollout_core::input::json_error(&e, reader.origin))?;
-    if map.0.is_empty() {
-        return Err(
-            reader.listing("an empty object: expected versions, or {\"PKG\": [versions...]}")
-        );
-    }
-    for (name, value) in map.0 {
-        if value.get().as_bytes().first() != Some(&b'[') {
-            return Err(reader.listing(format!(
-                "package {name:?}: expected an array of versions, found {}",
-                raw_type(value)
-            )));
-        }
-        check_package_name(&name)
-            .map_err(|message| reader.listing(format!("package {name:?}: {message}")))?;
-        let slot = match mapped.iter().position(|(n, _)| *n == name) {
-            Some(i) => i,
-            None => {
-                mapped.push((name.clone(), Collected::default()));
-                mapped.len() - 1
-            }
-        };
-        read_array(reader, value, &mut mapped[slot].1, 0)?;
-    }
-    Ok(())
-}
-
 fn packages_from_map(
-    reader: &Reader<'_>,
+    ctx: &Ctx<'_>,
     mapped: Vec<(String, Collected)>,
     only: Option<&str>,
 ) -> Result<Vec<Package>, PruneError> {
     if let Some(p) = only
         && !mapped.iter().any(|(n, _)| n == p)
     {
-        return Err(reader.listing(format!(
-            "--package {p:?} is not in the listing (packages: {})",
-            mapped
-                .iter()
-                .map(|(n, _)| n.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
+        return Err(listing_error(
+            ctx,
+            format!(
+                "--package {p:?} is not in the listing (packages: {})",
+                mapped
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
     }
     let mut out = Vec::new();
     for (name, collected) in mapped {
@@ -560,10 +382,13 @@ fn packages_from_map(
             continue;
         }
         if let Some(u) = collected.urls.iter().find(|u| u.package != name) {
-            return Err(reader.listing(format!(
-                "package {name:?} holds a version whose URL names package {:?}",
-                u.package
-            )));
+            return Err(listing_error(
+                ctx,
+                format!(
+                    "package {name:?} holds a version whose URL names package {:?}",
+                    u.package
+                ),
+            ));
         }
         let owners: Vec<&String> =
             distinct(collected.urls.iter().filter_map(|u| u.owner_path.as_ref()));
@@ -572,19 +397,19 @@ fn packages_from_map(
             name: Some(name),
             versions: collected.versions,
         };
-        check_unique(reader, &package)?;
+        check_unique(ctx, &package)?;
         out.push(package);
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
 }
 
-fn check_unique(reader: &Reader<'_>, package: &Package) -> Result<(), PruneError> {
+fn check_unique(ctx: &Ctx<'_>, package: &Package) -> Result<(), PruneError> {
     let mut seen: HashSet<&VersionId> = HashSet::with_capacity(package.versions.len());
     for v in &package.versions {
         if !seen.insert(&v.id) {
             return Err(PruneError::DuplicateId {
-                origin: reader.origin.to_string(),
+                origin: ctx.origin.to_string(),
                 package: package
                     .name
                     .as_deref()
@@ -612,33 +437,91 @@ pub fn check_package_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-mod pairs {
-    //! An object read as ordered `(key, raw value)` pairs, duplicate keys refused.
-    use serde::de::{Deserialize, Deserializer, Error, MapAccess, Visitor};
-    use serde_json::value::RawValue;
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    pub struct Pairs<'a>(pub Vec<(String, &'a RawValue)>);
+    /// A reader that hands out one byte per call, like a slow pipe.
+    struct Trickle<'a>(&'a [u8]);
 
-    impl<'de: 'a, 'a> Deserialize<'de> for Pairs<'a> {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct V;
-            impl<'de> Visitor<'de> for V {
-                type Value = Pairs<'de>;
-                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                    f.write_str("an object")
-                }
-                fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Pairs<'de>, A::Error> {
-                    let mut out: Vec<(String, &'de RawValue)> = Vec::new();
-                    while let Some((k, v)) = m.next_entry::<String, &'de RawValue>()? {
-                        if out.iter().any(|(o, _)| *o == k) {
-                            return Err(A::Error::custom(format!("package {k:?} is given twice")));
-                        }
-                        out.push((k, v));
-                    }
-                    Ok(Pairs(out))
-                }
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.0.is_empty() || buf.is_empty() {
+                return Ok(0);
             }
-            d.deserialize_map(V)
+            buf[0] = self.0[0];
+            self.0 = &self.0[1..];
+            Ok(1)
         }
+    }
+
+    const V: &str = r#"{"id": 1, "name": "sha256:0000000000000000000000000000000000000000000000000000000000000001", "created_at": "2026-01-01T00:00:00Z"}"#;
+
+    fn read(text: &[u8], limit: u64) -> Result<Listing, PruneError> {
+        read_listing(Trickle(text), "in", None, limit)
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped_but_hashed() {
+        let text = format!("\u{feff}[{V}]");
+        let l = read(text.as_bytes(), 1 << 20).unwrap();
+        assert_eq!(l.packages[0].versions.len(), 1);
+        assert_eq!(l.sha256, rollout_core::hash::sha256_bytes(text.as_bytes()));
+        // a short input that only starts like a BOM is not swallowed
+        assert!(matches!(
+            read(b"\xEF\xBB", 100),
+            Err(PruneError::Core(CoreError::MalformedJson { .. }))
+        ));
+    }
+
+    #[test]
+    fn the_size_limit_stops_reading() {
+        let text = format!("[{V}]");
+        let e = read(text.as_bytes(), 20).unwrap_err();
+        assert!(
+            matches!(e, PruneError::Core(CoreError::TooLarge { limit: 20, .. })),
+            "{e}"
+        );
+        read(text.as_bytes(), text.len() as u64).unwrap();
+    }
+
+    #[test]
+    fn empty_inputs_and_listings() {
+        for empty in [&b""[..], b"  \n\t ", b"\xEF\xBB\xBF\n"] {
+            let e = read(empty, 100).unwrap_err();
+            assert!(
+                matches!(e, PruneError::Core(CoreError::EmptyInput { .. })),
+                "{e}"
+            );
+        }
+        // an empty array is a package without versions, not an error
+        let l = read(b"[]\n[]", 100).unwrap();
+        assert!(l.packages[0].versions.is_empty());
+    }
+
+    #[test]
+    fn garbage_between_pages_is_located() {
+        let text = format!("[{V}]\n, [{V}]");
+        let e = read(text.as_bytes(), 1 << 20).unwrap_err();
+        assert!(e.to_string().starts_with("in:2:1: malformed JSON"), "{e}");
+    }
+
+    #[test]
+    fn version_urls_name_package_and_owner() {
+        let u = UrlParts::parse(
+            "https://ghe.example.com/api/v3/orgs/acme/packages/container/team%2Fweb/versions/9",
+        )
+        .unwrap();
+        assert_eq!(u.owner_path.as_deref(), Some("/orgs/acme"));
+        assert_eq!(u.package, "team/web");
+        let u =
+            UrlParts::parse("https://api.github.com/user/packages/container/x/versions/1").unwrap();
+        assert_eq!(u.owner_path.as_deref(), Some("/user"));
+        // a hostile name is no package name: the URL is ignored
+        assert!(
+            UrlParts::parse("https://api.github.com/orgs/a/packages/container/x;rm/versions/1")
+                .is_none()
+        );
+        assert!(UrlParts::parse("not a url").is_none());
     }
 }

@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::{Serialize, Serializer};
 
 use crate::listing::{Version, VersionId};
-use crate::plan::{Action, Detail, Plan, Reason, Selector, age_days};
+use crate::plan::{Action, Detail, PackagePlan, Plan, Reason, Selector, age_days};
 use crate::protect::ProtectSource;
 use crate::rules::{Rules, Untagged};
 
@@ -125,9 +125,80 @@ pub struct PackageDoc<'a> {
     /// Versions read.
     pub total_versions: usize,
     /// Versions to delete, oldest first (when refused: the candidates, for review).
-    pub delete: Vec<DeleteDoc<'a>>,
+    #[schemars(with = "Vec<DeleteDoc<'static>>")]
+    pub delete: DeleteList<'a>,
     /// Versions kept, oldest first, with the first reason that applies.
-    pub keep: Vec<KeepDoc<'a>>,
+    #[schemars(with = "Vec<KeepDoc<'static>>")]
+    pub keep: KeepList<'a>,
+}
+
+/// A package's versions to delete, made into [`DeleteDoc`]s only as they are written: a
+/// plan of 200,000 versions is never held twice.
+#[derive(Debug)]
+pub struct DeleteList<'a> {
+    plan: &'a PackagePlan<'a>,
+    rules: &'a Rules,
+    now: Timestamp,
+}
+
+impl<'a> DeleteList<'a> {
+    /// The entries, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = DeleteDoc<'a>> + '_ {
+        self.plan.delete.iter().map(|&(v, s)| DeleteDoc {
+            id: &v.id,
+            digest: v.digest.as_str(),
+            tags: &v.tags,
+            created_at: Ts(v.created),
+            age_days: age_days(v.created, self.now),
+            matched_by: match s {
+                Selector::Glob(i) => self.rules.globs[i].as_str(),
+                Selector::Untagged => "untagged",
+            },
+            also_removes: also_removes(v, s, self.rules),
+        })
+    }
+
+    /// How many.
+    pub fn len(&self) -> usize {
+        self.plan.delete.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.plan.delete.is_empty()
+    }
+}
+
+impl Serialize for DeleteList<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+/// A package's kept versions, made into [`KeepDoc`]s only as they are written.
+#[derive(Debug)]
+pub struct KeepList<'a> {
+    plan: &'a PackagePlan<'a>,
+}
+
+impl<'a> KeepList<'a> {
+    /// The entries, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = KeepDoc<'a>> + '_ {
+        self.plan.keep.iter().map(|(v, r, d)| KeepDoc {
+            id: &v.id,
+            digest: v.digest.as_str(),
+            tags: &v.tags,
+            created_at: Ts(v.created),
+            reason: *r,
+            detail: Shown(d.clone()),
+        })
+    }
+}
+
+impl Serialize for KeepList<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
 }
 
 /// A version to delete.
@@ -184,43 +255,18 @@ pub struct Envelope {
 /// Build the document.
 pub fn document<'a>(plan: &'a Plan<'a>, rules: &'a Rules, env: Envelope) -> PrunePlan<'a> {
     let now = env.now;
-    let matched_by = |s: Selector| -> &'a str {
-        match s {
-            Selector::Glob(i) => rules.globs[i].as_str(),
-            Selector::Untagged => "untagged",
-        }
-    };
     let packages: Vec<PackageDoc<'a>> = plan
         .packages
         .iter()
         .map(|p| PackageDoc {
             package: p.package.name.as_deref(),
             total_versions: p.package.versions.len(),
-            delete: p
-                .delete
-                .iter()
-                .map(|&(v, s)| DeleteDoc {
-                    id: &v.id,
-                    digest: v.digest.as_str(),
-                    tags: &v.tags,
-                    created_at: Ts(v.created),
-                    age_days: age_days(v.created, now),
-                    matched_by: matched_by(s),
-                    also_removes: also_removes(v, s, rules),
-                })
-                .collect(),
-            keep: p
-                .keep
-                .iter()
-                .map(|(v, r, d)| KeepDoc {
-                    id: &v.id,
-                    digest: v.digest.as_str(),
-                    tags: &v.tags,
-                    created_at: Ts(v.created),
-                    reason: *r,
-                    detail: Shown(d.clone()),
-                })
-                .collect(),
+            delete: DeleteList {
+                plan: p,
+                rules,
+                now,
+            },
+            keep: KeepList { plan: p },
         })
         .collect();
     let total: usize = plan.packages.iter().map(|p| p.package.versions.len()).sum();
@@ -311,10 +357,12 @@ pub fn markdown(doc: &PrunePlan<'_>) -> String {
         md.push_str(&format!("| {} | {n} |\n", r.as_str()));
     }
     md.push('\n');
-    let rows: Vec<(&Option<&str>, &DeleteDoc<'_>)> = doc
+    let total: usize = doc.packages.iter().map(|p| p.delete.len()).sum();
+    let rows: Vec<(&Option<&str>, DeleteDoc<'_>)> = doc
         .packages
         .iter()
         .flat_map(|p| p.delete.iter().map(move |d| (&p.package, d)))
+        .take(SUMMARY_ROWS)
         .collect();
     if !rows.is_empty() {
         let title = if doc.action == Action::Delete {
@@ -324,10 +372,10 @@ pub fn markdown(doc: &PrunePlan<'_>) -> String {
         };
         md.push_str(&format!(
             "{title} (first {} of {}):\n\n| package | id | tags | created | age |\n|---|---|---|---|---:|\n",
-            rows.len().min(SUMMARY_ROWS),
-            rows.len()
+            rows.len(),
+            total
         ));
-        for (pkg, d) in rows.iter().take(SUMMARY_ROWS) {
+        for (pkg, d) in &rows {
             md.push_str(&format!(
                 "| {} | {} | {} | {} | {}d |\n",
                 cell(pkg.unwrap_or("-")),
@@ -356,10 +404,10 @@ pub enum Owner {
 
 /// The `gh api -X DELETE` lines of a plan, one per version to delete. Names are
 /// percent-encoded, so a line never holds a shell metacharacter.
-pub fn commands(doc: &PrunePlan<'_>, plan: &Plan<'_>, owner: &Owner) -> Vec<String> {
+pub fn commands(plan: &Plan<'_>, owner: &Owner) -> Vec<String> {
     let mut out = Vec::new();
-    for (p, planned) in doc.packages.iter().zip(&plan.packages) {
-        let name = p.package.unwrap_or_default();
+    for planned in &plan.packages {
+        let name = planned.package.name.as_deref().unwrap_or_default();
         let owner_path = match owner {
             Owner::Org(o) => format!("/orgs/{o}"),
             Owner::User(u) => format!("/users/{u}"),
@@ -369,8 +417,8 @@ pub fn commands(doc: &PrunePlan<'_>, plan: &Plan<'_>, owner: &Owner) -> Vec<Stri
                 .clone()
                 .unwrap_or_else(|| "/orgs/{owner}".to_string()),
         };
-        for d in &p.delete {
-            let id = match d.id {
+        for (v, _) in &planned.delete {
+            let id = match &v.id {
                 VersionId::Number(n) => n.to_string(),
                 VersionId::Text(s) => encode(s),
             };

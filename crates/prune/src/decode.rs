@@ -1,0 +1,749 @@
+//! The streaming decoder behind [`crate::listing`]: serde visitors that walk the listing's
+//! shape (top-level values, pages, package maps) and decode each version object straight
+//! into the few fields the plan needs, skipping everything else unread.
+//!
+//! Nothing of the input is kept: a 60 MB listing costs the memory of its versions, not of
+//! its text. Visitors cannot return prune-plan's own errors through serde, so a domain error
+//! is parked in the [`Ctx`] and serde is handed a placeholder; the caller reports the
+//! parked error first.
+
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use crate::error::PruneError;
+use crate::listing::{UrlParts, Version, VersionId, check_package_name};
+use rollout_core::oci::Digest;
+
+/// Versions collected for one package before the package name is settled.
+#[derive(Default)]
+pub(crate) struct Collected {
+    pub versions: Vec<Version>,
+    pub urls: Vec<UrlParts>,
+}
+
+impl Collected {
+    fn push(&mut self, version: Version, url: Option<UrlParts>) {
+        self.versions.push(version);
+        if let Some(u) = url
+            && self.urls.last() != Some(&u)
+        {
+            self.urls.push(u);
+        }
+    }
+}
+
+/// Where versions go: the bare listing, or a package of a `{"PKG": [...]}` map.
+#[derive(Clone, Copy)]
+enum Slot {
+    Bare,
+    Mapped(usize),
+}
+
+/// What the decoder has read so far, and the first domain error.
+pub(crate) struct Ctx<'o> {
+    pub origin: &'o str,
+    /// Versions decoded so far (for messages about versions without an id).
+    pub position: usize,
+    pub error: Option<PruneError>,
+    pub bare: Collected,
+    pub saw_bare: bool,
+    pub mapped: Vec<(String, Collected)>,
+}
+
+impl<'o> Ctx<'o> {
+    pub fn new(origin: &'o str) -> Self {
+        Ctx {
+            origin,
+            position: 0,
+            error: None,
+            bare: Collected::default(),
+            saw_bare: false,
+            mapped: Vec::new(),
+        }
+    }
+
+    /// Park `err` (the first one wins) and give serde something to unwind with.
+    fn fail<E: serde::de::Error>(&mut self, err: PruneError) -> E {
+        if self.error.is_none() {
+            self.error = Some(err);
+        }
+        E::custom("prune-plan: see the parked error")
+    }
+
+    /// "at the first version", "after version #12".
+    fn place(&self) -> String {
+        match self.position {
+            0 => "at the first version".to_string(),
+            n => format!("after version #{n}"),
+        }
+    }
+
+    fn listing(&self, message: impl Into<String>) -> PruneError {
+        PruneError::Listing {
+            origin: self.origin.to_string(),
+            message: message.into(),
+        }
+    }
+
+    fn mixed<E: serde::de::Error>(&mut self) -> Result<(), E> {
+        if self.saw_bare && !self.mapped.is_empty() {
+            let e = self.listing(
+                "the listing mixes a {\"PKG\": [...]} map with bare versions; give one shape",
+            );
+            return Err(self.fail(e));
+        }
+        Ok(())
+    }
+
+    fn slot(&mut self, slot: Slot) -> &mut Collected {
+        match slot {
+            Slot::Bare => &mut self.bare,
+            Slot::Mapped(i) => &mut self.mapped[i].1,
+        }
+    }
+}
+
+/// Any JSON value, kept only when it is a string or a whole number; otherwise described.
+#[derive(Debug, Clone, PartialEq)]
+enum Loose {
+    Str(String),
+    Int(u64),
+    /// The JSON type and, for scalars, the value as written.
+    Other(&'static str, String),
+}
+
+impl Loose {
+    fn describe(&self) -> String {
+        match self {
+            Loose::Str(s) => format!("string {s:?}"),
+            Loose::Int(n) => format!("number {n}"),
+            Loose::Other(t, v) if v.is_empty() => t.to_string(),
+            Loose::Other(t, v) => format!("{t} {v}"),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Loose {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Loose;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Loose, E> {
+                Ok(Loose::Str(v.to_string()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Loose, E> {
+                Ok(Loose::Str(v))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Loose, E> {
+                Ok(Loose::Int(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Loose, E> {
+                Ok(match u64::try_from(v) {
+                    Ok(n) => Loose::Int(n),
+                    Err(_) => Loose::Other("number", v.to_string()),
+                })
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Loose, E> {
+                Ok(Loose::Other("number", v.to_string()))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Loose, E> {
+                Ok(Loose::Other("boolean", v.to_string()))
+            }
+            fn visit_unit<E>(self) -> Result<Loose, E> {
+                Ok(Loose::Other("null", String::new()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Loose, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Loose::Other("an array", String::new()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Loose, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Loose::Other("an object", String::new()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A tag list: an array of strings (null is no tags); anything else is remembered as wrong.
+#[derive(Debug, Default)]
+struct Tags(Option<Vec<String>>);
+
+impl<'de> serde::Deserialize<'de> for Tags {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Tags;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array of tags")
+            }
+            fn visit_unit<E>(self) -> Result<Tags, E> {
+                Ok(Tags(Some(Vec::new())))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Tags, A::Error> {
+                let mut tags = Vec::new();
+                let mut ok = true;
+                while let Some(t) = seq.next_element::<Loose>()? {
+                    match t {
+                        Loose::Str(s) => tags.push(s),
+                        _ => ok = false,
+                    }
+                }
+                tags.shrink_to_fit();
+                Ok(Tags(ok.then_some(tags)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Tags, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Tags(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Tags, E> {
+                Ok(Tags(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Tags, E> {
+                Ok(Tags(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Tags, E> {
+                Ok(Tags(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Tags, E> {
+                Ok(Tags(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Tags, E> {
+                Ok(Tags(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `metadata` of the GitHub API: only `container.tags` is read.
+#[derive(Debug, Default)]
+struct Metadata(Option<Vec<String>>, bool);
+
+impl<'de> serde::Deserialize<'de> for Metadata {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// Walks `{"container": {"tags": [...]}}`; `level` 0 is metadata, 1 is container.
+        struct V(u8);
+        impl<'de> Visitor<'de> for V {
+            type Value = Metadata;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_unit<E>(self) -> Result<Metadata, E> {
+                Ok(Metadata(Some(Vec::new()), true))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Metadata, A::Error> {
+                let mut out = Metadata(Some(Vec::new()), true);
+                while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    match (self.0, k.as_ref()) {
+                        (0, "container") => out = map.next_value_seed(Level(1))?,
+                        (1, "tags") => {
+                            let Tags(t) = map.next_value()?;
+                            let ok = t.is_some();
+                            out = Metadata(t, ok);
+                        }
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(out)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Metadata, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Metadata(None, false))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Metadata, E> {
+                Ok(Metadata(None, false))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Metadata, E> {
+                Ok(Metadata(None, false))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Metadata, E> {
+                Ok(Metadata(None, false))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Metadata, E> {
+                Ok(Metadata(None, false))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Metadata, E> {
+                Ok(Metadata(None, false))
+            }
+        }
+        struct Level(u8);
+        impl<'de> DeserializeSeed<'de> for Level {
+            type Value = Metadata;
+            fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Metadata, D::Error> {
+                d.deserialize_any(V(self.0))
+            }
+        }
+        d.deserialize_any(V(0))
+    }
+}
+
+/// The fields of an object the decoder looks at.
+#[derive(Default)]
+struct Fields {
+    id: Option<Loose>,
+    name: Option<Loose>,
+    digest: Option<Loose>,
+    created_at: Option<Loose>,
+    created_at_camel: Option<Loose>,
+    metadata: Option<Metadata>,
+    tags: Option<Tags>,
+    url: Option<Loose>,
+    kind: Option<Loose>,
+    schema_version: Option<Loose>,
+    tool: Option<Loose>,
+    message: Option<Loose>,
+}
+
+/// Keys that make an object a version (or a document), not a package map.
+const VERSION_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "digest",
+    "created_at",
+    "createdAt",
+    "updated_at",
+    "updatedAt",
+    "metadata",
+    "tags",
+    "url",
+    "html_url",
+    "package_html_url",
+    "license",
+    "description",
+    "kind",
+    "schemaVersion",
+];
+
+impl Fields {
+    fn is_version(&self) -> bool {
+        self.id.is_some()
+            || self.name.is_some()
+            || self.digest.is_some()
+            || self.created_at.is_some()
+            || self.created_at_camel.is_some()
+            || self.metadata.is_some()
+            || self.tags.is_some()
+    }
+
+    /// Read the value of `key` into its field (or skip it).
+    fn read<'de, A: MapAccess<'de>>(
+        &mut self,
+        key: &str,
+        map: &mut A,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(), A::Error> {
+        let slot: &mut Option<Loose> = match key {
+            "id" => &mut self.id,
+            "name" => &mut self.name,
+            "digest" => &mut self.digest,
+            "created_at" => &mut self.created_at,
+            "createdAt" => &mut self.created_at_camel,
+            "url" => &mut self.url,
+            "kind" => &mut self.kind,
+            "schemaVersion" => &mut self.schema_version,
+            "tool" => &mut self.tool,
+            "message" => &mut self.message,
+            "metadata" => {
+                let twice = self.metadata.is_some();
+                self.metadata = Some(map.next_value()?);
+                return self.once(twice, key, ctx);
+            }
+            "tags" => {
+                let twice = self.tags.is_some();
+                self.tags = Some(map.next_value()?);
+                return self.once(twice, key, ctx);
+            }
+            _ => {
+                map.next_value::<IgnoredAny>()?;
+                return Ok(());
+            }
+        };
+        let twice = slot.is_some();
+        *slot = Some(map.next_value()?);
+        self.once(twice, key, ctx)
+    }
+
+    fn once<E: serde::de::Error>(
+        &self,
+        twice: bool,
+        key: &str,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(), E> {
+        if twice {
+            let e = ctx.listing(format!("{}: an object gives {key:?} twice", ctx.place()));
+            return Err(ctx.fail(e));
+        }
+        Ok(())
+    }
+
+    /// Read the rest of an object whose first key was already taken.
+    fn read_object<'de, A: MapAccess<'de>>(
+        first: Option<String>,
+        map: &mut A,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<Fields, A::Error> {
+        let mut fields = Fields::default();
+        if let Some(k) = first {
+            fields.read(&k, map, ctx)?;
+        }
+        while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            fields.read(&k, map, ctx)?;
+        }
+        Ok(fields)
+    }
+
+    /// Refuse a document (an object with a `kind`): an upstream error, or another kind.
+    fn document_error(&self, ctx: &Ctx<'_>) -> Option<PruneError> {
+        let kind = self.kind.as_ref()?;
+        if self.schema_version.is_none() && self.is_version() {
+            return None;
+        }
+        if *kind == Loose::Str("error".into()) {
+            let text = |l: &Option<Loose>, default: &str| match l {
+                Some(Loose::Str(s)) => s.clone(),
+                _ => default.to_string(),
+            };
+            return Some(PruneError::Core(rollout_core::CoreError::Upstream {
+                origin: ctx.origin.to_string(),
+                tool: text(&self.tool, "tool"),
+                message: text(&self.message, "(no message)"),
+            }));
+        }
+        Some(PruneError::WrongKind {
+            origin: ctx.origin.to_string(),
+            expected: "a package versions listing",
+            found: match kind {
+                Loose::Str(s) => format!("{s:?}"),
+                other => other.describe(),
+            },
+        })
+    }
+
+    /// Check the fields and make the version.
+    fn into_version(self, ctx: &mut Ctx<'_>) -> Result<(Version, Option<UrlParts>), PruneError> {
+        ctx.position += 1;
+        let origin = ctx.origin;
+        let at = |id: Option<&VersionId>, position: usize, message: String| PruneError::Version {
+            origin: origin.to_string(),
+            version: id.map_or_else(|| format!("#{position} in the listing"), |i| i.to_string()),
+            message,
+        };
+        let position = ctx.position;
+        let id = match self.id {
+            None => return Err(at(None, position, "no \"id\"".into())),
+            Some(Loose::Int(n)) => VersionId::Number(n),
+            Some(Loose::Str(s)) if !s.trim().is_empty() => VersionId::Text(s),
+            Some(other) => {
+                return Err(at(
+                    None,
+                    position,
+                    format!(
+                        "\"id\" is {}, expected a non-negative whole number or a string",
+                        other.describe()
+                    ),
+                ));
+            }
+        };
+        let bad = |message: String| at(Some(&id), position, message);
+        let string = |field: &str, v: Loose| match v {
+            Loose::Str(s) => Ok(s),
+            other => Err(bad(format!(
+                "{field:?} is {}, expected a string",
+                other.describe()
+            ))),
+        };
+        let (field, value) = match (self.digest, self.name) {
+            (Some(d), _) => ("digest", d),
+            (None, Some(n)) => ("name", n),
+            (None, None) => {
+                return Err(bad(
+                    "no digest (\"name\" in the GitHub API, or \"digest\")".into()
+                ));
+            }
+        };
+        let text = string(field, value)?;
+        let digest = Digest::parse(&text).map_err(|m| {
+            bad(format!(
+                "{field} {text:?} is not a digest ({m}); prune-plan reads container package versions"
+            ))
+        })?;
+        let (field, value) = match (self.created_at, self.created_at_camel) {
+            (Some(c), _) => ("created_at", c),
+            (None, Some(c)) => ("createdAt", c),
+            (None, None) => return Err(bad("no \"created_at\" (or \"createdAt\")".into())),
+        };
+        let text = string(field, value)?;
+        let created = rollout_core::time::parse_timestamp(&text).map_err(|e| {
+            let detail = match &e {
+                rollout_core::CoreError::InvalidTimestamp { message, .. } => message.clone(),
+                other => other.to_string(),
+            };
+            bad(format!("{field} {text:?} is not RFC 3339: {detail}"))
+        })?;
+        let tags = match (self.tags, self.metadata) {
+            (Some(Tags(Some(t))), _) => t,
+            (Some(Tags(None)), _) => {
+                return Err(bad("\"tags\" is not an array of strings".into()));
+            }
+            (None, Some(Metadata(t, true))) => t.unwrap_or_default(),
+            (None, Some(Metadata(_, false))) => {
+                return Err(bad(
+                    "\"metadata\" is not {\"container\": {\"tags\": [strings]}}".into(),
+                ));
+            }
+            (None, None) => Vec::new(),
+        };
+        let url = match self.url {
+            None | Some(Loose::Other("null", _)) => None,
+            Some(u) => Some(string("url", u)?),
+        };
+        Ok((
+            Version {
+                id,
+                digest,
+                created,
+                tags,
+            },
+            url.as_deref().and_then(UrlParts::parse),
+        ))
+    }
+}
+
+/// Decode a version object into `slot`, or park the error.
+fn finish_object<E: serde::de::Error>(
+    fields: Fields,
+    slot: Slot,
+    ctx: &mut Ctx<'_>,
+) -> Result<(), E> {
+    if let Some(e) = fields.document_error(ctx) {
+        return Err(ctx.fail(e));
+    }
+    if !fields.is_version() {
+        let e = ctx.listing(format!(
+            "{}: an object without version fields (id, name, created_at, metadata)",
+            ctx.place()
+        ));
+        return Err(ctx.fail(e));
+    }
+    match fields.into_version(ctx) {
+        Ok((v, url)) => {
+            ctx.slot(slot).push(v, url);
+            Ok(())
+        }
+        Err(e) => Err(ctx.fail(e)),
+    }
+}
+
+fn found<E: serde::de::Error>(ctx: &mut Ctx<'_>, what: &str, expected: &str) -> E {
+    let e = ctx.listing(format!(
+        "{}: found {what}, expected {expected}",
+        ctx.place()
+    ));
+    ctx.fail(e)
+}
+
+/// A whole top-level value of the stream.
+pub(crate) struct Top<'c, 'o>(pub &'c mut Ctx<'o>);
+
+impl<'de> DeserializeSeed<'de> for Top<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+macro_rules! refuse_scalars {
+    ($what:expr) => {
+        fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<(), E> {
+            Err(self.refuse("a string"))
+        }
+        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<(), E> {
+            Err(self.refuse("a number"))
+        }
+        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<(), E> {
+            Err(self.refuse("a number"))
+        }
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<(), E> {
+            Err(self.refuse("a number"))
+        }
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<(), E> {
+            Err(self.refuse("a boolean"))
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+            Err(self.refuse("null"))
+        }
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str($what)
+        }
+    };
+}
+
+impl Top<'_, '_> {
+    fn refuse<E: serde::de::Error>(self, what: &str) -> E {
+        let e = self.0.listing(format!(
+            "expected package versions (a JSON array of version objects), found {what}"
+        ));
+        self.0.fail(e)
+    }
+}
+
+impl<'de> Visitor<'de> for Top<'_, '_> {
+    type Value = ();
+    refuse_scalars!("package versions");
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let ctx = self.0;
+        ctx.saw_bare = true;
+        ctx.mixed()?;
+        while seq
+            .next_element_seed(Element {
+                ctx: &mut *ctx,
+                slot: Slot::Bare,
+                depth: 0,
+            })?
+            .is_some()
+        {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let ctx = self.0;
+        let Some(first) = map.next_key::<String>()? else {
+            let e = ctx.listing("an empty object: expected versions, or {\"PKG\": [versions...]}");
+            return Err(ctx.fail(e));
+        };
+        if VERSION_KEYS.contains(&first.as_str()) {
+            let fields = Fields::read_object(Some(first), &mut map, ctx)?;
+            ctx.saw_bare = true;
+            ctx.mixed()?;
+            return finish_object(fields, Slot::Bare, ctx);
+        }
+        let mut key = Some(first);
+        while let Some(name) = key
+            .take()
+            .map_or_else(|| map.next_key::<String>(), |k| Ok(Some(k)))?
+        {
+            if let Err(m) = check_package_name(&name) {
+                let e = ctx.listing(format!("package {name:?}: {m}"));
+                return Err(ctx.fail(e));
+            }
+            let index = match ctx.mapped.iter().position(|(n, _)| *n == name) {
+                Some(i) => i,
+                None => {
+                    ctx.mapped.push((name.clone(), Collected::default()));
+                    ctx.mixed()?;
+                    ctx.mapped.len() - 1
+                }
+            };
+            map.next_value_seed(PackageValue {
+                ctx: &mut *ctx,
+                name: &name,
+                slot: Slot::Mapped(index),
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// The value of a `{"PKG": ...}` entry: an array of versions or pages.
+struct PackageValue<'c, 'o, 'n> {
+    ctx: &'c mut Ctx<'o>,
+    name: &'n str,
+    slot: Slot,
+}
+
+impl<'de> DeserializeSeed<'de> for PackageValue<'_, '_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl PackageValue<'_, '_, '_> {
+    fn refuse<E: serde::de::Error>(self, what: &str) -> E {
+        let e = self.ctx.listing(format!(
+            "package {:?}: expected an array of versions, found {what}",
+            self.name
+        ));
+        self.ctx.fail(e)
+    }
+}
+
+impl<'de> Visitor<'de> for PackageValue<'_, '_, '_> {
+    type Value = ();
+    refuse_scalars!("an array of versions");
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq
+            .next_element_seed(Element {
+                ctx: &mut *self.ctx,
+                slot: self.slot,
+                depth: 0,
+            })?
+            .is_some()
+        {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Err(self.refuse("an object"))
+    }
+}
+
+/// An element of an array: a version object, or (one level down) a page of them.
+struct Element<'c, 'o> {
+    ctx: &'c mut Ctx<'o>,
+    slot: Slot,
+    depth: u8,
+}
+
+impl<'de> DeserializeSeed<'de> for Element<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl Element<'_, '_> {
+    fn refuse<E: serde::de::Error>(self, what: &str) -> E {
+        let expected = if self.depth == 0 {
+            "a version object or a page of them"
+        } else {
+            "a version object"
+        };
+        found(self.ctx, what, expected)
+    }
+}
+
+impl<'de> Visitor<'de> for Element<'_, '_> {
+    type Value = ();
+    refuse_scalars!("a version object");
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let fields = Fields::read_object(None, &mut map, self.ctx)?;
+        finish_object(fields, self.slot, self.ctx)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        if self.depth > 0 {
+            return Err(self.refuse("an array"));
+        }
+        while seq
+            .next_element_seed(Element {
+                ctx: &mut *self.ctx,
+                slot: self.slot,
+                depth: 1,
+            })?
+            .is_some()
+        {}
+        Ok(())
+    }
+}
