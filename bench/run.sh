@@ -161,6 +161,28 @@ hyperfine --warmup 3 --runs 30 --prepare "$greset" --export-json "$out/bump-push
 bash -c "$greset"
 printf '{"edit": %s}\n' "$bump_mem" > "$out/bump-mem.json"
 
+# prune-plan: 200,000 versions (about 65 MB, gh api --paginate pages of 100) against the
+# same rules written as a jq 1.6 filter (bench/prune.jq). Both must delete the same ids.
+prune=$PWD/target/release/prune-plan
+listing=$data/versions-200k.json
+if [ ! -s "$listing" ]; then
+  echo "bench: generating a listing of 200,000 versions" >&2
+  python3 bench/gen_ghcr.py --package claude-runtime-review --org glitchwerks --versions 200000 \
+    --start 2025-11-21T00:00:00Z --every 157 --per-page 100 --slim \
+    --digest 150000=sha256:$R > "$listing"
+fi
+$pin scan --root examples/pins --compact > "$data/prune-pins.json"
+prune_cmd="$prune -i $listing --package claude-runtime-review --match pending-* --protect-tag none --protect-digests $data/prune-pins.json --max-delete 1000000 --now 2026-11-21T08:00:00Z --trace-id bench --compact"
+jq_prune="jq -n -c --argjson now 1795248000 --slurpfile pins $data/prune-pins.json -f bench/prune.jq $listing"
+a=$($prune_cmd --jq '[.packages[0].delete[].id] | length, (map(tostring) | join(",") | length)' 2>/dev/null | paste -sd' ')
+b=$($jq_prune | jq -c '[.delete[].id] | length, (map(tostring) | join(",") | length)' | paste -sd' ')
+[ "$a" = "$b" ] || { echo "bench: prune-plan ($a) and jq ($b) disagree on the plan" >&2; exit 1; }
+echo "bench: prune-plan over 200,000 versions" >&2
+hyperfine -N --warmup 1 --runs 5 --export-json "$out/prune.json" \
+  -n prune-plan "$prune_cmd" -n "jq 1.6" "$jq_prune" >&2
+printf '{"tool": %s, "jq": %s, "input": %s}\n' "$(peak $prune_cmd)" "$(peak $jq_prune)" \
+  "$(stat -c %s "$listing")" > "$out/prune-mem.json"
+
 python3 - "$out" "$records" "$big_gate_mem" "$big_jq_mem" "$small_gate_mem" "$small_jq_mem" "${policy_mem[@]}" <<'PY'
 import json, sys, platform, os
 out, records, bg, bj, sg, sj, pa1, pj1, pa2, pj2 = sys.argv[1], int(sys.argv[2]), *map(int, sys.argv[3:])
@@ -170,7 +192,7 @@ def load(name):
 big, small = load("big"), load("small")
 rows = []
 def row(bench, tool, med, mem, base_med, base_mem, target):
-    ratio = base_med / med if tool in ("gate-eval", "policy-apply", "digest-pin", "digest-pin scan", "tag-bump") else 1.0
+    ratio = base_med / med if tool in ("gate-eval", "policy-apply", "digest-pin", "digest-pin scan", "tag-bump", "prune-plan") else 1.0
     mem_s = f"{mem/1024:.1f} MiB" if mem else "–"
     tool, target = tool.replace("|", "\\|"), target.replace("|", "\\|")
     rows.append(f"| {bench} | {tool} | {med*1000:.1f} ms | {mem_s} | "
@@ -220,6 +242,15 @@ tp, gp = bp["tag-bump --push"], bp["sed && git add && git commit && git push"]
 row("edit + commit + push, local bare remote", "tag-bump", tp, 0, gp, 0,
     f"≤1.2x git CLI: {'met' if tp / gp <= 1.2 else 'NOT met'} ({tp / gp:.2f}x git)")
 row("edit + commit + push, local bare remote", "sed && git add && git commit && git push", gp, 0, gp, 0, "baseline")
+pr = {x["command"]: x["median"] for x in json.load(open(f"{out}/prune.json"))["results"]}
+prm = json.load(open(f"{out}/prune-mem.json"))
+pt, pj = pr["prune-plan"], pr["jq 1.6"]
+mem_ratio = prm["tool"] * 1024 / prm["input"]
+bench = f"plan over 200,000 versions ({prm['input'] / 2**20:.0f} MiB)"
+row(bench, "prune-plan", pt, prm["tool"], pj, prm["jq"],
+    f"≥5x faster than jq 1.6: {'met' if pj / pt >= 5 else 'NOT met'}; peak ≤2x input: "
+    f"{'met' if mem_ratio <= 2 else 'NOT met'} ({mem_ratio:.2f}x)")
+row(bench, "jq 1.6 (bench/prune.jq)", pj, prm["jq"], pj, prm["jq"], "baseline")
 report = ["# rollout-tools benchmarks", "",
           f"Machine: {os.cpu_count()} cores, {platform.machine()}; medians from hyperfine, "
           "peak memory (max RSS) from GNU time. Ratio = baseline median / tool median.", "",

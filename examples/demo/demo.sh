@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the embedded example: decide whether the payments-api canary may widen,
 # widen it under governance, promote and roll back pinned image digests, then bump a
-# service's tag in a Flux repository and push it.
+# service's tag in a Flux repository and push it, and plan a registry clean-up that keeps
+# every image the repository pins or may roll back to.
 # `make demo` runs this with the freshly built tools first on PATH.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -100,6 +101,30 @@ tag-bump "${bump[@]}" --service papi --pr 42 --sha a1b2c3d4e5f60718293a4b5c6d7e8
 echo "-- compare-and-swap: refuse unless the tag is still what we saw (exit 3):"
 set +e
 tag-bump "${bump[@]}" --service web --tag 2026.11.2 --expect-current 2026.10.9 --push
+status=$?
+set -e
+echo "exit status: $status"
+test "$status" -eq 3
+echo
+echo "== 10. prune-plan: clean up the registry (examples/prune, 2 pages), never what is pinned"
+listing="$here/../prune/versions.json"
+echo "-- the replaced weekly rule (pending-* older than 14d, never a 40-hex tag) deletes nothing,"
+echo "   because every build carries both tags on one digest:"
+prune-plan -i "$listing" --match 'pending-*' \
+  --jq '"action \(.action): \(.summary.byReason | to_entries | map("\(.key) \(.value)") | join(", "))"' 2>/dev/null
+echo "-- protect what the repository pins (digest-pin scan) and may roll back to (the ledger):"
+digest-pin scan --root "$out/pins" > "$out/pins-scan.json"
+plan=(-i "$listing" --match 'pending-*' --protect-tag none
+      --protect-digests "$out/pins-scan.json" --protect-digests "$ledger")
+prune-plan "${plan[@]}" --summary "$out/prune-summary.md" > "$out/prune-plan.json"
+prune-plan "${plan[@]}" 2>/dev/null --jq '.packages[0].keep[] | select(.reason == "protected_digest")
+  | "   kept \(.id) \(.digest[7:19])… (\(.detail | sub(".*/"; "")))"'
+sed -n '1,14p' "$out/prune-summary.md"
+echo "-- the reviewed plan as gh api calls (first 2 of $(prune-plan "${plan[@]}" --jq .summary.delete 2>/dev/null)):"
+prune-plan "${plan[@]}" --format commands 2>/dev/null | head -2
+echo "-- a careless --match '*' is over --max-delete 20: refused, nothing may be deleted (exit 3):"
+set +e
+prune-plan -i "$listing" --match '*' --protect-tag none --max-delete 20 > /dev/null
 status=$?
 set -e
 echo "exit status: $status"

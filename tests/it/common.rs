@@ -136,3 +136,22 @@ pub fn assert_refused(
     assert_eq!(json_out(&out)["reasonCode"], reason, "{shown}");
     assert_eq!(keep(snapshot(dir)), before, "{shown} changed files");
 }
+
+/// Validate a document against its committed schema (`schemas/KIND.v1.schema.json`), so the
+/// schemas cannot drift from what the tools really print.
+pub fn assert_schema(doc: &serde_json::Value) {
+    let kind = doc["kind"].as_str().expect("a document with a kind");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schemas")
+        .join(format!("{kind}.v1.schema.json"));
+    let schema: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{kind} does not match its schema: {errors:#?}"
+    );
+}

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::common::{NOW, assert_refused, error_line, json_out, snapshot, tool};
+use crate::common::{NOW, assert_refused, assert_schema, error_line, json_out, snapshot, tool};
 
 const TOOL: &str = "prune-plan";
 
@@ -76,6 +76,7 @@ fn scan_of_example_pins(dir: &Path) -> PathBuf {
         .output()
         .unwrap();
     assert!(out.status.success());
+    assert_schema(&json_out(&out));
     let path = dir.join("pins.json");
     std::fs::write(&path, &out.stdout).unwrap();
     path
@@ -111,6 +112,8 @@ fn the_replaced_rule_never_deletes_and_the_pins_fix_it() {
             "--protect-digests",
         ])
         .arg(&scan));
+    assert_schema(&old);
+    assert_schema(&new);
     assert_eq!(new["action"], "delete");
     assert_eq!(new["summary"]["delete"], 32);
     assert_eq!(
@@ -463,6 +466,7 @@ fn multi_arch_children_and_attestations_of_kept_images_are_kept() {
             "--untagged",
             "delete",
         ]));
+    assert_schema(&plan);
     assert_eq!(ids(&plan, "delete"), vec![json!(6), json!(7), json!(8)]);
     let by = &plan["summary"]["byReason"];
     assert_eq!(by["child_of_kept_index"], 3);
@@ -529,6 +533,7 @@ fn the_threshold_refuses_the_plan_but_lists_the_candidates() {
     );
     // stdout holds exactly one document, the plan (not an error document)
     let plan = json_out(&out);
+    assert_schema(&plan);
     assert_eq!(plan["action"], "refused_threshold");
     assert_eq!(plan["summary"]["candidates"], 33);
     assert_eq!(plan["summary"]["delete"], 0);

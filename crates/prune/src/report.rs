@@ -284,7 +284,7 @@ pub fn document<'a>(plan: &'a Plan<'a>, rules: &'a Rules, env: Envelope) -> Prun
         rules: RulesDoc {
             globs: &rules.globs,
             untagged: rules.untagged,
-            older_than: rules.older_than.to_string(),
+            older_than: rules.older_than.compound(),
             cutoff: rollout_core::time::format_timestamp(rules.cutoff),
             protect_tags: rules.protect_tags.iter().map(|r| r.as_str()).collect(),
             protect_digests: &rules.protected.sources,

@@ -44,6 +44,11 @@ fn tools() -> Vec<Tool> {
             command: rollout_bump::cli::Cli::command,
             sections: include_str!("../../bump/doc/tag-bump.roff"),
         },
+        Tool {
+            name: "prune-plan",
+            command: rollout_prune::cli::Cli::command,
+            sections: include_str!("../../prune/doc/prune-plan.roff"),
+        },
     ]
 }
 
@@ -93,8 +98,8 @@ the Markdown summary is appended to this file (unless \fB\-\-no\-step\-summary\f
 when \fBtrue\fR, errors and warnings are also printed as \fB::error::\fR and \fB::warning::\fR
 workflow commands
 .SH LIMITS
-A JSON or YAML document is at most 64 MiB, a JSONL record at most 1 MiB, nesting at most
-128 levels; a YAML file may expand through aliases to at most 1,000,000 nodes. Larger or
+A JSON or YAML document is at most 64 MiB (a prune\-plan versions listing, which is streamed,
+512 MiB), a JSONL record at most 1 MiB, nesting at most 128 levels; a YAML file may expand through aliases to at most 1,000,000 nodes. Larger or
 deeper input is refused with exit 2 (or, for evidence, makes the source \fBinvalid\fR).
 "#;
 
@@ -172,6 +177,12 @@ fn schemas() -> Vec<(&'static str, serde_json::Value)> {
         (
             "digest-ledger-record.v1.schema.json",
             serde_json::to_value(schemars::schema_for!(rollout_pin::report::LedgerRecordDoc)),
+        ),
+        (
+            "prune-plan.v1.schema.json",
+            serde_json::to_value(schemars::schema_for!(
+                rollout_prune::report::PrunePlan<'static>
+            )),
         ),
         (
             "error.v1.schema.json",
