@@ -43,8 +43,8 @@ Examples:
   # Untagged manifests too, but never the platform images and attestations of a kept index
   prune-plan -i versions.json --match 'sha-*' --untagged delete --manifests index-map.json
 
-  # Several packages at once, and the counts by reason
-  jq -n '{base: input, review: input}' base.json review.json |
+  # Several packages at once (--slurpfile keeps every page), and the counts by reason
+  jq -n --slurpfile b base.json --slurpfile r review.json '{base: $b, review: $r}' |
     prune-plan --match 'pending-*' --jq .summary.byReason
 
 Input: GET /orgs/ORG/packages/container/PKG/versions as gh prints it: one array, the
