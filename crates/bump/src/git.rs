@@ -14,6 +14,7 @@
 //! A token never reaches a message: errors are scrubbed of every secret the run knows and
 //! of URL userinfo before they leave this module.
 
+pub use rollout_core::url::redact_userinfo;
 use std::cell::{Cell, RefCell};
 use std::path::{Path, PathBuf};
 
@@ -55,24 +56,6 @@ impl Transport {
         }
         out
     }
-}
-
-/// Drop the `user:password@` part of every URL in a text.
-pub fn redact_userinfo(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find("://") {
-        out.push_str(&rest[..i + 3]);
-        rest = &rest[i + 3..];
-        let authority_end = rest
-            .find(|c: char| c == '/' || c.is_whitespace() || c == '"' || c == '\'')
-            .unwrap_or(rest.len());
-        if let Some(at) = rest[..authority_end].rfind('@') {
-            rest = &rest[at + 1..];
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 /// Check a remote URL: no password in it (credentials come from the environment or a
@@ -649,10 +632,6 @@ mod tests {
 
     #[test]
     fn userinfo_and_tokens_never_show() {
-        assert_eq!(
-            redact_userinfo("fetch https://u:s3cret@host/r.git and http://x@h/"),
-            "fetch https://host/r.git and http://h/"
-        );
         let t = Transport {
             token: Some("tok-123456".into()),
             ..Transport::default()

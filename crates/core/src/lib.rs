@@ -22,6 +22,7 @@
 //! * [`fsx`]: atomic writes, file locks with timeout, locked JSONL appends;
 //! * [`summary`]: Markdown summaries to a file and to the GitHub step summary;
 //! * [`trace`]: trace id precedence and generation;
+//! * [`url`]: URLs with their credentials removed, for messages and documents;
 //! * [`cli`]: common flags, the captured environment, the clock, how a run ends.
 //!
 //! Domain code stays pure: the clock, the trace id and the environment are resolved at the
@@ -43,6 +44,7 @@ pub mod output;
 pub mod summary;
 pub mod time;
 pub mod trace;
+pub mod url;
 pub mod yaml;
 pub mod yamledit;
 pub mod yamlspan;
