@@ -30,6 +30,7 @@ pub fn bin_path(name: &str) -> PathBuf {
         "digest-pin" => PathBuf::from(env!("CARGO_BIN_EXE_digest-pin")),
         "tag-bump" => PathBuf::from(env!("CARGO_BIN_EXE_tag-bump")),
         "prune-plan" => PathBuf::from(env!("CARGO_BIN_EXE_prune-plan")),
+        "freshness-check" => PathBuf::from(env!("CARGO_BIN_EXE_freshness-check")),
         other => panic!("unknown binary {other}"),
     }
 }

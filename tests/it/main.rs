@@ -5,6 +5,7 @@
 
 mod common;
 mod digest_pin;
+mod freshness_check;
 mod gate_eval;
 mod help_examples;
 mod policy_apply;

@@ -49,6 +49,11 @@ fn tools() -> Vec<Tool> {
             command: rollout_prune::cli::Cli::command,
             sections: include_str!("../../prune/doc/prune-plan.roff"),
         },
+        Tool {
+            name: "freshness-check",
+            command: rollout_fresh::cli::Cli::command,
+            sections: include_str!("../../fresh/doc/freshness-check.roff"),
+        },
     ]
 }
 
@@ -182,6 +187,12 @@ fn schemas() -> Vec<(&'static str, serde_json::Value)> {
             "prune-plan.v1.schema.json",
             serde_json::to_value(schemars::schema_for!(
                 rollout_prune::report::PrunePlan<'static>
+            )),
+        ),
+        (
+            "freshness-report.v1.schema.json",
+            serde_json::to_value(schemars::schema_for!(
+                rollout_fresh::report::FreshnessReport
             )),
         ),
         (

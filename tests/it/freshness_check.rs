@@ -1,0 +1,358 @@
+//! freshness-check on real git repositories built with chosen commit dates and paths.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::common::{NOW, assert_refused, assert_schema, json_out, tool};
+
+const TOOL: &str = "freshness-check";
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn commit(dir: &Path, date: &str, file: &str, subject: &str) {
+    let path = dir.join(file);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+    text.push_str(subject);
+    text.push('\n');
+    std::fs::write(&path, text).unwrap();
+    git(dir, &["add", "-A"]);
+    let out = Command::new("git")
+        .current_dir(dir)
+        .env("GIT_AUTHOR_DATE", date)
+        .env("GIT_COMMITTER_DATE", date)
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.invalid",
+            "commit",
+            "-qm",
+            subject,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+}
+
+/// The private repository of the replaced alarm: released at ci-v0.1.0 on 2026-10-01, then
+/// one unrelated commit, one on an imported skill, one on CLAUDE.md (2026-10-20).
+fn private_repo(root: &Path) -> PathBuf {
+    let dir = root.join("private");
+    std::fs::create_dir_all(&dir).unwrap();
+    git(&dir, &["init", "-q", "-b", "main"]);
+    commit(&dir, "2026-10-01T00:00:00Z", "CLAUDE.md", "release");
+    commit(
+        &dir,
+        "2026-10-01T00:00:00Z",
+        "skills/git/SKILL.md",
+        "git skill",
+    );
+    git(&dir, &["tag", "-a", "ci-v0.1.0", "-m", "ci-v0.1.0"]);
+    commit(&dir, "2026-10-05T00:00:00Z", "other.txt", "unrelated");
+    commit(
+        &dir,
+        "2026-10-10T00:00:00Z",
+        "skills/git/SKILL.md",
+        "skills: git tweak",
+    );
+    commit(&dir, "2026-10-20T00:00:00Z", "CLAUDE.md", "claude md");
+    dir
+}
+
+fn fresh(repo: &Path) -> assert_cmd::Command {
+    let mut c = tool(TOOL);
+    c.arg("--repo")
+        .arg(repo)
+        .args(["--now", NOW, "--trace-id", "t", "--compact"]);
+    c
+}
+
+fn run_ok(cmd: &mut assert_cmd::Command, code: i32) -> Value {
+    let out = cmd.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc = json_out(&out);
+    assert_schema(&doc);
+    doc
+}
+
+#[test]
+fn stale_on_the_watched_paths_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = private_repo(tmp.path());
+    let doc = run_ok(
+        fresh(&repo).args([
+            "--pinned",
+            "ci-v0.1.0",
+            "--path",
+            "skills/git/",
+            "--path",
+            "CLAUDE.md",
+        ]),
+        0,
+    );
+    assert_eq!(doc["status"], "stale");
+    assert_eq!(doc["stale"], true);
+    assert_eq!(
+        doc["commitsAhead"], 2,
+        "the unrelated commit is not counted"
+    );
+    assert_eq!(doc["gapDays"], 19);
+    assert_eq!(doc["gap"], "19d");
+    let subjects: Vec<&str> = doc["commits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(subjects, ["claude md", "skills: git tweak"]);
+    assert_eq!(
+        doc["commits"][1]["paths"],
+        serde_json::json!(["skills/git/SKILL.md"])
+    );
+    assert_eq!(doc["pinned"]["committedAt"], "2026-10-01T00:00:00Z");
+    assert_eq!(
+        doc["paths"],
+        serde_json::json!(["CLAUDE.md", "skills/git/"])
+    );
+    // --fail-on-stale turns it into exit 1, after the report
+    run_ok(
+        fresh(&repo).args([
+            "--pinned",
+            "ci-v0.1.0",
+            "--path",
+            "CLAUDE.md",
+            "--fail-on-stale",
+        ]),
+        1,
+    );
+    // nothing on the paths, or a gap within the limit: fresh
+    let doc = run_ok(
+        fresh(&repo).args(["--pinned", "ci-v0.1.0", "--path", "agents/"]),
+        0,
+    );
+    assert_eq!(
+        (doc["status"].as_str(), doc["commitsAhead"].as_u64()),
+        (Some("fresh"), Some(0))
+    );
+    let doc = run_ok(
+        fresh(&repo).args([
+            "--pinned",
+            "ci-v0.1.0",
+            "--path",
+            "skills/",
+            "--max-gap",
+            "20d",
+        ]),
+        0,
+    );
+    assert_eq!(
+        (doc["status"].as_str(), doc["commitsAhead"].as_u64()),
+        (Some("fresh"), Some(1))
+    );
+}
+
+#[test]
+fn title_and_dedupe_key_do_not_move_with_the_counts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = private_repo(tmp.path());
+    git(
+        &repo,
+        &[
+            "remote",
+            "add",
+            "origin",
+            "https://x-access-token:s3cr3t@github.com/glitchwerks/claude-configs.git",
+        ],
+    );
+    let args = ["--pinned", "ci-v0.1.0", "--path", "CLAUDE.md"];
+    let a = run_ok(fresh(&repo).args(args), 0);
+    commit(&repo, "2026-11-01T00:00:00Z", "CLAUDE.md", "more");
+    let b = run_ok(fresh(&repo).args(args), 0);
+    assert_ne!(a["commitsAhead"], b["commitsAhead"]);
+    assert_eq!(a["title"], b["title"]);
+    assert_eq!(a["dedupeKey"], b["dedupeKey"]);
+    assert_eq!(
+        a["title"],
+        "Stale pinned ref: ci-v0.1.0 in https://github.com/glitchwerks/claude-configs"
+    );
+    assert_eq!(
+        a["dedupeKey"],
+        "freshness:https://github.com/glitchwerks/claude-configs@ci-v0.1.0"
+    );
+    let body = b["body"].as_str().unwrap();
+    assert!(
+        body.ends_with(
+            "<!-- freshness:https://github.com/glitchwerks/claude-configs@ci-v0.1.0 -->\n"
+        ),
+        "{body}"
+    );
+    assert!(
+        body.contains("2 commit(s) ahead on the watched paths; gap 31d (limit 14d)."),
+        "{body}"
+    );
+    // the token never shows
+    let out = fresh(&repo).args(args).output().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("s3cr3t"));
+}
+
+#[test]
+fn a_shallow_clone_is_refused_not_undercounted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = private_repo(tmp.path());
+    let shallow = tmp.path().join("shallow");
+    let url = format!("file://{}", repo.display());
+    git(
+        tmp.path(),
+        &["clone", "-q", "--depth", "1", &url, "shallow"],
+    );
+    git(
+        &shallow,
+        &[
+            "fetch",
+            "-q",
+            "--depth",
+            "1",
+            "origin",
+            "refs/tags/ci-v0.1.0:refs/tags/ci-v0.1.0",
+        ],
+    );
+    // The replaced alarm reported 1 here whatever the paths; the report says it cannot know.
+    let out = fresh(&shallow)
+        .args(["--pinned", "ci-v0.1.0", "--path", "other.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let doc = json_out(&out);
+    assert_eq!(doc["status"], "incomplete_history");
+    assert_eq!(doc["shallow"], true);
+    assert_eq!(doc["stale"], false);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("freshness-check: error: "), "{stderr}");
+    assert!(
+        stderr.contains("is a shallow clone and the history between ci-v0.1.0 and HEAD is cut at"),
+        "{stderr}"
+    );
+    // with the full history the same run counts correctly
+    git(&shallow, &["fetch", "-q", "--unshallow"]);
+    let doc = run_ok(
+        fresh(&shallow).args(["--pinned", "ci-v0.1.0", "--path", "other.txt"]),
+        0,
+    );
+    assert_eq!(
+        (doc["commitsAhead"].as_u64(), doc["shallow"].as_bool()),
+        (Some(1), Some(false))
+    );
+}
+
+#[test]
+fn a_pin_newer_than_head_is_skipped_not_failed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = private_repo(tmp.path());
+    let out = fresh(&repo)
+        .args(["--pinned", "main", "--head", "ci-v0.1.0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let doc = json_out(&out);
+    assert_eq!(doc["status"], "skipped_negative_gap");
+    assert_eq!(doc["gapDays"], -19);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("freshness-check: warning: the pinned commit is newer than ci-v0.1.0")
+    );
+}
+
+#[test]
+fn paths_from_a_manifest_through_jq() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = private_repo(tmp.path());
+    let manifest = tmp.path().join("ci-manifest.yaml");
+    std::fs::write(
+        &manifest,
+        "shared:\n  imports_from_private:\n    skills: [git, git]\n    agents: [ops]\n\
+         overlays:\n  review:\n    imports_from_private:\n      agents: [ops, debugger]\n",
+    )
+    .unwrap();
+    let query = "[.shared.imports_from_private, .overlays[].imports_from_private] | map((.skills[]? | \"skills/\\(.)/\"), (.agents[]? | \"agents/\\(.).md\"), (.claude_md // \"CLAUDE.md\"))";
+    let doc = run_ok(
+        fresh(&repo)
+            .args(["--pinned", "ci-v0.1.0", "--paths-from"])
+            .arg(&manifest)
+            .args(["--paths-query", query]),
+        0,
+    );
+    assert_eq!(
+        doc["paths"],
+        serde_json::json!([
+            "CLAUDE.md",
+            "agents/debugger.md",
+            "agents/ops.md",
+            "skills/git/"
+        ])
+    );
+    assert_eq!(doc["commitsAhead"], 2);
+}
+
+#[test]
+fn failures_name_the_problem() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = private_repo(tmp.path());
+    let d = tmp.path();
+    let mut c = fresh(&d.join("nope"));
+    c.args(["--pinned", "x"]);
+    assert_refused(d, c, TOOL, 2, "repository_invalid", "not a git repository");
+    let mut c = fresh(&repo);
+    c.args(["--pinned", "ci-v9.9.9"]);
+    assert_refused(
+        d,
+        c,
+        TOOL,
+        2,
+        "ref_not_found",
+        "--pinned \"ci-v9.9.9\": no such commit",
+    );
+    let mut c = fresh(&repo);
+    c.args(["--pinned", "ci-v0.1.0", "--path", "../etc"]);
+    assert_refused(d, c, TOOL, 2, "argument_invalid", "--path \"../etc\"");
+    let mut c = fresh(&repo);
+    c.args(["--pinned", "ci-v0.1.0", "--max-gap", "two weeks"]);
+    assert_refused(d, c, TOOL, 2, "duration_invalid", "two weeks");
+    let manifest = d.join("m.json");
+    std::fs::write(&manifest, r#"{"paths": [1]}"#).unwrap();
+    let mut c = fresh(&repo);
+    c.args(["--pinned", "ci-v0.1.0", "--paths-from"])
+        .arg(&manifest)
+        .args(["--paths-query", ".paths"]);
+    assert_refused(
+        d,
+        c,
+        TOOL,
+        2,
+        "paths_invalid",
+        "--paths-query gave 1, expected path strings",
+    );
+    let mut c = fresh(&repo);
+    c.args(["--pinned", "ci-v0.1.0", "--paths-from"])
+        .arg(&manifest);
+    assert_refused(d, c, TOOL, 2, "usage", "--paths-query");
+}
