@@ -238,10 +238,17 @@ fn a_shallow_clone_is_refused_not_undercounted() {
     );
     // The replaced alarm reported 1 here whatever the paths; the report says it cannot know.
     let out = fresh(&shallow)
-        .args(["--pinned", "ci-v0.1.0", "--path", "other.txt"])
+        .args([
+            "--pinned",
+            "ci-v0.1.0",
+            "--path",
+            "other.txt",
+            "--json-errors",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
+    // stdout holds the report and nothing else, even with --json-errors
     let doc = json_out(&out);
     assert_eq!(doc["status"], "incomplete_history");
     assert_eq!(doc["shallow"], true);

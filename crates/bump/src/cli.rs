@@ -13,9 +13,7 @@ use std::time::Duration as StdDuration;
 use clap::Parser;
 use indexmap::IndexMap;
 use regex::Regex;
-use rollout_core::cli::{
-    CommonArgs, Env, LockArgs, epoch_seconds, finish, parse, resolve_now, warn,
-};
+use rollout_core::cli::{CommonArgs, Env, LockArgs, epoch_seconds, resolve_now, warn};
 use rollout_core::doc::{Kind, SCHEMA_VERSION};
 use rollout_core::fsx::{Lock, atomic_write};
 use rollout_core::input::{MAX_DOCUMENT_BYTES, Source, as_text, parse_json, read_bytes};
@@ -211,14 +209,13 @@ impl GitEnv {
 
 /// Entry point of the `tag-bump` binary.
 pub fn main() -> ExitCode {
-    let env = Env::capture();
-    let cli = match parse::<Cli>(TOOL, &env) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let json_errors = cli.common.json_errors || env.json_errors;
-    let result = run(&cli, &env, &GitEnv::capture());
-    finish(TOOL, &env, json_errors, result)
+    rollout_core::cli::main(TOOL, |cli: &Cli, env| run(cli, env, &GitEnv::capture()))
+}
+
+impl rollout_core::cli::ToolCli for Cli {
+    fn common(&self) -> &CommonArgs {
+        &self.common
+    }
 }
 
 /// The values of a run, checked.

@@ -168,6 +168,28 @@ pub fn parse<C: Parser>(tool: &str, env: &Env) -> Result<C, ExitCode> {
     }
 }
 
+/// A tool's parsed command line, so the shared entry point can read its common flags.
+pub trait ToolCli: Parser {
+    /// The flags every tool takes.
+    fn common(&self) -> &CommonArgs;
+}
+
+/// The whole `main` of a tool: capture the environment, parse, run, report. `run` is where a
+/// tool reads anything else at the edge (fault-injection hooks, git's environment).
+pub fn main<C: ToolCli, E: Failure>(
+    tool: &str,
+    run: impl FnOnce(&C, &Env) -> Result<u8, E>,
+) -> ExitCode {
+    let env = Env::capture();
+    let cli = match parse::<C>(tool, &env) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let json_errors = cli.common().json_errors || env.json_errors;
+    let result = run(&cli, &env);
+    finish(tool, &env, json_errors, result)
+}
+
 /// End a run: success codes pass through; failures are reported and mapped to their code.
 pub fn finish<E: Failure>(
     tool: &str,
@@ -179,6 +201,7 @@ pub fn finish<E: Failure>(
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             let hints = e.hints();
+            let json_errors = json_errors && !e.document_printed();
             report(tool, env, json_errors, &e, &hints)
         }
     }

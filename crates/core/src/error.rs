@@ -46,6 +46,12 @@ pub trait Failure: std::error::Error {
     fn hints(&self) -> Vec<String> {
         Vec::new()
     }
+    /// Whether stdout already holds this run's one document (a refused prune plan, a
+    /// freshness report that cannot conclude): then `--json-errors` adds no error document,
+    /// so stdout still carries exactly one.
+    fn document_printed(&self) -> bool {
+        false
+    }
 }
 
 /// Errors raised by the shared contract code: reading inputs, time, jq, files, locks.

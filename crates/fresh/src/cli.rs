@@ -4,9 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use rollout_core::cli::{
-    CommonArgs, Env, epoch_seconds, finish, parse, resolve_now, verdict_code, warn,
-};
+use rollout_core::cli::{CommonArgs, Env, epoch_seconds, resolve_now, verdict_code, warn};
 use rollout_core::input::{MAX_DOCUMENT_BYTES, Source, as_text, read_bytes};
 use rollout_core::jq::JqProgram;
 use rollout_core::output::Output;
@@ -88,15 +86,13 @@ pub struct Cli {
 
 /// Entry point of the `freshness-check` binary.
 pub fn main() -> ExitCode {
-    let env = Env::capture();
-    let cli = match parse::<Cli>(TOOL, &env) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let json_errors = cli.common.json_errors || env.json_errors;
-    let result = run(&cli, &env);
-    let json_errors = json_errors && !result.as_ref().is_err_and(FreshError::report_printed);
-    finish(TOOL, &env, json_errors, result)
+    rollout_core::cli::main(TOOL, |cli: &Cli, env| run(cli, env))
+}
+
+impl rollout_core::cli::ToolCli for Cli {
+    fn common(&self) -> &CommonArgs {
+        &self.common
+    }
 }
 
 /// Check one pathspec: relative, inside the repository.
@@ -213,10 +209,7 @@ pub fn run(cli: &Cli, env: &Env) -> Result<u8, FreshError> {
         cli.common.no_step_summary,
         env,
     )?;
-    let value = serde_json::to_value(&doc).map_err(|e| FreshError::Git {
-        message: e.to_string(),
-    })?;
-    output.emit(&value)?;
+    output.emit_serialize(&doc)?;
     match doc.status {
         Status::IncompleteHistory => Err(FreshError::Shallow {
             repo: doc.repository.clone(),

@@ -68,19 +68,6 @@ pub enum FreshError {
     },
 }
 
-impl FreshError {
-    /// Whether stdout already holds this run's one document.
-    pub fn report_printed(&self) -> bool {
-        matches!(
-            self,
-            FreshError::Shallow {
-                report_printed: true,
-                ..
-            }
-        )
-    }
-}
-
 impl From<git2::Error> for FreshError {
     fn from(e: git2::Error) -> Self {
         FreshError::Git {
@@ -109,6 +96,16 @@ impl Failure for FreshError {
             FreshError::Shallow { .. } => "shallow_history",
             FreshError::Git { .. } => "git_error",
         }
+    }
+
+    fn document_printed(&self) -> bool {
+        matches!(
+            self,
+            FreshError::Shallow {
+                report_printed: true,
+                ..
+            }
+        )
     }
 
     fn hints(&self) -> Vec<String> {

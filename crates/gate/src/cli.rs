@@ -9,9 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use indexmap::IndexMap;
-use rollout_core::cli::{
-    CommonArgs, Env, LockArgs, epoch_seconds, finish, parse, resolve_now, verdict_code,
-};
+use rollout_core::cli::{CommonArgs, Env, LockArgs, epoch_seconds, resolve_now, verdict_code};
 use rollout_core::doc::{Kind, SCHEMA_VERSION};
 use rollout_core::fsx::{append_jsonl_locked, atomic_write};
 use rollout_core::hash::{canonical_digest, sha256_bytes};
@@ -130,14 +128,13 @@ pub enum Command {
 
 /// Entry point of the `gate-eval` binary.
 pub fn main() -> ExitCode {
-    let env = Env::capture();
-    let cli = match parse::<Cli>(TOOL, &env) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let json_errors = cli.common.json_errors || env.json_errors;
-    let result = run(&cli, &env);
-    finish(TOOL, &env, json_errors, result)
+    rollout_core::cli::main(TOOL, |cli: &Cli, env| run(cli, env))
+}
+
+impl rollout_core::cli::ToolCli for Cli {
+    fn common(&self) -> &CommonArgs {
+        &self.common
+    }
 }
 
 /// Run gate-eval with parsed flags; returns the exit code on success.

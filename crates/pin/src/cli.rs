@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use indexmap::IndexMap;
-use rollout_core::cli::{CommonArgs, Env, LockArgs, epoch_seconds, finish, parse, resolve_now};
+use rollout_core::cli::{CommonArgs, Env, LockArgs, epoch_seconds, resolve_now};
 use rollout_core::doc::{Kind, SCHEMA_VERSION};
 use rollout_core::fsx::{Lock, append_jsonl};
 use rollout_core::input::{MAX_DOCUMENT_BYTES, Source, as_text, parse_json, read_bytes};
@@ -161,20 +161,21 @@ pub enum Command {
 
 /// Entry point of the `digest-pin` binary.
 pub fn main() -> ExitCode {
-    let env = Env::capture();
-    let cli = match parse::<Cli>(TOOL, &env) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let json_errors = cli.common.json_errors || env.json_errors;
-    // The fault-injection hook for the restore tests, read here at the edge:
-    // DIGEST_PIN_FAULT=rename-fails-at:K fails the K-th (0-based) file replacement.
-    let fault = std::env::var("DIGEST_PIN_FAULT").ok().and_then(|s| {
-        s.strip_prefix("rename-fails-at:")
-            .and_then(|k| k.parse::<usize>().ok())
-    });
-    let result = run(&cli, &env, fault);
-    finish(TOOL, &env, json_errors, result)
+    rollout_core::cli::main(TOOL, |cli: &Cli, env| {
+        // The fault-injection hook for the restore tests, read here at the edge:
+        // DIGEST_PIN_FAULT=rename-fails-at:K fails the K-th (0-based) file replacement.
+        let fault = std::env::var("DIGEST_PIN_FAULT").ok().and_then(|s| {
+            s.strip_prefix("rename-fails-at:")
+                .and_then(|k| k.parse::<usize>().ok())
+        });
+        run(cli, env, fault)
+    })
+}
+
+impl rollout_core::cli::ToolCli for Cli {
+    fn common(&self) -> &CommonArgs {
+        &self.common
+    }
 }
 
 /// Run digest-pin with parsed flags; returns the exit code on success.

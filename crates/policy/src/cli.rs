@@ -9,9 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use rollout_core::cli::{
-    CommonArgs, Env, LockArgs, epoch_seconds, finish, parse, resolve_now, verdict_code,
-};
+use rollout_core::cli::{CommonArgs, Env, LockArgs, epoch_seconds, resolve_now, verdict_code};
 use rollout_core::doc::{Kind, SCHEMA_VERSION};
 use rollout_core::fsx::atomic_write;
 use rollout_core::input::{Source, read_json};
@@ -170,18 +168,19 @@ pub enum Command {
 
 /// Entry point of the `policy-apply` binary.
 pub fn main() -> ExitCode {
-    let env = Env::capture();
-    let cli = match parse::<Cli>(TOOL, &env) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let json_errors = cli.common.json_errors || env.json_errors;
-    // The fault-injection hook for crash tests, read here at the edge.
-    let fault = std::env::var("POLICY_APPLY_FAULT")
-        .ok()
-        .and_then(|s| Fault::parse(&s));
-    let result = run(&cli, &env, fault);
-    finish(TOOL, &env, json_errors, result)
+    rollout_core::cli::main(TOOL, |cli: &Cli, env| {
+        // The fault-injection hook for crash tests, read here at the edge.
+        let fault = std::env::var("POLICY_APPLY_FAULT")
+            .ok()
+            .and_then(|s| Fault::parse(&s));
+        run(cli, env, fault)
+    })
+}
+
+impl rollout_core::cli::ToolCli for Cli {
+    fn common(&self) -> &CommonArgs {
+        &self.common
+    }
 }
 
 fn required<'a>(v: &'a Option<String>, flag: &'static str) -> Result<&'a str, PolicyError> {

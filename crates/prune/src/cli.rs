@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
-use rollout_core::cli::{CommonArgs, Env, epoch_seconds, finish, parse, resolve_now, warn};
+use rollout_core::cli::{CommonArgs, Env, epoch_seconds, resolve_now, warn};
 use rollout_core::input::{MAX_DOCUMENT_BYTES, Source, as_text, open, read_bytes};
 use rollout_core::output::{Output, write_stdout};
 use rollout_core::time::Duration;
@@ -132,15 +132,13 @@ pub struct Cli {
 
 /// Entry point of the `prune-plan` binary.
 pub fn main() -> ExitCode {
-    let env = Env::capture();
-    let cli = match parse::<Cli>(TOOL, &env) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let json_errors = cli.common.json_errors || env.json_errors;
-    let result = run(&cli, &env);
-    let json_errors = json_errors && !result.as_ref().is_err_and(PruneError::plan_printed);
-    finish(TOOL, &env, json_errors, result)
+    rollout_core::cli::main(TOOL, |cli: &Cli, env| run(cli, env))
+}
+
+impl rollout_core::cli::ToolCli for Cli {
+    fn common(&self) -> &CommonArgs {
+        &self.common
+    }
 }
 
 fn owner(cli: &Cli) -> Result<Owner, PruneError> {

@@ -19,14 +19,26 @@ use rollout_core::oci::Digest;
 #[derive(Default)]
 pub(crate) struct Collected {
     pub versions: Vec<Version>,
+    /// The distinct packages and owners the versions' URLs name (in a sane listing, one).
     pub urls: Vec<UrlParts>,
+    /// The URL up to `/versions/` of the last version: a listing repeats it for every
+    /// version, so it is parsed only when it changes.
+    last_prefix: String,
 }
 
 impl Collected {
-    fn push(&mut self, version: Version, url: Option<UrlParts>) {
+    fn push(&mut self, version: Version, url: Option<String>) {
         self.versions.push(version);
-        if let Some(u) = url
-            && self.urls.last() != Some(&u)
+        let Some(url) = url else {
+            return;
+        };
+        let prefix = &url[..url.rfind("/versions/").unwrap_or(url.len())];
+        if prefix == self.last_prefix {
+            return;
+        }
+        self.last_prefix = prefix.to_string();
+        if let Some(u) = UrlParts::parse(&url)
+            && !self.urls.contains(&u)
         {
             self.urls.push(u);
         }
@@ -427,7 +439,7 @@ impl Fields {
     }
 
     /// Check the fields and make the version.
-    fn into_version(self, ctx: &mut Ctx<'_>) -> Result<(Version, Option<UrlParts>), PruneError> {
+    fn into_version(self, ctx: &mut Ctx<'_>) -> Result<(Version, Option<String>), PruneError> {
         ctx.position += 1;
         let origin = ctx.origin;
         let at = |id: Option<&VersionId>, position: usize, message: String| PruneError::Version {
@@ -511,7 +523,7 @@ impl Fields {
                 created,
                 tags,
             },
-            url.as_deref().and_then(UrlParts::parse),
+            url,
         ))
     }
 }

@@ -107,19 +107,6 @@ pub enum PruneError {
     },
 }
 
-impl PruneError {
-    /// Whether stdout already holds this run's one document.
-    pub fn plan_printed(&self) -> bool {
-        matches!(
-            self,
-            PruneError::Threshold {
-                plan_printed: true,
-                ..
-            }
-        )
-    }
-}
-
 impl Failure for PruneError {
     fn class(&self) -> ExitClass {
         match self {
@@ -143,6 +130,16 @@ impl Failure for PruneError {
             PruneError::ProtectsNothing { .. } => "protect_digests_empty",
             PruneError::Threshold { .. } => "delete_threshold_exceeded",
         }
+    }
+
+    fn document_printed(&self) -> bool {
+        matches!(
+            self,
+            PruneError::Threshold {
+                plan_printed: true,
+                ..
+            }
+        )
     }
 
     fn hints(&self) -> Vec<String> {
