@@ -434,6 +434,11 @@ fn bad_values_exit_2_naming_the_rule() {
             vec!["--tag", "v1", "--tag-pattern", "pr-[0-9]+-[0-9a-f]{7}"],
             "does not match --tag-pattern",
         ),
+        // regression: the regex crate's multi-line explanation broke the one-line error
+        (
+            vec!["--tag", "v1", "--tag-pattern", "pr-(["],
+            "--tag-pattern \"pr-([\": invalid regex: unclosed character class",
+        ),
         (
             vec!["--tag", "v1", "--digest", "sha256:abc"],
             "a digest is sha256:<64 hex>",

@@ -12,7 +12,6 @@ use std::time::Duration as StdDuration;
 
 use clap::Parser;
 use indexmap::IndexMap;
-use regex::Regex;
 use rollout_core::cli::{CommonArgs, Env, LockArgs, epoch_seconds, resolve_now, warn};
 use rollout_core::doc::{Kind, SCHEMA_VERSION};
 use rollout_core::fsx::{Lock, atomic_write};
@@ -243,8 +242,8 @@ fn values(cli: &Cli) -> Result<Values, BumpError> {
         _ => return Err(bad("--tag", "", "give --tag TAG or --pr N --sha SHA")),
     };
     if let Some(p) = &cli.tag_pattern {
-        let re = Regex::new(&format!("^(?:{p})$"))
-            .map_err(|e| bad("--tag-pattern", p, e.to_string()))?;
+        let re = rollout_core::pattern::compile(&format!("^(?:{p})$"))
+            .map_err(|m| bad("--tag-pattern", p, format!("invalid regex: {m}")))?;
         if !re.is_match(&tag) {
             return Err(bad(
                 "--tag",

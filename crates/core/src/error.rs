@@ -171,6 +171,14 @@ pub enum CoreError {
         /// The text given.
         value: String,
     },
+    /// A network wait (timeout, retry delay) that is not of the form `500ms`, `5s`, `2m`.
+    #[error(
+        "invalid wait {value:?}: expected a whole number and a unit ms, s, m or h, at most 1h (for example 500ms, 5s, 2m)"
+    )]
+    InvalidWait {
+        /// The text given.
+        value: String,
+    },
     /// A jq program that does not compile.
     #[error("{context}: jq error: {message}")]
     JqCompile {
@@ -235,7 +243,7 @@ impl Failure for CoreError {
             CoreError::WrongSchemaVersion { .. } => "schema_version_mismatch",
             CoreError::Upstream { .. } => "upstream_error",
             CoreError::InvalidTimestamp { .. } => "timestamp_invalid",
-            CoreError::InvalidDuration { .. } => "duration_invalid",
+            CoreError::InvalidDuration { .. } | CoreError::InvalidWait { .. } => "duration_invalid",
             CoreError::JqCompile { .. } => "jq_compile_error",
             CoreError::JqOutput { .. } => "jq_runtime_error",
             CoreError::Write { .. } => "io_error",

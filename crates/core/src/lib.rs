@@ -41,6 +41,7 @@ pub mod jsonedit;
 pub mod jsonl;
 pub mod oci;
 pub mod output;
+pub mod pattern;
 pub mod summary;
 pub mod time;
 pub mod trace;

@@ -61,47 +61,66 @@ impl Duration {
 
     /// Parse `90s`, `45m`, `36h`, `14d`, `2w` or a sequence of such groups (`1h30m`).
     pub fn parse(text: &str) -> Result<Self, CoreError> {
-        let bad = || CoreError::InvalidDuration {
-            value: text.to_string(),
-        };
-        let s = text.trim();
-        if s.is_empty() {
-            return Err(bad());
-        }
-        let mut total: i64 = 0;
-        let mut digits = String::new();
-        for c in s.chars() {
-            if c.is_ascii_digit() {
-                digits.push(c);
-                continue;
-            }
-            let unit: i64 = match c {
-                's' => 1,
-                'm' => 60,
-                'h' => 3600,
-                'd' => 86_400,
-                'w' => 604_800,
-                _ => return Err(bad()),
-            };
-            if digits.is_empty() {
-                return Err(bad());
-            }
-            let n: i64 = digits.parse().map_err(|_| bad())?;
-            total = n
-                .checked_mul(unit)
-                .and_then(|v| total.checked_add(v))
-                .ok_or_else(bad)?;
-            digits.clear();
-        }
-        if !digits.is_empty() {
-            return Err(bad());
-        }
+        const UNITS: &[(&str, i64)] = &[
+            ("s", 1),
+            ("m", 60),
+            ("h", 3600),
+            ("d", 86_400),
+            ("w", 604_800),
+        ];
         // Keep every duration inside what timestamps can represent (about 9999 years).
-        if total > 315_537_897_599 {
-            return Err(bad());
+        match parse_groups(text, UNITS) {
+            Some(total) if total <= 315_537_897_599 => Ok(Duration { secs: total }),
+            _ => Err(CoreError::InvalidDuration {
+                value: text.to_string(),
+            }),
         }
-        Ok(Duration { secs: total })
     }
+}
+
+/// A network wait as written in flags: `500ms`, `5s`, `2m`, `1s500ms`; at most one hour.
+/// Timeouts and retry delays need milliseconds, which [`Duration`] (whole seconds, for ages
+/// and gaps) does not carry.
+pub fn parse_wait(text: &str) -> Result<std::time::Duration, CoreError> {
+    const UNITS: &[(&str, i64)] = &[("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)];
+    match parse_groups(text, UNITS) {
+        Some(millis) if millis <= 3_600_000 => Ok(std::time::Duration::from_millis(millis as u64)),
+        _ => Err(CoreError::InvalidWait {
+            value: text.to_string(),
+        }),
+    }
+}
+
+/// A wait as [`parse_wait`] reads it: `5s`, `250ms`.
+pub fn format_wait(d: std::time::Duration) -> String {
+    let ms = d.as_millis();
+    if ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+/// Sum groups of digits followed by a unit of `units` (name, size in the base unit); `None`
+/// when the text is not such a sequence or overflows.
+fn parse_groups(text: &str, units: &[(&str, i64)]) -> Option<i64> {
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total: i64 = 0;
+    while !rest.is_empty() {
+        let digits_end = rest.find(|c: char| !c.is_ascii_digit())?;
+        let unit_end = rest[digits_end..]
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .map_or(rest.len(), |i| digits_end + i);
+        let (digits, unit) = (&rest[..digits_end], &rest[digits_end..unit_end]);
+        let size = units.iter().find(|(name, _)| *name == unit)?.1;
+        let n: i64 = digits.parse().ok()?;
+        total = total.checked_add(n.checked_mul(size)?)?;
+        rest = &rest[unit_end..];
+    }
+    Some(total)
 }
 
 impl Duration {
@@ -208,6 +227,26 @@ mod tests {
             "99999999999999999999w",
         ] {
             assert!(Duration::parse(bad).is_err(), "{bad}");
+        }
+        assert!(Duration::parse("5ms").is_err());
+    }
+
+    #[test]
+    fn waits_take_milliseconds() {
+        for (text, millis) in [
+            ("500ms", 500),
+            ("5s", 5000),
+            ("2m", 120_000),
+            ("1s500ms", 1500),
+            ("1h", 3_600_000),
+            ("0ms", 0),
+        ] {
+            assert_eq!(parse_wait(text).unwrap().as_millis(), millis, "{text}");
+            let shown = format_wait(parse_wait(text).unwrap());
+            assert_eq!(parse_wait(&shown).unwrap().as_millis(), millis, "{shown}");
+        }
+        for bad in ["", "5", "ms", "1.5s", "-1s", "2h", "5d", "5 s", "1x"] {
+            assert!(parse_wait(bad).is_err(), "{bad}");
         }
     }
 }

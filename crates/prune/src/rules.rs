@@ -218,19 +218,9 @@ fn compile_regex(flag: &'static str, source: &str) -> Result<Regex, PruneError> 
             message: "empty regex (it would match every tag)".into(),
         });
     }
-    regex::RegexBuilder::new(source)
-        .size_limit(1 << 20)
-        .build()
-        .map_err(|e| PruneError::Regex {
-            flag,
-            regex: source.to_string(),
-            message: e
-                .to_string()
-                .lines()
-                .last()
-                .unwrap_or("invalid regex")
-                .trim()
-                .trim_start_matches("error: ")
-                .to_string(),
-        })
+    rollout_core::pattern::compile(source).map_err(|message| PruneError::Regex {
+        flag,
+        regex: source.to_string(),
+        message,
+    })
 }
