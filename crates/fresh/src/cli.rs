@@ -28,8 +28,8 @@ Examples:
 
   # The paths from the CI manifest, with a jq query
   freshness-check --repo private --pinned ci-v0.1.0 --head origin/main \\
-    --paths-from ci-manifest.yaml --paths-query \\
-    '.shared.imports_from_private | [(.skills[]? | \"skills/\\(.)/\"), (.agents[]? | \"agents/\\(.).md\"), (.claude_md // \"CLAUDE.md\")]'
+    --paths-from ci-manifest.yaml \\
+    --paths-query '.shared.imports_from_private | [.skills[]? | \"skills/\\(.)/\"]'
 
   # Gate on it, and open or update one tracker issue (the title never changes)
   freshness-check --repo private --pinned ci-v0.1.0 --head origin/main --path skills/ \\
