@@ -31,6 +31,7 @@ pub fn bin_path(name: &str) -> PathBuf {
         "tag-bump" => PathBuf::from(env!("CARGO_BIN_EXE_tag-bump")),
         "prune-plan" => PathBuf::from(env!("CARGO_BIN_EXE_prune-plan")),
         "freshness-check" => PathBuf::from(env!("CARGO_BIN_EXE_freshness-check")),
+        "health-probe" => PathBuf::from(env!("CARGO_BIN_EXE_health-probe")),
         other => panic!("unknown binary {other}"),
     }
 }

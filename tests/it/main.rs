@@ -7,6 +7,7 @@ mod common;
 mod digest_pin;
 mod freshness_check;
 mod gate_eval;
+mod health_probe;
 mod help_examples;
 mod policy_apply;
 mod prune_plan;

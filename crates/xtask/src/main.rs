@@ -54,6 +54,11 @@ fn tools() -> Vec<Tool> {
             command: rollout_fresh::cli::Cli::command,
             sections: include_str!("../../fresh/doc/freshness-check.roff"),
         },
+        Tool {
+            name: "health-probe",
+            command: rollout_probe::cli::Cli::command,
+            sections: include_str!("../../probe/doc/health-probe.roff"),
+        },
     ]
 }
 
@@ -194,6 +199,10 @@ fn schemas() -> Vec<(&'static str, serde_json::Value)> {
             serde_json::to_value(schemars::schema_for!(
                 rollout_fresh::report::FreshnessReport
             )),
+        ),
+        (
+            "health-report.v1.schema.json",
+            serde_json::to_value(schemars::schema_for!(rollout_probe::report::HealthReport)),
         ),
         (
             "error.v1.schema.json",
