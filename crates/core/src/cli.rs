@@ -105,9 +105,12 @@ impl Env {
     }
 }
 
-/// Resolve the clock: `--now`/`ROLLOUT_NOW` when given, else the system clock (seconds).
+/// Resolve the clock: `--now`/`ROLLOUT_NOW` when given and not empty, else the system clock
+/// (seconds).
 pub fn resolve_now(flag: Option<&str>) -> Result<Timestamp, CoreError> {
-    match flag {
+    // An empty value is unset, as for the trace id: a workflow writes
+    // `ROLLOUT_NOW: ${{ inputs.now }}` and leaves the input empty.
+    match flag.filter(|s| !s.trim().is_empty()) {
         Some(text) => crate::time::parse_timestamp(text),
         None => Ok(Timestamp::from_second(Timestamp::now().as_second()).unwrap_or_default()),
     }
@@ -262,6 +265,18 @@ pub fn verdict_code(failed: bool) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_clock_is_the_system_clock() {
+        let fixed = resolve_now(Some("2026-11-21T08:00:00Z")).unwrap();
+        assert_eq!(fixed.to_string(), "2026-11-21T08:00:00Z");
+        let past = resolve_now(Some("2020-01-01T00:00:00Z")).unwrap();
+        for empty in [None, Some(""), Some("  ")] {
+            let now = resolve_now(empty).unwrap();
+            assert!(now > past, "{empty:?}");
+        }
+        assert!(resolve_now(Some("yesterday")).is_err());
+    }
 
     #[test]
     fn workflow_messages_are_escaped() {

@@ -93,10 +93,10 @@ was changed. With \fB\-\-json\-errors\fR an \fBerror\fR document is also printed
 const ENVIRONMENT: &str = r#".SH ENVIRONMENT
 .TP
 \fBROLLOUT_NOW\fR
-the clock, as \fB\-\-now\fR
+the clock, as \fB\-\-now\fR (empty: the system clock)
 .TP
 \fBROLLOUT_TRACE_ID\fR
-the trace id, as \fB\-\-trace\-id\fR
+the trace id, as \fB\-\-trace\-id\fR (empty: a new one)
 .TP
 \fBROLLOUT_JSON_ERRORS\fR
 set to 1 to print error documents, as \fB\-\-json\-errors\fR
