@@ -363,3 +363,73 @@ fn failures_name_the_problem() {
         .arg(&manifest);
     assert_refused(d, c, TOOL, 2, "usage", "--paths-query");
 }
+
+#[test]
+fn feeds_the_upstream_freshness_gate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = private_repo(tmp.path());
+    let gate = |report: &[u8]| {
+        let out = tool("gate-eval")
+            .args(["--preset", "upstream-freshness", "--now", NOW, "--compact"])
+            .write_stdin(report.to_vec())
+            .output()
+            .unwrap();
+        let d = json_out(&out);
+        (
+            d["summary"]["decision"].as_str().unwrap().to_string(),
+            d["summary"]["reasonCodes"].clone(),
+        )
+    };
+    let report = |args: &[&str]| fresh(&repo).args(args).output().unwrap().stdout;
+
+    let stale = report(&["--pinned", "ci-v0.1.0", "--path", "skills/"]);
+    assert_eq!(
+        gate(&stale),
+        ("hold".into(), serde_json::json!(["upstream_pin_stale"]))
+    );
+    // within the allowed gap, or no commit on the paths: promote
+    let within = report(&[
+        "--pinned",
+        "ci-v0.1.0",
+        "--path",
+        "skills/",
+        "--max-gap",
+        "30d",
+    ]);
+    assert_eq!(gate(&within).0, "promote");
+    let untouched = report(&["--pinned", "ci-v0.1.0", "--path", "docs/"]);
+    assert_eq!(gate(&untouched).0, "promote");
+    // a pin newer than head is not stale
+    let newer = report(&["--pinned", "HEAD", "--head", "ci-v0.1.0"]);
+    assert_eq!(gate(&newer).0, "promote");
+
+    // a shallow clone cannot conclude: the gate holds instead of reading "0 behind"
+    let url = format!("file://{}", repo.display());
+    git(
+        tmp.path(),
+        &["clone", "-q", "--depth", "1", &url, "shallow"],
+    );
+    git(
+        &tmp.path().join("shallow"),
+        &[
+            "fetch",
+            "-q",
+            "--depth",
+            "1",
+            "origin",
+            "refs/tags/ci-v0.1.0:refs/tags/ci-v0.1.0",
+        ],
+    );
+    let cut = fresh(&tmp.path().join("shallow"))
+        .args(["--pinned", "ci-v0.1.0"])
+        .output()
+        .unwrap()
+        .stdout;
+    assert_eq!(
+        gate(&cut),
+        (
+            "hold".into(),
+            serde_json::json!(["freshness_history_incomplete"])
+        )
+    );
+}

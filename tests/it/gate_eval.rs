@@ -441,7 +441,15 @@ fn presets_are_listed_and_printable() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["oci-labels", "runtime-health", "superloop-v1"]);
+    assert_eq!(
+        names,
+        [
+            "oci-labels",
+            "runtime-health",
+            "superloop-v1",
+            "upstream-freshness"
+        ]
+    );
     let out = tool("gate-eval")
         .args(["presets", "superloop-v1"])
         .output()

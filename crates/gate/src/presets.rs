@@ -30,6 +30,11 @@ pub const PRESETS: &[Preset] = &[
         summary: "the five superloop promotion gates (governance, reliability, backlog, safety, drills)",
         text: include_str!("../presets/superloop-v1.yaml"),
     },
+    Preset {
+        name: "upstream-freshness",
+        summary: "a recent freshness-report: the pinned upstream ref is not stale, its history was read whole",
+        text: include_str!("../presets/upstream-freshness.yaml"),
+    },
 ];
 
 /// Find a preset by name.
