@@ -5,7 +5,7 @@ SHELL := bash
 CARGO ?= cargo
 PREFIX ?= /usr/local
 DESTDIR ?=
-TOOLS := gate-eval policy-apply digest-pin tag-bump prune-plan freshness-check
+TOOLS := gate-eval policy-apply digest-pin tag-bump prune-plan freshness-check health-probe
 BATS := tests/bats/node_modules/bats/bin/bats
 
 .PHONY: all build test test-deps test-cargo test-bats drift demo install man schemas bench lint fmt clean

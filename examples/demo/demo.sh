@@ -2,7 +2,8 @@
 # The main job on the embedded example: decide whether the payments-api canary may widen,
 # widen it under governance, promote and roll back pinned image digests, then bump a
 # service's tag in a Flux repository and push it, and plan a registry clean-up that keeps
-# every image the repository pins or may roll back to.
+# every image the repository pins or may roll back to; last, gather the two kinds of
+# evidence the gates read from the outside world (runtime health, upstream freshness).
 # `make demo` runs this with the freshly built tools first on PATH.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -129,5 +130,70 @@ status=$?
 set -e
 echo "exit status: $status"
 test "$status" -eq 3
+echo
+echo "== 11. evidence collectors: health-probe and freshness-check, each into gate-eval"
+# A local server with well-behaved and failing health endpoints, stopped when the demo ends.
+mkdir -p "$out/health-server"
+python3 "$here/../../tests/support/health_server.py" --state "$out/health-server" &
+server_pid=$!
+trap 'kill "$server_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 100); do [ -s "$out/health-server/port" ] && break; sleep 0.1; done
+base="http://127.0.0.1:$(cat "$out/health-server/port")"
+echo "-- the URL list as it would be stored in RUNTIME_HEALTH_URLS, checked with no request:"
+health-probe --validate-only --jq '.urls[]' \
+  --urls "HTTP://127.0.0.1:$(cat "$out/health-server/port")/healthz#main, $base/flaky/warmup"
+echo "-- a URL carrying a credential is refused, and the error does not repeat it (exit 2):"
+set +e
+health-probe --validate-only --urls "https://deploy:s3cret@payments.internal/healthz"
+status=$?
+set -e
+echo "exit status: $status"
+test "$status" -eq 2
+echo "-- probed: healthz answers; the warming-up endpoint fails once and passes on retry:"
+RUNTIME_HEALTH_URLS="$base/healthz,$base/flaky/warmup" \
+  health-probe --retry-delay 200ms --summary "$out/health-summary.md" > "$out/health-report.json"
+sed -n '3,6p' "$out/health-summary.md"
+gate-eval --preset runtime-health -i "$out/health-report.json" \
+  --jq '"runtime-health: \(.summary.decision)"'
+echo "-- one endpoint answers 503 on every attempt: the gate holds:"
+health-probe --urls "$base/healthz,$base/status/503" --retries 1 --retry-delay 100ms 2>/dev/null \
+  | gate-eval --preset runtime-health \
+      --jq '"runtime-health: \(.summary.decision) (\(.summary.reasonCodes | join(", ")))"'
+echo "-- freshness-check: an upstream repository pinned at ci-v0.1.0 (2026-10-01) moved on"
+up="$out/upstream"
+mkdir -p "$up/skills/git" "$up/docs"
+git -C "$up" init -q -b main
+git -C "$up" remote add origin https://github.com/glitchwerks/claude-private.git  # names it
+up_commit() { # DATE FILE SUBJECT
+  echo "$3" >> "$up/$2"
+  git -C "$up" add -A
+  GIT_AUTHOR_DATE=$1 GIT_COMMITTER_DATE=$1 git -C "$up" "${git_fx[@]}" commit -qm "$3"
+}
+up_commit 2026-10-01T00:00:00Z skills/git/SKILL.md "release"
+git -C "$up" tag ci-v0.1.0
+up_commit 2026-10-05T00:00:00Z docs/README.md "docs: typo"
+up_commit 2026-10-10T00:00:00Z skills/git/SKILL.md "skills/git: safer rebase advice"
+up_commit 2026-10-20T00:00:00Z CLAUDE.md "CLAUDE.md: new review rule"
+fresh=(--repo "$up" --pinned ci-v0.1.0 --path skills/ --path CLAUDE.md)
+freshness-check "${fresh[@]}" \
+  --jq '"\(.status): \(.commitsAhead) commits ahead on \(.paths | join(" ")), gap \(.gap) (max \(.maxGap))",
+        (.commits[] | "   \(.sha[:7]) \(.subject)"),
+        "issue title: \(.title)", "dedupe key:  \(.dedupeKey)"'
+freshness-check "${fresh[@]}" --max-gap 30d --jq '"with --max-gap 30d: \(.status)"'
+freshness-check "${fresh[@]}" | gate-eval --preset upstream-freshness \
+  --jq '"upstream-freshness: \(.summary.decision) (\(.summary.reasonCodes | join(", ")))"'
+echo "-- the replaced alarm cloned with --depth 1 and counted 0 or 1; a shallow clone is"
+echo "   refused (exit 3) and the gate holds rather than believe it:"
+git clone -q --depth 1 "file://$up" "$out/upstream-shallow"
+git -C "$out/upstream-shallow" fetch -q --depth 1 origin 'refs/tags/ci-v0.1.0:refs/tags/ci-v0.1.0'
+set +e
+freshness-check --repo "$out/upstream-shallow" --pinned ci-v0.1.0 --path skills/ \
+  > "$out/freshness-shallow.json"
+status=$?
+set -e
+echo "exit status: $status"
+test "$status" -eq 3
+gate-eval --preset upstream-freshness -i "$out/freshness-shallow.json" \
+  --jq '"upstream-freshness: \(.summary.decision) (\(.summary.reasonCodes | join(", ")))"'
 echo
 echo "files in $out"
