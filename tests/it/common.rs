@@ -157,3 +157,15 @@ pub fn assert_schema(doc: &serde_json::Value) {
         "{kind} does not match its schema: {errors:#?}"
     );
 }
+
+/// Wait for a test server started by a test to write its port to `state/port`.
+pub fn wait_for_port(state: &Path, what: &str) -> u16 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Ok(p) = std::fs::read_to_string(state.join("port")) {
+            return p.trim().parse().unwrap();
+        }
+        assert!(std::time::Instant::now() < deadline, "{what} did not start");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -74,6 +74,26 @@ fn private_repo(root: &Path) -> PathBuf {
     dir
 }
 
+/// `git clone --depth 1` of `repo` into `root/shallow`, plus the pinned tag at depth 1:
+/// the replaced alarm's checkout.
+fn shallow_clone(repo: &Path, root: &Path) -> PathBuf {
+    let url = format!("file://{}", repo.display());
+    git(root, &["clone", "-q", "--depth", "1", &url, "shallow"]);
+    let shallow = root.join("shallow");
+    git(
+        &shallow,
+        &[
+            "fetch",
+            "-q",
+            "--depth",
+            "1",
+            "origin",
+            "refs/tags/ci-v0.1.0:refs/tags/ci-v0.1.0",
+        ],
+    );
+    shallow
+}
+
 fn fresh(repo: &Path) -> assert_cmd::Command {
     let mut c = tool(TOOL);
     c.arg("--repo")
@@ -219,23 +239,7 @@ fn title_and_dedupe_key_do_not_move_with_the_counts() {
 fn a_shallow_clone_is_refused_not_undercounted() {
     let tmp = tempfile::tempdir().unwrap();
     let repo = private_repo(tmp.path());
-    let shallow = tmp.path().join("shallow");
-    let url = format!("file://{}", repo.display());
-    git(
-        tmp.path(),
-        &["clone", "-q", "--depth", "1", &url, "shallow"],
-    );
-    git(
-        &shallow,
-        &[
-            "fetch",
-            "-q",
-            "--depth",
-            "1",
-            "origin",
-            "refs/tags/ci-v0.1.0:refs/tags/ci-v0.1.0",
-        ],
-    );
+    let shallow = shallow_clone(&repo, tmp.path());
     // The replaced alarm reported 1 here whatever the paths; the report says it cannot know.
     let out = fresh(&shallow)
         .args([
@@ -404,23 +408,7 @@ fn feeds_the_upstream_freshness_gate() {
     assert_eq!(gate(&newer).0, "promote");
 
     // a shallow clone cannot conclude: the gate holds instead of reading "0 behind"
-    let url = format!("file://{}", repo.display());
-    git(
-        tmp.path(),
-        &["clone", "-q", "--depth", "1", &url, "shallow"],
-    );
-    git(
-        &tmp.path().join("shallow"),
-        &[
-            "fetch",
-            "-q",
-            "--depth",
-            "1",
-            "origin",
-            "refs/tags/ci-v0.1.0:refs/tags/ci-v0.1.0",
-        ],
-    );
-    let cut = fresh(&tmp.path().join("shallow"))
+    let cut = fresh(&shallow_clone(&repo, tmp.path()))
         .args(["--pinned", "ci-v0.1.0"])
         .output()
         .unwrap()

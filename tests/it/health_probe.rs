@@ -4,12 +4,11 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command as StdCommand, Stdio};
-use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 use serde_json::Value;
 
-use crate::common::{NOW, assert_refused, assert_schema, json_out, tool};
+use crate::common::{NOW, assert_refused, assert_schema, json_out, tool, wait_for_port};
 
 const TOOL: &str = "health-probe";
 
@@ -39,14 +38,7 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("python3 runs the test health server");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let port = loop {
-            if let Ok(p) = std::fs::read_to_string(state.path().join("port")) {
-                break p.trim().parse().unwrap();
-            }
-            assert!(Instant::now() < deadline, "the health server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let port = wait_for_port(state.path(), "the health server");
         Server {
             child,
             state,

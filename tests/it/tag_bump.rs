@@ -4,13 +4,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command as StdCommand, Stdio};
-use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::common::{NOW, assert_refused, json_out, tool};
+use crate::common::{NOW, assert_refused, json_out, tool, wait_for_port};
 
 const TOKEN: &str = "tok-canary-5d1c9e7a";
 
@@ -648,14 +647,7 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("python3 runs the test git server");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let port = loop {
-            if let Ok(p) = std::fs::read_to_string(state.path().join("port")) {
-                break p.trim().parse().unwrap();
-            }
-            assert!(Instant::now() < deadline, "the git server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        };
+        let port = wait_for_port(state.path(), "the git server");
         Server {
             child,
             state,

@@ -24,6 +24,8 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from selfsigned import make_cert
+
 BACKEND_CANDIDATES = [
     "/usr/lib/git-core/git-http-backend",
     "/usr/libexec/git-core/git-http-backend",
@@ -45,23 +47,6 @@ def find_backend():
         if os.access(c, os.X_OK):
             return c
     sys.exit("git-http-backend not found (install git)")
-
-
-def make_cert(state):
-    cert = os.path.join(state, "cert.pem")
-    key = os.path.join(state, "key.pem")
-    if not (os.path.exists(cert) and os.path.exists(key)):
-        subprocess.run(
-            [
-                "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                "-keyout", key, "-out", cert, "-days", "3650",
-                "-subj", "/CN=127.0.0.1",
-                "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-            ],
-            check=True,
-            capture_output=True,
-        )
-    return cert, key
 
 
 class Handler(BaseHTTPRequestHandler):

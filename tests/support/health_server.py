@@ -25,29 +25,13 @@ import argparse
 import os
 import signal
 import ssl
-import subprocess
 import sys
 import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-
-def make_cert(state):
-    cert = os.path.join(state, "cert.pem")
-    key = os.path.join(state, "key.pem")
-    if not (os.path.exists(cert) and os.path.exists(key)):
-        subprocess.run(
-            [
-                "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                "-keyout", key, "-out", cert, "-days", "3650",
-                "-subj", "/CN=127.0.0.1",
-                "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-            ],
-            check=True,
-            capture_output=True,
-        )
-    return cert, key
+from selfsigned import make_cert
 
 
 class Server(ThreadingHTTPServer):

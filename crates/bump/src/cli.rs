@@ -12,12 +12,12 @@ use std::time::Duration as StdDuration;
 
 use clap::Parser;
 use indexmap::IndexMap;
-use rollout_core::cli::{CommonArgs, Env, LockArgs, epoch_seconds, resolve_now, warn};
+use rollout_core::cli::{CommonArgs, Env, LockArgs, resolve_now, warn};
 use rollout_core::doc::{Kind, SCHEMA_VERSION};
 use rollout_core::fsx::{Lock, atomic_write};
 use rollout_core::input::{MAX_DOCUMENT_BYTES, Source, as_text, parse_json, read_bytes};
 use rollout_core::oci::check_tag;
-use rollout_core::output::{Output, unified_diff};
+use rollout_core::output::unified_diff;
 use rollout_core::time::format_timestamp;
 use rollout_core::{CoreError, summary, trace};
 
@@ -667,12 +667,7 @@ fn workspace(cli: &Cli, transport: &Transport, git_ops: bool) -> Result<Workspac
 /// Run tag-bump with parsed flags; returns the exit code on success.
 pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
     let now = resolve_now(cli.common.now.as_deref())?;
-    let output = Output::new(
-        cli.common.pretty,
-        cli.common.compact,
-        cli.common.jq.as_deref(),
-        epoch_seconds(now),
-    )?;
+    let output = cli.common.output(now)?;
     if cli.common.input.is_some() {
         return Err(CoreError::Usage {
             message: "tag-bump reads no input document; name the values with flags".into(),
@@ -912,12 +907,7 @@ pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
     };
     eprint!("{}", human(&report));
     let doc = serde_json::to_value(&report).map_err(|e| CoreError::usage(e.to_string()))?;
-    summary::publish(
-        &markdown(&report),
-        cli.common.summary.as_deref(),
-        cli.common.no_step_summary,
-        env,
-    )?;
+    cli.common.publish_summary(&markdown(&report), env)?;
     output.emit(&doc)?;
     Ok(0)
 }

@@ -105,6 +105,24 @@ impl Env {
     }
 }
 
+impl CommonArgs {
+    /// How this run prints its document: `--pretty`/`--compact`/`--jq`, jq's clock `now`.
+    pub fn output(&self, now: Timestamp) -> Result<crate::output::Output, CoreError> {
+        crate::output::Output::new(
+            self.pretty,
+            self.compact,
+            self.jq.as_deref(),
+            epoch_seconds(now),
+        )
+    }
+
+    /// Write this run's Markdown summary where `--summary`, `--no-step-summary` and
+    /// `GITHUB_STEP_SUMMARY` say.
+    pub fn publish_summary(&self, markdown: &str, env: &Env) -> Result<(), CoreError> {
+        crate::summary::publish(markdown, self.summary.as_deref(), self.no_step_summary, env)
+    }
+}
+
 /// Resolve the clock: `--now`/`ROLLOUT_NOW` when given and not empty, else the system clock
 /// (seconds).
 pub fn resolve_now(flag: Option<&str>) -> Result<Timestamp, CoreError> {

@@ -7,10 +7,9 @@ use clap::Parser;
 use rollout_core::cli::{CommonArgs, Env, epoch_seconds, resolve_now, verdict_code, warn};
 use rollout_core::input::{MAX_DOCUMENT_BYTES, Source, as_text, read_bytes};
 use rollout_core::jq::JqProgram;
-use rollout_core::output::Output;
 use rollout_core::time::Duration;
+use rollout_core::trace;
 use rollout_core::url::redact_userinfo;
-use rollout_core::{summary, trace};
 use serde_json::Value;
 
 use crate::error::FreshError;
@@ -165,12 +164,7 @@ fn repository_label(repo: &git2::Repository, dir: &std::path::Path) -> String {
 /// Run freshness-check with parsed flags; returns the exit code on success.
 pub fn run(cli: &Cli, env: &Env) -> Result<u8, FreshError> {
     let now = resolve_now(cli.common.now.as_deref())?;
-    let output = Output::new(
-        cli.common.pretty,
-        cli.common.compact,
-        cli.common.jq.as_deref(),
-        epoch_seconds(now),
-    )?;
+    let output = cli.common.output(now)?;
     let max_gap = Duration::parse(&cli.max_gap)?;
     let mut paths = Vec::new();
     for p in cli
@@ -203,12 +197,7 @@ pub fn run(cli: &Cli, env: &Env) -> Result<u8, FreshError> {
             max_gap_secs: max_gap.as_secs(),
         },
     );
-    summary::publish(
-        &doc.body,
-        cli.common.summary.as_deref(),
-        cli.common.no_step_summary,
-        env,
-    )?;
+    cli.common.publish_summary(&doc.body, env)?;
     output.emit_serialize(&doc)?;
     match doc.status {
         Status::IncompleteHistory => Err(FreshError::Shallow {

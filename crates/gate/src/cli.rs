@@ -9,14 +9,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use indexmap::IndexMap;
-use rollout_core::cli::{CommonArgs, Env, LockArgs, epoch_seconds, resolve_now, verdict_code};
+use rollout_core::cli::{CommonArgs, Env, LockArgs, resolve_now, verdict_code};
 use rollout_core::doc::{Kind, SCHEMA_VERSION};
 use rollout_core::fsx::{append_jsonl_locked, atomic_write};
 use rollout_core::hash::{canonical_digest, sha256_bytes};
 use rollout_core::input::{MAX_DOCUMENT_BYTES, Source, as_text, read_bytes};
 use rollout_core::output::{Output, write_stdout};
 use rollout_core::time::{Duration, add, format_timestamp};
-use rollout_core::{summary, trace};
+use rollout_core::trace;
 use serde_json::{Value, json};
 
 use crate::decision::{
@@ -140,12 +140,7 @@ impl rollout_core::cli::ToolCli for Cli {
 /// Run gate-eval with parsed flags; returns the exit code on success.
 pub fn run(cli: &Cli, env: &Env) -> Result<u8, GateError> {
     let now = resolve_now(cli.common.now.as_deref())?;
-    let output = Output::new(
-        cli.common.pretty,
-        cli.common.compact,
-        cli.common.jq.as_deref(),
-        epoch_seconds(now),
-    )?;
+    let output = cli.common.output(now)?;
     if let Some(Command::Presets { name }) = &cli.command {
         return list_presets(name.as_deref(), &output).map(|_| 0);
     }
@@ -229,12 +224,7 @@ pub fn run(cli: &Cli, env: &Env) -> Result<u8, GateError> {
     if let Some(path) = &cli.history_file {
         append_jsonl_locked(path, &doc, lock_timeout)?;
     }
-    summary::publish(
-        &markdown(&decision),
-        cli.common.summary.as_deref(),
-        cli.common.no_step_summary,
-        env,
-    )?;
+    cli.common.publish_summary(&markdown(&decision), env)?;
     output.emit(&doc)?;
     let hold = decision.summary.decision == Verdict::Hold;
     if hold && env.github_actions {

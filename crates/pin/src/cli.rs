@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use indexmap::IndexMap;
-use rollout_core::cli::{CommonArgs, Env, LockArgs, epoch_seconds, resolve_now};
+use rollout_core::cli::{CommonArgs, Env, LockArgs, resolve_now};
 use rollout_core::doc::{Kind, SCHEMA_VERSION};
 use rollout_core::fsx::{Lock, append_jsonl};
 use rollout_core::input::{MAX_DOCUMENT_BYTES, Source, as_text, parse_json, read_bytes};
@@ -181,12 +181,7 @@ impl rollout_core::cli::ToolCli for Cli {
 /// Run digest-pin with parsed flags; returns the exit code on success.
 pub fn run(cli: &Cli, env: &Env, fault: Option<usize>) -> Result<u8, PinError> {
     let now = resolve_now(cli.common.now.as_deref())?;
-    let output = Output::new(
-        cli.common.pretty,
-        cli.common.compact,
-        cli.common.jq.as_deref(),
-        epoch_seconds(now),
-    )?;
+    let output = cli.common.output(now)?;
     let now_text = format_timestamp(now);
     if cli.command.is_some() && rewrite_flags_given(cli) {
         let name = match &cli.command {
@@ -567,12 +562,7 @@ fn pin(
         diff,
     };
     let doc = serde_json::to_value(&report).unwrap_or_default();
-    summary::publish(
-        &markdown(&report),
-        cli.common.summary.as_deref(),
-        cli.common.no_step_summary,
-        env,
-    )?;
+    cli.common.publish_summary(&markdown(&report), env)?;
     output.emit(&doc)?;
     Ok(if mode == Mode::Check && !report.in_sync {
         1

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use rollout_core::cli::{CommonArgs, Env, LockArgs, epoch_seconds, resolve_now, verdict_code};
+use rollout_core::cli::{CommonArgs, Env, LockArgs, resolve_now, verdict_code};
 use rollout_core::doc::{Kind, SCHEMA_VERSION};
 use rollout_core::fsx::atomic_write;
 use rollout_core::input::{Source, read_json};
@@ -201,12 +201,7 @@ fn bad(flag: &'static str, value: impl ToString, message: &str) -> PolicyError {
 /// Run policy-apply with parsed flags; returns the exit code on success.
 pub fn run(cli: &Cli, env: &Env, fault: Option<Fault>) -> Result<u8, PolicyError> {
     let now = resolve_now(cli.common.now.as_deref())?;
-    let output = Output::new(
-        cli.common.pretty,
-        cli.common.compact,
-        cli.common.jq.as_deref(),
-        epoch_seconds(now),
-    )?;
+    let output = cli.common.output(now)?;
     if let Some(Command::Verify { audit_log }) = &cli.command {
         return verify(audit_log, now, &output);
     }
@@ -518,12 +513,7 @@ pub fn run(cli: &Cli, env: &Env, fault: Option<Fault>) -> Result<u8, PolicyError
         bytes.push(b'\n');
         atomic_write(path, &bytes)?;
     }
-    summary::publish(
-        &markdown(&doc),
-        cli.common.summary.as_deref(),
-        cli.common.no_step_summary,
-        env,
-    )?;
+    cli.common.publish_summary(&markdown(&doc), env)?;
     output.emit(&doc)?;
     Ok(0)
 }

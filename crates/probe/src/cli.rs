@@ -3,11 +3,10 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use rollout_core::cli::{CommonArgs, Env, epoch_seconds, resolve_now, verdict_code, warn};
-use rollout_core::output::Output;
+use rollout_core::cli::{CommonArgs, Env, resolve_now, verdict_code, warn};
 use rollout_core::pattern::compile_bytes;
 use rollout_core::time::{format_timestamp, format_wait, parse_wait};
-use rollout_core::{summary, trace};
+use rollout_core::trace;
 
 use crate::check::{Expect, Policy, StatusRanges, probe_all};
 use crate::error::ProbeError;
@@ -197,12 +196,7 @@ fn policy(cli: &Cli) -> Result<(Policy, Settings, std::time::Duration), ProbeErr
 /// exit code on success.
 pub fn run(cli: &Cli, env: &Env, from_env: Option<&str>) -> Result<u8, ProbeError> {
     let now = resolve_now(cli.common.now.as_deref())?;
-    let output = Output::new(
-        cli.common.pretty,
-        cli.common.compact,
-        cli.common.jq.as_deref(),
-        epoch_seconds(now),
-    )?;
+    let output = cli.common.output(now)?;
     let (policy, settings, timeout) = policy(cli)?;
     let urls = url_list(cli, from_env)?;
     let trace_id = trace::resolve(cli.common.trace_id.as_deref(), None, trace::random_uuid);
@@ -241,12 +235,7 @@ pub fn run(cli: &Cli, env: &Env, from_env: Option<&str>) -> Result<u8, ProbeErro
             ),
         );
     }
-    summary::publish(
-        &markdown(&doc),
-        cli.common.summary.as_deref(),
-        cli.common.no_step_summary,
-        env,
-    )?;
+    cli.common.publish_summary(&markdown(&doc), env)?;
     output.emit_serialize(&doc)?;
     Ok(verdict_code(
         cli.fail_on_unhealthy && !cli.validate_only && !doc.summary.all_healthy,

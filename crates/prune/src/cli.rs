@@ -8,11 +8,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
-use rollout_core::cli::{CommonArgs, Env, epoch_seconds, resolve_now, warn};
+use rollout_core::cli::{CommonArgs, Env, resolve_now, warn};
 use rollout_core::input::{MAX_DOCUMENT_BYTES, Source, as_text, open, read_bytes};
-use rollout_core::output::{Output, write_stdout};
+use rollout_core::output::write_stdout;
 use rollout_core::time::Duration;
-use rollout_core::{summary, trace};
+use rollout_core::trace;
 
 use crate::error::PruneError;
 use crate::listing::{MAX_LISTING_BYTES, check_package_name, is_login, read_listing};
@@ -181,12 +181,7 @@ pub fn run(cli: &Cli, env: &Env) -> Result<u8, PruneError> {
             message: "names the owner in the delete commands; give --format commands".into(),
         });
     }
-    let output = Output::new(
-        cli.common.pretty,
-        cli.common.compact,
-        cli.common.jq.as_deref(),
-        epoch_seconds(now),
-    )?;
+    let output = cli.common.output(now)?;
     let owner = owner(cli)?;
     if let Some(p) = &cli.package {
         check_package_name(p).map_err(|message| PruneError::BadValue {
@@ -265,12 +260,7 @@ pub fn run(cli: &Cli, env: &Env) -> Result<u8, PruneError> {
             input,
         },
     );
-    summary::publish(
-        &markdown(&doc),
-        cli.common.summary.as_deref(),
-        cli.common.no_step_summary,
-        env,
-    )?;
+    cli.common.publish_summary(&markdown(&doc), env)?;
     let s = &doc.summary;
     let refused = doc.action == Action::RefusedThreshold;
     // On a refusal stderr carries only the error line (CONTRACT.md §4).
