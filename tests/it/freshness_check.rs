@@ -366,6 +366,17 @@ fn failures_name_the_problem() {
     c.args(["--pinned", "ci-v0.1.0", "--paths-from"])
         .arg(&manifest);
     assert_refused(d, c, TOOL, 2, "usage", "--paths-query");
+    // regression: -i was accepted and ignored
+    let mut c = fresh(&repo);
+    c.args(["--pinned", "ci-v0.1.0", "-i"]).arg(&manifest);
+    assert_refused(
+        d,
+        c,
+        TOOL,
+        2,
+        "usage",
+        "freshness-check reads no input document (-i)",
+    );
 }
 
 #[test]

@@ -472,6 +472,49 @@ fn the_list_comes_from_flags_else_the_environment() {
         "https://d.example/h https://c.example/h\n"
     );
 
+    // -i: a list in a file (comment lines allowed) or on stdin, after --url/--urls
+    let list = dir.path().join("health-urls.txt");
+    std::fs::write(
+        &list,
+        "# production\nhttps://a.example/h\nhttps://b.example/h\n",
+    )
+    .unwrap();
+    let out = probe()
+        .env("RUNTIME_HEALTH_URLS", "https://ignored.example/h")
+        .args(["--validate-only", "--url", "https://b.example/h", "-i"])
+        .arg(&list)
+        .args(["--jq", ".urls | join(\" \")"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "https://b.example/h https://a.example/h\n"
+    );
+    let out = probe()
+        .args(["--validate-only", "-i", "-", "--jq", ".urls[]"])
+        .write_stdin("https://c.example/h\n")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "https://c.example/h\n"
+    );
+    let mut cmd = probe();
+    cmd.current_dir(dir.path()).args(["-i", "missing.txt"]);
+    assert_refused(dir.path(), cmd, TOOL, 2, "input_unreadable", "missing.txt");
+    let mut cmd = probe();
+    cmd.current_dir(dir.path())
+        .args(["-i", "-"])
+        .write_stdin("https://a.example/h ftp://x/\n");
+    assert_refused(
+        dir.path(),
+        cmd,
+        TOOL,
+        2,
+        "url_invalid",
+        "stdin: URL 2 \"ftp://x/\"",
+    );
+
     // credentials: refused, never shown, wherever the list comes from
     let mut cmd = probe();
     cmd.current_dir(dir.path()).env(

@@ -457,6 +457,14 @@ fn bad_values_exit_2_naming_the_rule() {
             message,
         );
     }
+    assert_refused(
+        &w,
+        f.bump(&["--service", "papi", "--tag", "v1", "-i", "values.json"]),
+        "tag-bump",
+        2,
+        "usage",
+        "tag-bump reads no input document (-i)",
+    );
 }
 
 #[test]

@@ -668,12 +668,7 @@ fn workspace(cli: &Cli, transport: &Transport, git_ops: bool) -> Result<Workspac
 pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
     let now = resolve_now(cli.common.now.as_deref())?;
     let output = cli.common.output(now)?;
-    if cli.common.input.is_some() {
-        return Err(CoreError::Usage {
-            message: "tag-bump reads no input document; name the values with flags".into(),
-        }
-        .into());
-    }
+    cli.common.refuse_input(TOOL)?;
     let values = values(cli)?;
     let (token, token_source) = match (&genv.git_token, &genv.github_token) {
         (Some(t), _) => (Some(t.clone()), Some("GIT_TOKEN")),

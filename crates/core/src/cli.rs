@@ -116,6 +116,17 @@ impl CommonArgs {
         )
     }
 
+    /// Refuse `-i` for a tool that reads no input document: accepting and ignoring it
+    /// would let a user believe their file was used.
+    pub fn refuse_input(&self, tool: &str) -> Result<(), CoreError> {
+        match &self.input {
+            Some(_) => Err(CoreError::Usage {
+                message: format!("{tool} reads no input document (-i); name the values with flags"),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Write this run's Markdown summary where `--summary`, `--no-step-summary` and
     /// `GITHUB_STEP_SUMMARY` say.
     pub fn publish_summary(&self, markdown: &str, env: &Env) -> Result<(), CoreError> {

@@ -165,6 +165,7 @@ fn repository_label(repo: &git2::Repository, dir: &std::path::Path) -> String {
 pub fn run(cli: &Cli, env: &Env) -> Result<u8, FreshError> {
     let now = resolve_now(cli.common.now.as_deref())?;
     let output = cli.common.output(now)?;
+    cli.common.refuse_input(TOOL)?;
     let max_gap = Duration::parse(&cli.max_gap)?;
     let mut paths = Vec::new();
     for p in cli

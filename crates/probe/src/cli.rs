@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use rollout_core::cli::{CommonArgs, Env, resolve_now, verdict_code, warn};
+use rollout_core::input::{Source, as_text, read_bytes};
 use rollout_core::pattern::compile_bytes;
 use rollout_core::time::{format_timestamp, format_wait, parse_wait};
 use rollout_core::trace;
@@ -32,6 +33,9 @@ Examples:
   health-probe --validate-only --urls 'https://API.example.com:443/healthz, https://web.example.com' \\
     --jq '.urls[]'
 
+  # The list from a file, one URL per line (or - for stdin)
+  health-probe -i health-urls.txt --fail-on-unhealthy
+
   # Which URLs failed, and why
   health-probe --jq '.checks[] | select(.ok | not) | \"\\(.url): \\(.error)\"'
 
@@ -45,8 +49,8 @@ no host, credentials in a URL).";
     name = "health-probe",
     version,
     about = "Check the runtime health URLs over HTTP and report, as evidence for gate-eval",
-    long_about = "GET every URL of the list (--url, --urls, else $RUNTIME_HEALTH_URLS), \
-concurrently, with a per-attempt timeout, bounded retries and redirects, and TLS verified \
+    long_about = "GET every URL of the list (--url, --urls, -i FILE, else \
+$RUNTIME_HEALTH_URLS) concurrently, with a per-attempt timeout, bounded retries and redirects, and TLS verified \
 against the system trust store. A check is healthy when an attempt answers with an expected \
 status (and a body matching --expect-body). Prints a health-report, which gate-eval's \
 runtime-health preset reads. --validate-only checks and normalises the list without any \
@@ -58,7 +62,8 @@ pub struct Cli {
     #[arg(long = "url", value_name = "URL")]
     pub url: Vec<String>,
     /// A list of URLs separated by commas, whitespace or newlines (or a JSON array).
-    /// Without --url and --urls, $RUNTIME_HEALTH_URLS is read.
+    /// `-i FILE` reads one the same way. Without --url, --urls and -i, $RUNTIME_HEALTH_URLS
+    /// is read.
     #[arg(long, value_name = "LIST")]
     pub urls: Option<String>,
     /// Parse, check and normalise the list and print it; no request is made.
@@ -118,8 +123,16 @@ fn bad(flag: &'static str, value: impl ToString, message: impl Into<String>) -> 
     }
 }
 
-/// The URL list from the flags, else from the variable's value `from_env`.
-fn url_list(cli: &Cli, from_env: Option<&str>) -> Result<Vec<String>, ProbeError> {
+/// The most a URL list read with `-i` may hold.
+const MAX_LIST_BYTES: u64 = 1024 * 1024;
+
+/// The URL list from `--url`, `--urls` and `-i` (`file` is its origin and text), else from
+/// the variable's value `from_env`.
+fn url_list(
+    cli: &Cli,
+    file: Option<(&str, &str)>,
+    from_env: Option<&str>,
+) -> Result<Vec<String>, ProbeError> {
     let mut pieces: Vec<Piece<'_>> = cli
         .url
         .iter()
@@ -132,6 +145,13 @@ fn url_list(cli: &Cli, from_env: Option<&str>) -> Result<Vec<String>, ProbeError
     if let Some(text) = &cli.urls {
         pieces.push(Piece {
             origin: "--urls",
+            shape: Shape::List,
+            text,
+        });
+    }
+    if let Some((origin, text)) = file {
+        pieces.push(Piece {
+            origin,
             shape: Shape::List,
             text,
         });
@@ -198,7 +218,20 @@ pub fn run(cli: &Cli, env: &Env, from_env: Option<&str>) -> Result<u8, ProbeErro
     let now = resolve_now(cli.common.now.as_deref())?;
     let output = cli.common.output(now)?;
     let (policy, settings, timeout) = policy(cli)?;
-    let urls = url_list(cli, from_env)?;
+    let file = match cli.common.input.as_deref() {
+        Some(spec) => {
+            let source = Source::parse(spec);
+            let origin = source.origin();
+            let bytes = read_bytes(&source, "a URL list", MAX_LIST_BYTES)?;
+            Some((origin, as_text(&bytes, &source.origin())?.to_string()))
+        }
+        None => None,
+    };
+    let urls = url_list(
+        cli,
+        file.as_ref().map(|(o, t)| (o.as_str(), t.as_str())),
+        from_env,
+    )?;
     let trace_id = trace::resolve(cli.common.trace_id.as_deref(), None, trace::random_uuid);
 
     let checks = if cli.validate_only {

@@ -5,7 +5,8 @@
 //! rollout that needs it. Rules:
 //!
 //! * entries are separated by commas, whitespace or newlines (a comma inside a URL is
-//!   written `%2C`); a list that starts with `[` is read as a JSON array of strings;
+//!   written `%2C`), and lines starting with `#` are comments; a list that starts with `[`
+//!   is read as a JSON array of strings;
 //! * each entry is an absolute `http` or `https` URL with a host;
 //! * `user:password@` is refused: credentials do not belong in a URL list, and the error
 //!   shows the URL with them removed;
@@ -78,7 +79,9 @@ fn entries(piece: &Piece<'_>) -> Result<Vec<String>, ProbeError> {
             .collect();
     }
     Ok(trimmed
-        .split(|c: char| c == ',' || c.is_whitespace())
+        .lines()
+        .filter(|line| !line.trim_start().starts_with('#'))
+        .flat_map(|line| line.split(|c: char| c == ',' || c.is_whitespace()))
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect())
@@ -225,6 +228,21 @@ mod tests {
                 "{text:?}"
             );
         }
+    }
+
+    #[test]
+    fn comment_lines_are_skipped() {
+        let got = list(
+            "# production\nhttps://a.example/h\n  # canary\nhttps://b.example/h # not a comment\n",
+        );
+        assert_eq!(
+            got.unwrap_err().reason_code(),
+            "url_invalid",
+            "# mid-line is an entry"
+        );
+        let got = list("# production\nhttps://a.example/h\n  # canary, off\nhttps://b.example/h\n")
+            .unwrap();
+        assert_eq!(got, ["https://a.example/h", "https://b.example/h"]);
     }
 
     #[test]
