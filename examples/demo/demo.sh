@@ -196,4 +196,33 @@ test "$status" -eq 3
 gate-eval --preset upstream-freshness -i "$out/freshness-shallow.json" \
   --jq '"upstream-freshness: \(.summary.decision) (\(.summary.reasonCodes | join(", ")))"'
 echo
+echo "== 12. rollout-orchestrate: decide, apply with governance, verify the runtime, roll back"
+mkdir -p "$out/orchestrate"
+cp "$here/registry.v1.json" "$out/orchestrate/registry.v1.json"
+orch=(--registry "$out/orchestrate/registry.v1.json" --gates "$here/gates.yaml" "${evidence[@]}"
+      --subject payments-api@1.14.0 --actor alice --approval-ref CHG-1042
+      --rationale "promotion rollout mutation" --review-by 2026-12-01T00:00:00Z)
+echo "-- the runtime answers healthy: the change stays (status applied)"
+rollout-orchestrate --mode apply "${orch[@]}" --idempotency-key rollout-42 \
+  --verify-urls "$base/healthz,$base/flaky/orchestrate" --out-dir "$out/orchestrate/run1" >/dev/null
+sed -n '1p;5,8p' "$out/orchestrate/run1/orchestrate-summary.md"
+echo "-- the same request again: replayed, nothing changed"
+rollout-orchestrate --mode apply "${orch[@]}" --idempotency-key rollout-42 \
+  --out-dir "$out/orchestrate/run2" >/dev/null
+sed -n '1p' "$out/orchestrate/run2/orchestrate-summary.md"
+echo "-- the next step meets a failing endpoint: rolled back to 0% and the rollback command runs (exit 1)"
+set +e
+rollout-orchestrate --mode apply "${orch[@]}" --idempotency-key rollout-43 --to-percent 0 \
+  --verify-urls "$base/healthz $base/status/503" \
+  --rollback-command 'echo "rollback command: kubectl rollout undo deploy/payments-api (simulated)"' \
+  --out-dir "$out/orchestrate/run3" >/dev/null 2>&1
+status=$?
+set -e
+echo "exit status: $status"
+test "$status" -eq 1
+sed -n '1p;5,9p' "$out/orchestrate/run3/orchestrate-summary.md"
+cat "$out/orchestrate/run3/rollback-command.log"
+policy-apply verify --audit-log "$out/orchestrate/registry.v1.json.audit.jsonl" \
+  --jq '"audit chain ok=\(.ok), \(.records) records"'
+echo
 echo "files in $out"

@@ -10,24 +10,10 @@ setup() {
   cd "$TMP"
 }
 
-teardown() {
-  if [ -n "${SERVER_PID:-}" ]; then kill "$SERVER_PID" 2>/dev/null || true; fi
-}
-
-# start_server [--tls]: a health server in the background; sets BASE and SERVER_STATE.
-start_server() {
-  SERVER_STATE="$TMP/server"
-  mkdir -p "$SERVER_STATE"
-  python3 "$ROOT/tests/support/health_server.py" --state "$SERVER_STATE" "$@" 3>&- &
-  SERVER_PID=$!
-  for _ in $(seq 300); do [ -s "$SERVER_STATE/port" ] && break; sleep 0.1; done
-  local scheme=http
-  [ "${1:-}" = --tls ] && scheme=https
-  BASE="$scheme://127.0.0.1:$(cat "$SERVER_STATE/port")"
-}
+teardown() { stop_server; }
 
 @test "RUNTIME_HEALTH_URLS -> health-probe -> gate-eval runtime-health: promote, then hold on a 503" {
-  start_server
+  start_health_server
   export RUNTIME_HEALTH_URLS="$BASE/healthz,
 $BASE/flaky/warmup"
   run --separate-stderr bash -c "health-probe --retry-delay 100ms | gate-eval --preset runtime-health --fail-on-hold --jq .summary.decision"
@@ -43,7 +29,7 @@ $BASE/flaky/warmup"
 }
 
 @test "--fail-on-unhealthy fails the step after the report; the step summary and annotations name the URL" {
-  start_server
+  start_health_server
   export GITHUB_ACTIONS=true GITHUB_STEP_SUMMARY="$TMP/step-summary.md"
   run --separate-stderr health-probe --url "$BASE/healthz" --url "$BASE/slow/3000" \
     --timeout 300ms --retries 0 --fail-on-unhealthy --compact
@@ -57,7 +43,7 @@ $BASE/flaky/warmup"
 }
 
 @test "--validate-only: the secret's value checked and normalised one per line, no request sent" {
-  start_server
+  start_health_server
   run --separate-stderr health-probe --validate-only --jq '.urls[]' \
     --urls "[\"HTTP://127.0.0.1:$(cat "$SERVER_STATE/port")/healthz#x\", \"$BASE/healthz\", \"https://Status.Example.com:443\"]"
   assert_success
@@ -78,7 +64,7 @@ https://status.example.com/"
 }
 
 @test "self-signed TLS: refused unless trusted through SSL_CERT_FILE or --insecure (which warns)" {
-  start_server --tls
+  start_health_server --tls
   run --separate-stderr health-probe --url "$BASE/healthz" --retries 0 --jq '.checks[0].reason'
   assert_success
   assert_output tls

@@ -25,3 +25,22 @@ for d in docs:
     print(v if isinstance(v, str) else json.dumps(v))
 PY
 }
+
+# start_health_server [--tls]: tests/support/health_server.py in the background on
+# 127.0.0.1; sets BASE (its URL) and SERVER_STATE (port, access.log, cert.pem). A suite that
+# uses it defines `teardown() { stop_server; }` (helpers are loaded in setup, after the
+# suite's own functions, so they define no teardown themselves).
+start_health_server() {
+  SERVER_STATE="$TMP/server"
+  mkdir -p "$SERVER_STATE"
+  python3 "$ROOT/tests/support/health_server.py" --state "$SERVER_STATE" "$@" 3>&- &
+  SERVER_PID=$!
+  for _ in $(seq 300); do [ -s "$SERVER_STATE/port" ] && break; sleep 0.1; done
+  local scheme=http
+  [ "${1:-}" = --tls ] && scheme=https
+  BASE="$scheme://127.0.0.1:$(cat "$SERVER_STATE/port")"
+}
+
+stop_server() {
+  if [ -n "${SERVER_PID:-}" ]; then kill "$SERVER_PID" 2>/dev/null || true; fi
+}

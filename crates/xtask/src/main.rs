@@ -224,10 +224,52 @@ fn schemas() -> Vec<(&'static str, serde_json::Value)> {
         .collect()
 }
 
+/// The shell entry points in `bin/`: their man page is their `--help` text (the `usage`
+/// here-document), so the two cannot disagree.
+const SCRIPTS: &[(&str, &str, &str)] = &[(
+    "rollout-orchestrate",
+    "decide, apply, verify and roll back one rollout step, with one result document",
+    include_str!("../../../bin/rollout-orchestrate"),
+)];
+
+fn render_script_man(name: &str, summary: &str, source: &str) -> Vec<u8> {
+    let help = source
+        .split_once("cat <<'EOF'\n")
+        .and_then(|(_, rest)| rest.split_once("\nEOF\n"))
+        .map(|(help, _)| help)
+        .unwrap_or_else(|| panic!("{name}: no usage here-document"));
+    let roff_line = |l: &str| {
+        let l = l.replace('\\', "\\e").replace('-', "\\-");
+        if l.starts_with('.') || l.starts_with('\'') {
+            format!("\\&{l}")
+        } else {
+            l
+        }
+    };
+    let mut out = format!(
+        ".TH {} 1 \"2026-11-21\" \"rollout-tools\" \"rollout-tools manual\"\n.SH NAME\n{} \\- {}\n.SH DESCRIPTION\n.nf\n",
+        name.to_uppercase(),
+        name.replace('-', "\\-"),
+        summary
+    );
+    for line in help.lines() {
+        out.push_str(&roff_line(line));
+        out.push('\n');
+    }
+    out.push_str(".fi\n");
+    out.into_bytes()
+}
+
 fn write_man(dir: &Path) -> std::io::Result<()> {
     fs::create_dir_all(dir)?;
     for tool in tools() {
         fs::write(dir.join(format!("{}.1", tool.name)), render_man(&tool))?;
+    }
+    for (name, summary, source) in SCRIPTS {
+        fs::write(
+            dir.join(format!("{name}.1")),
+            render_script_man(name, summary, source),
+        )?;
     }
     Ok(())
 }
