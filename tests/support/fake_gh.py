@@ -1,12 +1,22 @@
 #!/usr/bin/env python3
-"""A stand-in for `gh api` against GitHub Packages, for the bats suites.
+"""A stand-in for `gh`, for the bats suites: GitHub Packages, secrets, workflow runs.
 
-State: the JSON file named by FAKE_GH_STATE, {"PATH": [versions, newest first]} where PATH
-is "/orgs/ORG/packages/container/PKG". Every call is appended to FAKE_GH_LOG as one JSON
-array of its arguments. Supported, the way gh behaves:
+State: the JSON file named by FAKE_GH_STATE: {"PATH": [versions, newest first]} where PATH
+is "/orgs/ORG/packages/container/PKG", plus "secrets" {REPO: {NAME: value}} and "runs"
+[{id, workflow, ref, inputs, conclusion, views}]. Every call is appended to FAKE_GH_LOG as
+one JSON array of its arguments (for `secret set`, then the value read and the GH_TOKEN
+seen, so a test can check what gh received). Supported, the way gh behaves:
 
   gh api --paginate PATH/versions[?per_page=N]   pages (default 30) printed back to back
   gh api -X DELETE PATH/versions/ID              204, or "gh: Not Found (HTTP 404)" exit 1
+  gh secret set NAME --repo R                    the value from stdin (FAKE_GH_FAIL=secret: 403)
+  gh workflow run WF --repo R [--ref REF] -f K=V a new run, listed from the second listing on;
+                                                 it concludes FAKE_GH_CONCLUSION (default
+                                                 success) on its third view
+  gh run list --repo R --workflow WF ... --json databaseId --jq '.[].databaseId'
+  gh run view ID --repo R --json status,conclusion,url --jq '"\\(.status) ..."'
+Only the --jq programs the scripts use are known; any other is an error, so a change in a
+script's query fails its tests instead of passing unnoticed.
 """
 import json
 import os
@@ -20,6 +30,8 @@ def main():
         log.write(json.dumps(args) + "\n")
     state_path = os.environ["FAKE_GH_STATE"]
     state = json.load(open(state_path))
+    if args[:1] in (["secret"], ["workflow"], ["run"]):
+        return repo_command(args, state, state_path)
     if not args or args[0] != "api":
         print(f"fake gh: unsupported command {args}", file=sys.stderr)
         return 2
@@ -67,6 +79,90 @@ def main():
         os.replace(state_path + ".tmp", state_path)
         return 0
     print(f"fake gh: unsupported request {method} {path}", file=sys.stderr)
+    return 2
+
+
+RUN_LIST_JQ = ".[].databaseId"
+RUN_VIEW_JQ = '"\\(.status) \\(.conclusion // "-") \\(.url)"'
+
+
+def save(state, state_path):
+    with open(state_path + ".tmp", "w") as f:
+        json.dump(state, f)
+    os.replace(state_path + ".tmp", state_path)
+
+
+def options(rest):
+    """Split gh-style arguments into positionals and {flag: [values]}."""
+    pos, opts = [], {}
+    while rest:
+        a = rest.pop(0)
+        if a.startswith("-"):
+            opts.setdefault(a, []).append(rest.pop(0) if rest else "")
+        else:
+            pos.append(a)
+    return pos, opts
+
+
+def repo_command(args, state, state_path):
+    group, verb = args[0], args[1] if len(args) > 1 else ""
+    pos, opts = options(args[2:])
+    repo = opts.get("--repo", [None])[0]
+    if not repo:
+        print("fake gh: --repo is required here", file=sys.stderr)
+        return 2
+    if (group, verb) == ("secret", "set"):
+        value = sys.stdin.read()
+        with open(os.environ["FAKE_GH_LOG"], "a") as log:
+            log.write(json.dumps({"secret": pos[0], "value": value,
+                                  "token": os.environ.get("GH_TOKEN")}) + "\n")
+        if os.environ.get("FAKE_GH_FAIL") == "secret":
+            print("failed to fetch public key: HTTP 403: Resource not accessible by integration",
+                  file=sys.stderr)
+            return 1
+        state.setdefault("secrets", {}).setdefault(repo, {})[pos[0]] = value
+        save(state, state_path)
+        print(f"✓ Set Actions secret {pos[0]} for {repo}", file=sys.stderr)
+        return 0
+    runs = state.setdefault("runs", [])
+    if (group, verb) == ("workflow", "run"):
+        inputs = dict(f.split("=", 1) for f in opts.get("-f", []))
+        run = {"id": 9000 + len(runs), "repo": repo, "workflow": pos[0],
+               "ref": opts.get("--ref", ["main"])[0], "inputs": inputs,
+               "conclusion": os.environ.get("FAKE_GH_CONCLUSION", "success"), "views": 0,
+               # like GitHub, the new run is not listed at once
+               "hidden": 1}
+        runs.append(run)
+        save(state, state_path)
+        print(f"✓ Created workflow_dispatch event for {pos[0]} at {run['ref']}", file=sys.stderr)
+        return 0
+    if (group, verb) == ("run", "list"):
+        if opts.get("--jq") != [RUN_LIST_JQ]:
+            print(f"fake gh: unknown --jq {opts.get('--jq')}", file=sys.stderr)
+            return 2
+        wf = opts.get("--workflow", [None])[0]
+        for run in reversed(runs):
+            if run.get("hidden", 0) > 0:
+                run["hidden"] -= 1
+            elif run["repo"] == repo and run["workflow"] == wf:
+                print(run["id"])
+        save(state, state_path)
+        return 0
+    if (group, verb) == ("run", "view"):
+        if opts.get("--jq") != [RUN_VIEW_JQ]:
+            print(f"fake gh: unknown --jq {opts.get('--jq')}", file=sys.stderr)
+            return 2
+        run = next((r for r in runs if str(r["id"]) == pos[0]), None)
+        if run is None:
+            print("could not find any workflow run with ID " + pos[0], file=sys.stderr)
+            return 1
+        run["views"] += 1
+        save(state, state_path)
+        status = ["queued", "in_progress"][run["views"] - 1] if run["views"] < 3 else "completed"
+        conclusion = run["conclusion"] if status == "completed" else "-"
+        print(f"{status} {conclusion} https://github.com/{repo}/actions/runs/{run['id']}")
+        return 0
+    print(f"fake gh: unsupported command {args}", file=sys.stderr)
     return 2
 
 

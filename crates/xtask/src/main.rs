@@ -226,11 +226,18 @@ fn schemas() -> Vec<(&'static str, serde_json::Value)> {
 
 /// The shell entry points in `bin/`: their man page is their `--help` text (the `usage`
 /// here-document), so the two cannot disagree.
-const SCRIPTS: &[(&str, &str, &str)] = &[(
-    "rollout-orchestrate",
-    "decide, apply, verify and roll back one rollout step, with one result document",
-    include_str!("../../../bin/rollout-orchestrate"),
-)];
+const SCRIPTS: &[(&str, &str, &str)] = &[
+    (
+        "rollout-orchestrate",
+        "decide, apply, verify and roll back one rollout step, with one result document",
+        include_str!("../../../bin/rollout-orchestrate"),
+    ),
+    (
+        "rollout-gate-config",
+        "validate and rotate the rollout gate's secrets, and prove them with a gate-only run",
+        include_str!("../../../bin/rollout-gate-config"),
+    ),
+];
 
 fn render_script_man(name: &str, summary: &str, source: &str) -> Vec<u8> {
     let help = source
