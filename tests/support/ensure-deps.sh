@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Make sure the programs the end-to-end tests drive are present, installing the Debian
 # packages that provide them when they are not: git (with git-http-backend, the smart-HTTP
-# CGI of the loopback HTTPS test server) and openssl (its self-signed certificate).
+# CGI of the loopback HTTPS test server), openssl (its self-signed certificate) and jq
+# (rollout-tag reads its environments file with it).
 # Python 3 runs the server and is part of the toolchain the project assumes.
 set -euo pipefail
 
 missing=()
 command -v git >/dev/null 2>&1 && [ -x "$(git --exec-path 2>/dev/null)/git-http-backend" ] || missing+=(git)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v jq >/dev/null 2>&1 || missing+=(jq)
 command -v python3 >/dev/null 2>&1 || { echo "ensure-deps: python3 is required" >&2; exit 1; }
 
 if [ ${#missing[@]} -eq 0 ]; then

@@ -15,6 +15,7 @@ seen, so a test can check what gh received). Supported, the way gh behaves:
                                                  success) on its third view
   gh run list --repo R --workflow WF ... --json databaseId --jq '.[].databaseId'
   gh run view ID --repo R --json status,conclusion,url --jq '"\\(.status) ..."'
+  gh pr view --json number --jq .number         FAKE_GH_PR, else "no pull requests found"
 Only the --jq programs the scripts use are known; any other is an error, so a change in a
 script's query fails its tests instead of passing unnoticed.
 """
@@ -30,6 +31,16 @@ def main():
         log.write(json.dumps(args) + "\n")
     state_path = os.environ["FAKE_GH_STATE"]
     state = json.load(open(state_path))
+    if args[:2] == ["pr", "view"]:
+        # the pull request of the current branch: FAKE_GH_PR, else none
+        if args[2:] != ["--json", "number", "--jq", ".number"]:
+            print(f"fake gh: unsupported {args}", file=sys.stderr)
+            return 2
+        if not os.environ.get("FAKE_GH_PR"):
+            print('no pull requests found for branch "main"', file=sys.stderr)
+            return 1
+        print(os.environ["FAKE_GH_PR"])
+        return 0
     if args[:1] in (["secret"], ["workflow"], ["run"]):
         return repo_command(args, state, state_path)
     if not args or args[0] != "api":

@@ -237,6 +237,11 @@ const SCRIPTS: &[(&str, &str, &str)] = &[
         "validate and rotate the rollout gate's secrets, and prove them with a gate-only run",
         include_str!("../../../bin/rollout-gate-config"),
     ),
+    (
+        "rollout-tag",
+        "the rollout procedure in one command: an environment's Flux repository, tag pr-N-sha7, push",
+        include_str!("../../../bin/rollout-tag"),
+    ),
 ];
 
 fn render_script_man(name: &str, summary: &str, source: &str) -> Vec<u8> {

@@ -1,0 +1,97 @@
+#!/usr/bin/env bats
+# rollout-tag: the replaced rollout procedure in one command, against a local bare "flux"
+# remote seeded with examples/flux, an environments file, and a gh stand-in for the PR.
+
+setup() {
+  load helpers
+  setup_common
+  PATH="$ROOT/bin:$PATH"
+  export HOME="$TMP/home" GIT_CONFIG_NOSYSTEM=1
+  mkdir -p "$HOME"
+  unset GIT_TOKEN GITHUB_TOKEN GIT_SSL_NO_VERIFY ROLLOUT_ENVIRONMENTS ROLLOUT_CACHE_DIR XDG_CONFIG_HOME XDG_CACHE_HOME FAKE_GH_PR
+  git config --global user.name "Release Bot"
+  git config --global user.email release@example.invalid
+  cp -r "$EX/flux" "$TMP/seed"
+  git -C "$TMP/seed" init -q -b main
+  git -C "$TMP/seed" add -A
+  git -C "$TMP/seed" commit -qm "flux as deployed"
+  git clone -q --bare "$TMP/seed" "$TMP/flux.git"
+  mkdir -p "$HOME/.config/rollout-tools"
+  cat > "$HOME/.config/rollout-tools/environments.json" <<JSON
+{"environments": {
+  "staging": {"fluxRepo": "file://$TMP/flux.git", "type": "github"},
+  "lab": {"fluxRepo": "file://$TMP/flux.git", "type": "gitea", "branch": "main"},
+  "broken": {"type": "github"}}}
+JSON
+  mkdir -p "$TMP/fakebin"
+  printf '#!/bin/sh\nexec python3 %s "$@"\n' "$ROOT/tests/support/fake_gh.py" > "$TMP/fakebin/gh"
+  chmod +x "$TMP/fakebin/gh"
+  export FAKE_GH_STATE="$TMP/gh-state.json" FAKE_GH_LOG="$TMP/gh.log"
+  echo '{}' > "$FAKE_GH_STATE"
+  SHA=a1b2c3d4e5f60718293a4b5c6d7e8f9012345678
+  cd "$TMP"
+}
+
+remote_subject() { git -C "$TMP/flux.git" log -1 --format=%s main; }
+
+@test "PR 42 to staging: tagged, committed and pushed in one call; the procedure's report; again is a no-op" {
+  run --separate-stderr rollout-tag papi --env staging --pr 42 --sha "$SHA"
+  assert_success
+  assert_equal "$(remote_subject)" "chore(backend-services): update image tag to pr-42-a1b2c3d"
+  [[ "$stderr" == "rollout-tag: environment staging (github): file://$TMP/flux.git"* ]]
+  [[ "$stderr" == *"✓ Updated backend-services to pr-42-a1b2c3d"* ]]
+  echo "$output" > report.json
+  assert_equal "$(json_get report.json 'd["kind"]')" bump-report
+  assert_equal "$(json_get report.json 'd["push"]["pushed"]')" true
+  [ -d "$HOME/.cache/rollout-tools/flux-staging/.git" ]
+
+  run --separate-stderr rollout-tag papi --env staging --pr 42 --sha "$SHA"
+  assert_success
+  echo "$output" > again.json
+  assert_equal "$(json_get again.json 'd["changed"]')" false
+  assert_equal "$(git -C "$TMP/flux.git" rev-list --count main)" 2
+}
+
+@test "the environment from .rollout-env, the PR from gh and the commit from git" {
+  mkdir app && git -C app init -q -b main
+  git -C app commit -q --allow-empty -m "feature"
+  echo lab > app/.rollout-env
+  sha=$(git -C app rev-parse HEAD)
+  cd app
+  FAKE_GH_PR=77 PATH="$TMP/fakebin:$PATH" run --separate-stderr rollout-tag web
+  assert_success
+  assert_equal "$(remote_subject)" "chore(web): update image tag to pr-77-${sha:0:7}"
+  # a gitea environment runs with TLS verification off, and says so
+  [[ "$stderr" == *"rollout-tag: environment lab (gitea)"* ]]
+  [[ "$stderr" == *"warning"*"TLS"* ]]
+}
+
+@test "the procedure's errors: no environment, unknown environment, no flux repo, no PR, unknown service" {
+  run --separate-stderr rollout-tag papi --pr 42 --sha "$SHA"
+  assert_failure 2
+  assert_equal "${stderr%%$'\n'*}" "rollout-tag: error: no environment set: give --env NAME or write the name to .rollout-env at the repository root"
+  run --separate-stderr rollout-tag papi --env prod --pr 42 --sha "$SHA"
+  assert_failure 2
+  [[ "$stderr" == *'unknown environment "prod"'*"(known: broken, lab, staging)"* ]]
+  run --separate-stderr rollout-tag papi --env broken --pr 42 --sha "$SHA"
+  assert_failure 2
+  [[ "$stderr" == *'no flux repo configured for environment "broken"'* ]]
+  PATH="$TMP/fakebin:$PATH" run --separate-stderr rollout-tag papi --env staging --sha "$SHA"
+  assert_failure 2
+  [[ "$stderr" == *"rollout-tag: error: no PR: give --pr N"* ]]
+  run --separate-stderr rollout-tag nope --env staging --pr 42 --sha "$SHA"
+  assert_failure 3
+  [[ "$stderr" == *'tag-bump: error: '*'"nope"'* ]]
+  run --separate-stderr rollout-tag --env staging
+  assert_failure 2
+  [[ "$stderr" == *"no service"* ]]
+  assert_equal "$(git -C "$TMP/flux.git" rev-list --count main)" 1
+}
+
+@test "--dry-run shows the diff and pushes nothing" {
+  run --separate-stderr rollout-tag papi --env staging --pr 43 --sha "$SHA" --dry-run
+  assert_success
+  echo "$output" > report.json
+  [[ "$(json_get report.json 'd["diff"]')" == *"+"*"pr-43-a1b2c3d"* ]]
+  assert_equal "$(git -C "$TMP/flux.git" rev-list --count main)" 1
+}
