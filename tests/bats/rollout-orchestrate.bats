@@ -71,6 +71,10 @@ result() { json_get "${OUT:-out}/orchestrate-result.json" "$1"; }
   run --separate-stderr rollout-orchestrate --mode apply --registry registry.v1.json "${GATES[@]}" "${GOV[@]}" --out-dir out --fail-on-hold
   assert_failure 1
   assert_equal "$(result 'd["status"]')" held
+  run --separate-stderr rollout-orchestrate --mode dry_run --registry registry.v1.json "${GATES[@]}" --out-dir out --fail-on-hold
+  assert_failure 1
+  assert_equal "$(result 'd["status"]')" preview
+  cmp registry.v1.json registry.orig.json
 }
 
 @test "every governance flag is required for apply and rollback, and named; a result is still written" {
