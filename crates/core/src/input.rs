@@ -122,7 +122,86 @@ pub fn as_text<'a>(bytes: &'a [u8], origin: &str) -> Result<&'a str, CoreError> 
 /// Parse one JSON document, reporting the line and column of a syntax error.
 pub fn parse_json(bytes: &[u8], origin: &str) -> Result<Value, CoreError> {
     let text = as_text(bytes, origin)?;
-    serde_json::from_str(text).map_err(|e| json_error(&e, origin))
+    value_from_str(text).map_err(|e| json_error(&e, origin))
+}
+
+/// Parse JSON text into a [`Value`], refusing an object that gives a key twice.
+///
+/// serde_json keeps the last of duplicate keys without a word; two readers of the same
+/// evidence could then disagree on what it says (the YAML reader and policy-apply's span
+/// parser already refuse duplicates). Positions are kept: the error says where.
+pub fn value_from_str(text: &str) -> Result<Value, serde_json::Error> {
+    use serde::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = UniqueKeys.deserialize(&mut de)?;
+    de.end()?;
+    Ok(value)
+}
+
+/// Builds a [`Value`] like serde_json does, with duplicate object keys as an error.
+#[derive(Clone, Copy)]
+struct UniqueKeys;
+
+impl<'de> serde::de::DeserializeSeed<'de> for UniqueKeys {
+    type Value = Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeys {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(self)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "duplicate key {key:?}"
+                )));
+            }
+            let value = map.next_value_seed(self)?;
+            out.insert(key, value);
+        }
+        Ok(Value::Object(out))
+    }
 }
 
 /// Turn a serde_json error into [`CoreError::MalformedJson`] with position and a short text.
@@ -163,7 +242,7 @@ pub fn parse_jsonl(bytes: &[u8], origin: &str) -> Result<Vec<Value>, CoreError> 
                 limit: MAX_LINE_BYTES as u64,
             });
         }
-        let v = serde_json::from_str(line).map_err(|e| match json_error(&e, origin) {
+        let v = value_from_str(line).map_err(|e| match json_error(&e, origin) {
             CoreError::MalformedJson {
                 origin,
                 column,
@@ -192,6 +271,28 @@ mod tests {
         let p = dir.path().join("x");
         std::fs::write(&p, b"{}").unwrap();
         assert_eq!(read_bytes(&Source::File(p), "x", u64::MAX).unwrap(), b"{}");
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_where_they_are() {
+        let e = parse_json(b"{\"a\": {\"k\": 1,\n \"k\": 2}}", "f.json").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "f.json:2:4: malformed JSON: duplicate key \"k\""
+        );
+        let e = parse_jsonl(b"{\"a\": 1}\n{\"b\": 1, \"b\": 1}\n", "f.jsonl").unwrap_err();
+        assert!(e.to_string().starts_with("f.jsonl:2:"), "{e}");
+        // the same key in different objects is fine; values and order are serde_json's
+        let v = parse_json(
+            br#"{"x": {"k": 1}, "y": {"k": [1.5, -2, 18446744073709551615, null, true, "s"]}}"#,
+            "f",
+        )
+        .unwrap();
+        assert_eq!(
+            v.to_string(),
+            r#"{"x":{"k":1},"y":{"k":[1.5,-2,18446744073709551615,null,true,"s"]}}"#
+        );
+        assert!(parse_json(b"[1] x", "f").is_err());
     }
 
     #[test]

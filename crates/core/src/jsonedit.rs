@@ -429,12 +429,12 @@ pub fn apply(text: &str, edits: &[(String, Value)], origin: &str) -> Result<Stri
     }
     // Prove it: the new text parses to exactly the old document with the edits applied.
     let mut expected: Value =
-        serde_json::from_str(text).map_err(|e| crate::input::json_error(&e, origin))?;
+        crate::input::value_from_str(text).map_err(|e| crate::input::json_error(&e, origin))?;
     for (pointer, value) in edits {
         set_pointer(&mut expected, pointer, value.clone())?;
     }
     let got: Value =
-        serde_json::from_str(&current).map_err(|e| crate::input::json_error(&e, origin))?;
+        crate::input::value_from_str(&current).map_err(|e| crate::input::json_error(&e, origin))?;
     if got != expected {
         return Err(edit_error(
             origin,

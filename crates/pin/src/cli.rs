@@ -13,7 +13,7 @@ use indexmap::IndexMap;
 use rollout_core::cli::{CommonArgs, Env, LockArgs, resolve_now};
 use rollout_core::doc::{Kind, SCHEMA_VERSION};
 use rollout_core::fsx::{Lock, append_jsonl};
-use rollout_core::input::{MAX_DOCUMENT_BYTES, Source, as_text, parse_json, read_bytes};
+use rollout_core::input::{MAX_DOCUMENT_BYTES, Source, as_text, json_error, read_bytes};
 use rollout_core::output::{Output, unified_diff};
 use rollout_core::time::format_timestamp;
 use rollout_core::{summary, trace};
@@ -284,7 +284,10 @@ fn digest_set(cli: &Cli) -> Result<Digests, PinError> {
         let origin = src.origin();
         let bytes = read_bytes(&src, "a digest-set document", MAX_DOCUMENT_BYTES)?;
         let text = as_text(&bytes, &origin)?;
-        let doc = parse_json(&bytes, &origin)?;
+        // The envelope only; an image given twice is refused by from_document, which names
+        // it (digest_set_duplicate_image), so this parse keeps duplicates.
+        let doc: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| json_error(&e, &origin))?;
         let mut set = DigestSet::from_document(&doc, text, &origin)?;
         match (&set.release, &cli.release) {
             (Some(a), Some(b)) if a != b => {

@@ -255,7 +255,7 @@ pub fn parse_ledger(text: &str, origin: &str) -> Result<Vec<LedgerRecord>, PinEr
         if line.len() > rollout_core::input::MAX_LINE_BYTES {
             return Err(bad("line longer than 1 MiB".into()));
         }
-        let raw: Value = serde_json::from_str(line).map_err(|e| {
+        let raw: Value = rollout_core::input::value_from_str(line).map_err(|e| {
             let text = e.to_string();
             bad(text.split(" at line ").next().unwrap_or(&text).to_string())
         })?;
