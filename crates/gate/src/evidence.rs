@@ -101,11 +101,15 @@ pub fn attach(
     if names.is_empty() {
         return Ok(infos);
     }
-    let Value::Object(map) = root else {
+    let kind = rollout_core::doc::json_type(root);
+    let Some(map) = root.as_object_mut() else {
         return Err(GateError::BadArgument {
-            flag: "--evidence",
-            arg: names.join(","),
-            message: "the input document must be an object to add evidence to it".into(),
+            flag: "-i",
+            arg: kind.to_string(),
+            message: format!(
+                "the input document must be an object: the evidence sources ({}) are added to it as keys",
+                names.join(", ")
+            ),
         });
     };
     for name in names {

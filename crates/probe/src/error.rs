@@ -26,6 +26,14 @@ pub enum ProbeError {
         /// What is wrong.
         message: String,
     },
+    /// A list that starts with `[` but is not a JSON array.
+    #[error("{origin}: {message}")]
+    BadList {
+        /// Where the list came from.
+        origin: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A URL carrying `user:password@`: credentials do not belong in a URL list.
     #[error(
         "{origin}: URL {position} {url:?} carries credentials (user:password@), which do not belong in a URL list"
@@ -69,7 +77,7 @@ impl Failure for ProbeError {
         match self {
             ProbeError::Core(e) => e.reason_code(),
             ProbeError::NoUrls => "urls_empty",
-            ProbeError::BadUrl { .. } => "url_invalid",
+            ProbeError::BadUrl { .. } | ProbeError::BadList { .. } => "url_invalid",
             ProbeError::Credentials { .. } => "url_credentials",
             ProbeError::BadValue { .. } => "argument_invalid",
             ProbeError::Client { .. } => "http_client_error",

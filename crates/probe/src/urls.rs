@@ -50,10 +50,8 @@ fn entries(piece: &Piece<'_>) -> Result<Vec<String>, ProbeError> {
         });
     }
     if trimmed.starts_with('[') {
-        let bad = |message: String| ProbeError::BadUrl {
+        let bad = |message: String| ProbeError::BadList {
             origin: piece.origin.to_string(),
-            position: 0,
-            url: String::new(),
             message,
         };
         let value: Value = serde_json::from_str(trimmed).map_err(|e| {
@@ -199,7 +197,10 @@ mod tests {
         let e = list("[1]").unwrap_err();
         assert!(e.to_string().contains("expected a string"), "{e}");
         let e = list("[\"https://a/\"").unwrap_err();
-        assert!(e.to_string().contains("JSON array"), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "--urls: a list starting with '[' must be a JSON array: EOF while parsing a list at line 1 column 13"
+        );
     }
 
     #[test]
