@@ -4,6 +4,7 @@
 //! the harness (commands with a fixed clock, fixtures, "nothing written" assertions).
 
 mod common;
+mod corpus;
 mod digest_pin;
 mod freshness_check;
 mod gate_eval;
