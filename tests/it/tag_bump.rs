@@ -982,3 +982,68 @@ fn bad_configuration_and_working_copies_are_refused() {
         "not an empty directory",
     );
 }
+
+/// Regression (found by tests/reliability/faults.py): a tag-bump killed during a fetch left
+/// `refs/remotes/origin/main.lock` in its --workdir clone, and every later run failed with
+/// "failed to lock file … for writing". In its own clone tag-bump now removes such files
+/// (holding its lock); in a user's working copy it stops and says what to do.
+#[test]
+fn lock_files_left_by_a_killed_run() {
+    let f = Flux::new();
+    let workdir = f.dir.path().join("cache");
+    let remote = format!("file://{}", f.remote().display());
+    let run = |tag: &str| {
+        let mut cmd = tool("tag-bump");
+        cmd.args(["--clone", &remote, "--workdir"])
+            .arg(&workdir)
+            .args(["--service", "web", "--tag", tag, "--push", "--compact"])
+            .env("ROLLOUT_NOW", NOW)
+            .env("HOME", f.dir.path())
+            .env("GIT_CONFIG_NOSYSTEM", "1");
+        cmd.output().unwrap()
+    };
+    assert!(run("w1").status.success());
+    let git_dir = workdir.join(".git");
+    std::fs::write(git_dir.join("refs/remotes/origin/main.lock"), "").unwrap();
+    std::fs::write(git_dir.join("index.lock"), "").unwrap();
+    let out = run("w2");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "tag-bump: warning: removed refs/remotes/origin/main.lock left by an interrupted run"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("removed index.lock"), "{stderr}");
+    assert!(f.remote_file("apps/web/kustomization.yaml").contains("w2"));
+
+    // killed during the compare-and-swap of a local remote: its ref lock is cleared after a
+    // short wait (tag-bumps take turns on the remote), not taken for a lost race forever
+    std::fs::write(f.remote().join("refs/heads/main.lock"), "").unwrap();
+    let out = run("w2b");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("removed refs/heads/main.lock left by an interrupted push"),
+        "{stderr}"
+    );
+    assert!(f.remote_file("apps/web/kustomization.yaml").contains("w2b"));
+
+    // a user's working copy is not tag-bump's to clean: exit 5 with the way out
+    let work = f.work();
+    let lock = work.join(".git/refs/remotes/origin/main.lock");
+    std::fs::write(&lock, "").unwrap();
+    let out = f
+        .bump(&["--service", "web", "--tag", "w3", "--sync"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("failed to lock file"), "{stderr}");
+    assert!(
+        stderr.contains("  hint: an interrupted git process left that .lock file"),
+        "{stderr}"
+    );
+    assert!(lock.exists());
+}

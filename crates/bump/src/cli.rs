@@ -714,6 +714,20 @@ pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
             cli.lock.timeout()?,
         )?)
     };
+    // In its own --workdir clone, tag-bump removes the git lock files a killed run left.
+    if _lock.is_some() && ws.cloned && cli.workdir.is_some() {
+        for file in crate::git::remove_stale_locks(&ws.git_dir) {
+            warn(
+                TOOL,
+                env,
+                &format!(
+                    "removed {} left by an interrupted run in {}",
+                    file.display(),
+                    ws.display
+                ),
+            );
+        }
+    }
     // A remote is needed only to sync or push: --commit works in a repository without one.
     let needs_remote = cli.clone.is_some() || cli.sync || cli.push;
     let remote: Option<RemoteSpec> = match (needs_remote, &ws.git, &cli.clone) {
@@ -822,10 +836,13 @@ pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
                     }
                 }
                 attempts += 1;
-                match git
+                let outcome = git
                     .push(remote, &cli.branch, &transport)
-                    .map_err(|e| with_left(e, left(&commit)))?
-                {
+                    .map_err(|e| with_left(e, left(&commit)));
+                for note in git.notes.borrow_mut().drain(..) {
+                    warn(TOOL, env, &note);
+                }
+                match outcome? {
                     PushOutcome::Pushed => {
                         pushed = true;
                         break;

@@ -280,6 +280,9 @@ impl Failure for BumpError {
                 GitReason::BranchMissing => {
                     vec!["check --branch; the remote has no such branch".into()]
                 }
+                _ if self.to_string().contains("failed to lock file") => vec![
+                    "an interrupted git process left that .lock file; when no git command is running in this working copy, remove it and run again (tag-bump removes such files itself in its own --workdir clone)".into(),
+                ],
                 _ => Vec::new(),
             },
             E::PushRetriesExhausted { .. } => vec![

@@ -100,6 +100,8 @@ pub struct Git {
     pub repo: Repository,
     /// Its working directory.
     pub root: PathBuf,
+    /// Things done on the way that the user should hear about (printed as warnings).
+    pub notes: RefCell<Vec<String>>,
 }
 
 impl std::fmt::Debug for Git {
@@ -163,7 +165,11 @@ impl Git {
                 message: "a bare repository has no files to edit; clone it (--clone URL)".into(),
             })?
             .to_path_buf();
-        Ok(Git { repo, root })
+        Ok(Git {
+            repo,
+            root,
+            notes: RefCell::new(Vec::new()),
+        })
     }
 
     /// Clone `url` into `dir` (which must not exist or be empty), checking out `branch`.
@@ -173,6 +179,7 @@ impl Git {
         branch: &str,
         transport: &Transport,
     ) -> Result<Git, BumpError> {
+        let _turn = local_turn(url)?;
         let auth = Cell::new(false);
         let mut fo = FetchOptions::new();
         fo.remote_callbacks(callbacks(transport, &auth, None));
@@ -189,7 +196,11 @@ impl Git {
             )
         })?;
         let root = repo.workdir().unwrap_or(dir).to_path_buf();
-        Ok(Git { repo, root })
+        Ok(Git {
+            repo,
+            root,
+            notes: RefCell::new(Vec::new()),
+        })
     }
 
     /// Resolve `--remote`: a configured remote name, or a URL.
@@ -244,6 +255,7 @@ impl Git {
         transport: &Transport,
     ) -> Result<Oid, BumpError> {
         let action = format!("fetch {} {branch}", remote.display);
+        let _turn = local_turn(&remote.url)?;
         let auth = Cell::new(false);
         let run = || -> Result<Oid, git2::Error> {
             let mut r = self.git_remote(remote)?;
@@ -384,12 +396,31 @@ impl Git {
             path: self.root.display().to_string(),
             message: "HEAD has no commit to push".into(),
         })?;
+        let action = format!("push {} HEAD:{refname}", remote.display);
+        // A ref lock that outlives a short wait while tag-bumps take turns was left by a
+        // killed run (git holds one for milliseconds) and would make every later push look
+        // like a lost race.
+        let Some((_turn, their_dir)) = local_turn(&remote.url)? else {
+            return self.push_ref(remote, refname, transport);
+        };
+        for lock in [format!("{refname}.lock"), "packed-refs.lock".to_string()] {
+            let file = their_dir.join(&lock);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+            while file.exists() && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            if file.exists() && std::fs::remove_file(&file).is_ok() {
+                self.notes.borrow_mut().push(format!(
+                    "removed {lock} left by an interrupted push in {}",
+                    remote.display
+                ));
+            }
+        }
         let staging = format!("refs/tag-bump/incoming/{head}-{}", std::process::id());
         match self.push_ref(remote, &staging, transport)? {
             PushOutcome::Pushed => {}
             other => return Ok(other),
         }
-        let action = format!("push {} HEAD:{refname}", remote.display);
         let run = || -> Result<PushOutcome, git2::Error> {
             let theirs = Repository::open(path)?;
             let msg = "tag-bump: push";
@@ -495,6 +526,29 @@ fn local_path(url: &str) -> Option<PathBuf> {
         return Some(PathBuf::from(rest));
     }
     (!url.contains("://")).then(|| PathBuf::from(url))
+}
+
+/// The turn of this run on a remote on the local file system (`REMOTE_GIT_DIR/
+/// tag-bump-push.lock`): clones, fetches and pushes of tag-bumps on one local remote take
+/// turns, because libgit2's local transport lists every ref and fails when another run
+/// deletes its staging ref meanwhile. Remotes over the network need no turn.
+fn local_turn(url: &str) -> Result<Option<(rollout_core::fsx::Lock, PathBuf)>, BumpError> {
+    let Some(path) = local_path(url) else {
+        return Ok(None);
+    };
+    let Ok(git_dir) = Repository::open(&path).map(|r| r.path().to_path_buf()) else {
+        return Ok(None); // not a repository: the operation itself will say so
+    };
+    match rollout_core::fsx::Lock::acquire(
+        &git_dir.join("tag-bump-push"),
+        rollout_core::time::Duration::from_secs(120),
+    ) {
+        Ok(lock) => Ok(Some((lock, git_dir))),
+        // a read-only remote (a mirror only fetched from) cannot hold the lock file; reading
+        // it needs no turn, and a push to it fails on its own
+        Err(rollout_core::CoreError::Write { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// A ref update that found the ref moved or locked by another writer.
@@ -624,6 +678,42 @@ fn callbacks<'a>(
         });
     }
     cbs
+}
+
+/// Remove the `.lock` files a killed run left in a git directory (ref, index, HEAD,
+/// config and packed-refs locks); libgit2, like git, refuses to touch a locked file, so
+/// one `kill -9` at the wrong moment would block every later run. Only for tag-bump's own
+/// `--workdir` clone, and only while tag-bump's lock is held: no other process works there.
+/// Returns the files removed, relative to `git_dir`.
+pub fn remove_stale_locks(git_dir: &Path) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    let mut stack = vec![git_dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            let name = entry.file_name();
+            if kind.is_dir() {
+                // objects hold no lock files of this kind; hooks and logs need no walk
+                if dir == git_dir && (name == "objects" || name == "hooks" || name == "logs") {
+                    continue;
+                }
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "lock")
+                && name != "tag-bump.lock"
+                && std::fs::remove_file(&path).is_ok()
+            {
+                removed.push(path.strip_prefix(git_dir).unwrap_or(&path).to_path_buf());
+            }
+        }
+    }
+    removed.sort();
+    removed
 }
 
 #[cfg(test)]
