@@ -672,6 +672,18 @@ fn dash_layout(src: &str, item_start: usize) -> Option<(String, usize)> {
 /// Set a group's tag (and digest) in `src`. Pure: returns the new text and what it did.
 pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome, BumpError> {
     let docs = parse_documents(src, file)?;
+    if let Some(key) = docs.iter().find_map(Node::duplicate_key) {
+        return Err(rollout_core::CoreError::MalformedYaml {
+            origin: file.to_string(),
+            line: key.line,
+            column: key.column,
+            message: format!(
+                "duplicate key {:?}: readers disagree on which one counts, so it is not edited",
+                key.value
+            ),
+        }
+        .into());
+    }
     let (sites, new_entry) = match &group.target {
         Target::KustomizeImages => kustomize_sites(&docs, file, &group.image, want)?,
         Target::YamlPath { path, digest_path } => (

@@ -75,6 +75,30 @@ impl Node {
         self.get(key).and_then(Node::as_scalar)
     }
 
+    /// The first mapping key (in file order) that repeats a key of its mapping, if any.
+    /// Readers disagree on such a file (first wins, last wins, refused): an editor that
+    /// must change exactly one value refuses it instead of guessing.
+    pub fn duplicate_key(&self) -> Option<&Scalar> {
+        let mut found: Option<&Scalar> = None;
+        self.walk(&mut |n| {
+            if found.is_some() {
+                return;
+            }
+            if let Node::Map(entries, _) = n {
+                let mut seen = std::collections::HashSet::new();
+                for (k, _) in entries {
+                    if let Some(k) = k.as_scalar()
+                        && !seen.insert(k.value.as_str())
+                    {
+                        found = Some(k);
+                        return;
+                    }
+                }
+            }
+        });
+        found
+    }
+
     /// The value as JSON, for comparing a file before and after an edit: plain scalars
     /// typed with the YAML 1.2 core schema, quoted ones as strings, keys as their text, an
     /// alias as `{"*": N}` (never expanded). Nothing here refuses duplicate keys; the last
