@@ -880,3 +880,72 @@ fn named_files_are_always_read_and_oversized_files_are_skipped() {
             .contains(&serde_json::json!({"file": "deploy/huge.yaml", "reason": "too_large"}))
     );
 }
+
+/// Property: random digests for random subsets of the images; after a rewrite, --check
+/// with the same set is clean, the counts add up (changed + already pinned = found, per
+/// image and in total), and a second rewrite changes nothing.
+#[test]
+fn a_rewrite_then_check_is_clean_and_counts_add_up() {
+    let mut seed: u64 = 0x00d1_6e57_2026;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let t = Tree::new();
+    for round in 0..12 {
+        let mut args: Vec<String> = Vec::new();
+        for image in [
+            "claude-runtime-review",
+            "claude-runtime-fix",
+            "claude-runtime-explain",
+        ] {
+            if next(3) > 0 {
+                let hex: String = (0..64)
+                    .map(|_| "0123456789abcdef".as_bytes()[next(16) as usize] as char)
+                    .collect();
+                let digest = if next(4) == 0 {
+                    hex.to_uppercase()
+                } else {
+                    hex
+                };
+                args.extend(["--set".into(), format!("{image}=sha256:{digest}")]);
+            }
+        }
+        if args.is_empty() {
+            continue;
+        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let report = t.ok(&[&refs[..], &["--compact"]].concat());
+        let total = report["total"].as_u64().unwrap();
+        let mut sum = 0;
+        for (image, c) in report["perImage"].as_object().unwrap() {
+            let (found, changed, already) = (
+                c["found"].as_u64().unwrap(),
+                c["changed"].as_u64().unwrap(),
+                c["alreadyPinned"].as_u64().unwrap(),
+            );
+            assert_eq!(changed + already, found, "round {round} {image}: {c}");
+            sum += found;
+        }
+        assert_eq!(sum, total, "round {round}: per-image counts vs total");
+        assert_eq!(
+            report["changes"].as_array().unwrap().len() as u64,
+            report["changed"].as_u64().unwrap(),
+            "round {round}"
+        );
+        let check = t.run(&[&refs[..], &["--check", "--compact"]].concat());
+        assert_eq!(
+            check.status.code(),
+            Some(0),
+            "round {round}: --check after the rewrite: {}",
+            String::from_utf8_lossy(&check.stdout)
+        );
+        let again = t.ok(&[&refs[..], &["--compact"]].concat());
+        assert_eq!(
+            again["changed"], 0,
+            "round {round}: a second rewrite changed pins"
+        );
+    }
+}
