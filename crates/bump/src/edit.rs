@@ -477,6 +477,15 @@ fn setter_sites<'n>(
                 continue;
             }
             let form = match field {
+                None if s.value.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+                    return Err(BumpError::Uneditable {
+                        file: file.to_string(),
+                        message: format!(
+                            "line {}: the value marked {{\"$imagepolicy\": \"{policy}\"}} is not an image reference (it holds whitespace): {:?}",
+                            s.line, s.value
+                        ),
+                    });
+                }
                 None => Form::Reference,
                 Some("tag") => Form::Tag,
                 Some("digest") => {
