@@ -358,12 +358,108 @@ def limits(gib, with_prune):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def snapshot_tree(root):
+    out = {}
+    for base, dirs, files in os.walk(root):
+        dirs[:] = [x for x in dirs if x != ".git"]
+        for f in files:
+            if f.endswith(".lock"):
+                continue  # lock files stay by design (CONTRACT: FILE.lock); they hold no data
+            p = os.path.join(base, f)
+            with open(p, "rb") as fh:
+                out[os.path.relpath(p, root)] = fh.read()
+    return out
+
+
+def storage_inner():
+    """Runs inside `unshare -rm`: a 512 KiB tmpfs, filled, then read-only."""
+    d = tempfile.mkdtemp(prefix="storage-")
+    fs = os.path.join(d, "fs")
+    os.makedirs(fs)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "none", fs], check=True)
+    results = []
+    try:
+        registry(fs)
+        shutil.copytree(os.path.join(ROOT, "examples", "pins"), os.path.join(fs, "pins"))
+        pin = pin_args("r1", "A")
+        pin[pin.index("digests.jsonl")] = os.path.join(fs, "digests.jsonl")
+        pin[pin.index("pins")] = os.path.join(fs, "pins")
+        runs = {
+            "policy-apply": ([os.path.join(BIN, "policy-apply"), "--registry",
+                              os.path.join(fs, "registry.json"), "--intent", "expand", "--step",
+                              "1", "-i", os.path.join(fs, "decision.json"),
+                              "--idempotency-key", "k1", "--compact", *GOV], fs),
+            "digest-pin": (pin, fs),
+            "gate-eval": ([os.path.join(BIN, "gate-eval"), "--preset", "runtime-health", "-i",
+                           os.path.join(ROOT, "examples", "demo", "health.json"),
+                           "--state-file", os.path.join(fs, "state", "decision.json")], fs),
+        }
+        os.makedirs(os.path.join(fs, "state"))
+        for condition in ("disk full", "read-only"):
+            if condition == "disk full":
+                fd = os.open(os.path.join(fs, "filler"), os.O_WRONLY | os.O_CREAT)
+                try:
+                    while True:
+                        os.write(fd, b"\0" * 1024)
+                except OSError:
+                    pass
+                finally:
+                    os.close(fd)
+            else:
+                os.remove(os.path.join(fs, "filler"))
+                subprocess.run(["mount", "-o", "remount,ro", fs], check=True)
+            for name, (argv, cwd) in runs.items():
+                before = snapshot_tree(fs)
+                r = subprocess.run(argv, cwd=cwd, env=ENV, capture_output=True, text=True)
+                after = snapshot_tree(fs)
+                err = r.stderr.strip().splitlines()
+                ok = (r.returncode == 5 and before == after and err
+                      and err[0].startswith(f"{name}: error: "))
+                changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+                results.append({"tool": name, "condition": condition, "exit": r.returncode,
+                                "unchanged": before == after, "changed": changed,
+                                "error": err[0] if err else "",
+                                "ok": bool(ok)})
+        # room again: the same request goes through once
+        subprocess.run(["mount", "-o", "remount,rw", fs], check=True)
+        argv, cwd = runs["policy-apply"]
+        r = subprocess.run(argv, cwd=cwd, env=ENV, capture_output=True, text=True)
+        results.append({"tool": "policy-apply", "condition": "space again", "exit": r.returncode,
+                        "unchanged": None, "error": r.stderr.strip()[:200], "ok": r.returncode == 0})
+    finally:
+        subprocess.run(["umount", fs])
+        shutil.rmtree(d, ignore_errors=True)
+    print(json.dumps(results))
+
+
+def storage():
+    """Disk full and read-only: every writer fails with exit 5, one error line, and
+    leaves every file as it was. Needs a mount namespace (unshare -rm) for the small
+    filesystem; returns None when the machine does not allow one."""
+    r = subprocess.run(["unshare", "-rm", sys.executable, os.path.abspath(__file__), "--storage-inner"],
+                       capture_output=True, text=True)
+    if r.returncode != 0 and "Operation not permitted" in r.stderr:
+        return None
+    if r.returncode != 0:
+        raise Broken(f"the storage experiment failed: {r.stderr.strip()[:500]}")
+    results = json.loads(r.stdout.strip().splitlines()[-1])
+    bad = [x for x in results if not x["ok"]]
+    if bad:
+        raise Broken(f"{bad[0]['tool']} under {bad[0]['condition']}: exit {bad[0]['exit']}, "
+                     f"files changed: {bad[0].get('changed')}, stderr: {bad[0]['error']}")
+    return len(results)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--seed", type=int, default=20261121)
     ap.add_argument("--json")
+    ap.add_argument("--storage-inner", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.storage_inner:
+        storage_inner()
+        return 0
     rng = random.Random(args.seed)
     scale = {"policy": 30, "pin": 30, "bump": 12, "p_policy": 20, "p_pin": 10, "p_bump": 4} \
         if args.quick else \
@@ -377,6 +473,7 @@ def main():
         ("parallel digest-pin --record", lambda: parallel_digest_pin(scale["p_pin"]), scale["p_pin"]),
         ("racing tag-bump --push", lambda: racing_tag_bumps(scale["p_bump"]), scale["p_bump"]),
         ("1 GiB inputs", lambda: limits(1, not args.quick), 6 if args.quick else 7),
+        ("disk full and read-only", storage, 7),
     ]
     for name, run, n in steps:
         start = time.monotonic()
@@ -390,6 +487,9 @@ def main():
         if name == "1 GiB inputs":
             entry["peakRssMiB"] = landed
             extra = f", peak RSS {landed} MiB"
+        elif name == "disk full and read-only":
+            entry["skipped"] = landed is None
+            extra = " (skipped: no mount namespace here)" if landed is None else ""
         else:
             if landed is not None:
                 entry["killedWhileRunning"] = landed
