@@ -10,8 +10,9 @@
 //!   `stdout_contains`, and the files in `unchanged` are byte-identical.
 //!
 //! Every case also runs with a canary secret in each credential variable the tools read
-//! (`GIT_TOKEN`, `GITHUB_TOKEN`, `GH_TOKEN`) and checks that neither it nor a credential
-//! written into a case's URLs (`canary-…`) appears in stdout, stderr or any file written.
+//! (`GIT_TOKEN`, `GITHUB_TOKEN`, `GH_TOKEN`), with `GITHUB_STEP_SUMMARY` in its directory,
+//! and checks that neither the canary nor a credential written into a case's URLs
+//! (`canary-…`) appears in stdout, stderr or any file written (summaries included).
 //!
 //! File specs: a string (UTF-8 text), `{"hex": …}` (any bytes), `{"copy": PATH}` (from the
 //! repository), `{"symlink": TARGET}`, `{"gen": "nest"|"long"|"yaml-nest"|"alias-bomb", "n":
@@ -161,6 +162,9 @@ fn run_case(case: &Value) -> Result<(), String> {
         .env("GIT_TOKEN", CANARY)
         .env("GITHUB_TOKEN", CANARY)
         .env("GH_TOKEN", CANARY)
+        // summaries land in the case directory, so the secret scan and the "nothing
+        // written on refusal" check cover them too
+        .env("GITHUB_STEP_SUMMARY", dir.path().join("step-summary.md"))
         .env("HOME", dir.path())
         .env_remove("RUNTIME_HEALTH_URLS")
         .timeout(Duration::from_secs(120))

@@ -29,7 +29,10 @@ BIN = os.environ.get("ROLLOUT_BIN", os.path.join(ROOT, "target", "debug"))
 NOW = "2026-11-21T08:00:00Z"
 GOV = ["--actor", "chaos", "--approval-ref", "CHG-1", "--rationale", "fault injection",
        "--review-by", "2026-12-01T00:00:00Z"]
+# a canary in every credential variable: no commit, file or output may ever hold it
+CANARY = "canary-faults-7c1e-s3cret"
 ENV = dict(os.environ, ROLLOUT_NOW=NOW, ROLLOUT_TRACE_ID="faults",
+           GIT_TOKEN=CANARY, GITHUB_TOKEN=CANARY, GH_TOKEN=CANARY,
            GIT_CONFIG_NOSYSTEM="1", GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.invalid",
            GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.invalid")
 for var in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "ROLLOUT_JSON_ERRORS"):
@@ -289,6 +292,8 @@ def racing_tag_bumps(n):
                 raise Broken(f"race-{i} landed {landed} times")
         if git("log", "--merges", "--format=%H", "main", cwd=bare).strip():
             raise Broken("a merge commit on main: the history is not linear")
+        if CANARY in git("log", "--format=%an %ae %B", "main", cwd=bare):
+            raise Broken("the canary token is in a commit")
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
