@@ -169,3 +169,14 @@ pub fn wait_for_port(state: &Path, what: &str) -> u16 {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// A seeded xorshift generator for property tests: `next(n)` is below `n`. A failure
+/// names the case, and the same seed gives the same cases.
+pub fn seeded(mut seed: u64) -> impl FnMut(u64) -> u64 {
+    move |n| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    }
+}

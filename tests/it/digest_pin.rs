@@ -886,13 +886,7 @@ fn named_files_are_always_read_and_oversized_files_are_skipped() {
 /// image and in total), and a second rewrite changes nothing.
 #[test]
 fn a_rewrite_then_check_is_clean_and_counts_add_up() {
-    let mut seed: u64 = 0x00d1_6e57_2026;
-    let mut next = move |n: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % n
-    };
+    let mut next = crate::common::seeded(0x00d1_6e57_2026);
     let t = Tree::new();
     for round in 0..12 {
         let mut args: Vec<String> = Vec::new();

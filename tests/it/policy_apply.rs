@@ -851,13 +851,7 @@ fn a_retry_naming_the_registry_differently_is_still_a_replay() {
 /// chain verifies. A seeded generator: a failure names the seed and the step.
 #[test]
 fn random_sequences_keep_the_invariants() {
-    let mut seed: u64 = 0x5eed_2026_1121;
-    let mut next = move |n: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % n
-    };
+    let mut next = crate::common::seeded(0x5eed_2026_1121);
     for sequence in 0..4 {
         let start = next(101);
         let f = Fleet::new(&REGISTRY.replace(
