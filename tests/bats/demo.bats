@@ -24,7 +24,8 @@ setup() {
     orchestrate/run3/orchestrate-result.json orchestrate/run3/rollback-command.log; do
     [ -s "$TMP/demo/$f" ]
   done
-  # the demo's health server is gone when it ends
-  run pgrep -f "health_server.py --state $TMP/demo/health-server"
+  # the demo's health server is gone when it ends: its port no longer answers
+  port=$(cat "$TMP/demo/health-server/port")
+  run bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
   assert_failure
 }

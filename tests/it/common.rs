@@ -67,10 +67,16 @@ pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     while let Some(d) = stack.pop() {
         for entry in std::fs::read_dir(&d).unwrap() {
             let p = entry.unwrap().path();
-            if p.is_dir() {
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            if meta.file_type().is_symlink() {
+                // a link is its target's name: never followed out of the directory
+                let target = std::fs::read_link(&p).unwrap();
+                out.push((p, target.into_os_string().into_encoded_bytes()));
+            } else if meta.is_dir() {
                 stack.push(p);
             } else {
-                out.push((p.clone(), std::fs::read(&p).unwrap()));
+                let bytes = std::fs::read(&p).unwrap();
+                out.push((p, bytes));
             }
         }
     }

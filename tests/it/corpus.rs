@@ -124,27 +124,13 @@ fn materialise(dir: &Path, files: &serde_json::Map<String, Value>) {
     }
 }
 
-/// Every file under `dir` (symlinks as their target text), lock files left out.
+/// Every file under `dir` (symlinks as their target's name), lock files left out: a lock
+/// file stays by design (CONTRACT: FILE.lock) and holds no data.
 fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let p = entry.unwrap().path();
-            let meta = std::fs::symlink_metadata(&p).unwrap();
-            if meta.file_type().is_symlink() {
-                let target = std::fs::read_link(&p).unwrap();
-                out.push((p, target.into_os_string().into_encoded_bytes()));
-            } else if meta.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_none_or(|e| e != "lock") {
-                let bytes = std::fs::read(&p).unwrap();
-                out.push((p, bytes));
-            }
-        }
-    }
-    out.sort();
-    out
+    crate::common::snapshot(dir)
+        .into_iter()
+        .filter(|(p, _)| p.extension().is_none_or(|e| e != "lock"))
+        .collect()
 }
 
 fn run_case(case: &Value) -> Result<(), String> {

@@ -441,9 +441,12 @@ def storage():
     """Disk full and read-only: every writer fails with exit 5, one error line, and
     leaves every file as it was. Needs a mount namespace (unshare -rm) for the small
     filesystem; returns None when the machine does not allow one."""
+    if shutil.which("unshare") is None or shutil.which("mount") is None:
+        return None
     r = subprocess.run(["unshare", "-rm", sys.executable, os.path.abspath(__file__), "--storage-inner"],
                        capture_output=True, text=True)
-    if r.returncode != 0 and "Operation not permitted" in r.stderr:
+    # unshare itself refused (no user namespaces here): the experiment could not run
+    if r.returncode != 0 and r.stderr.startswith("unshare:"):
         return None
     if r.returncode != 0:
         raise Broken(f"the storage experiment failed: {r.stderr.strip()[:500]}")

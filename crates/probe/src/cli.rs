@@ -41,7 +41,8 @@ Examples:
 
 Exit status: 0 report printed (healthy or not, without --fail-on-unhealthy); 1 a check
 failed with --fail-on-unhealthy; 2 usage error or invalid URL list (no URLs, not http/https,
-no host, credentials in a URL).";
+no host, credentials in a URL); 5 the summary could not be written. An unreachable or
+unhealthy URL is evidence in the report, not an error.";
 
 /// Check the runtime health URLs over HTTP and report, as evidence for gate-eval.
 #[derive(Debug, Parser)]

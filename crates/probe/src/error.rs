@@ -56,19 +56,12 @@ pub enum ProbeError {
         /// Why it is refused.
         message: String,
     },
-    /// The HTTP client could not be set up (TLS library).
-    #[error("HTTP client: {message}")]
-    Client {
-        /// The library's description.
-        message: String,
-    },
 }
 
 impl Failure for ProbeError {
     fn class(&self) -> ExitClass {
         match self {
             ProbeError::Core(e) => e.class(),
-            ProbeError::Client { .. } => ExitClass::Environment,
             _ => ExitClass::Usage,
         }
     }
@@ -80,7 +73,6 @@ impl Failure for ProbeError {
             ProbeError::BadUrl { .. } | ProbeError::BadList { .. } => "url_invalid",
             ProbeError::Credentials { .. } => "url_credentials",
             ProbeError::BadValue { .. } => "argument_invalid",
-            ProbeError::Client { .. } => "http_client_error",
         }
     }
 
