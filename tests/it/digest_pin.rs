@@ -178,6 +178,88 @@ fn promote_rewrites_every_shape_and_only_the_digest_bytes() {
     );
 }
 
+/// A first promotion in a repository without `.rollout/`: the ledger's directory is
+/// created, and the report names every file the run changed, so a workflow can commit
+/// exactly those (and the ledger), never a lock file.
+#[test]
+fn a_first_recorded_promotion_starts_the_ledger_and_reports_every_changed_file() {
+    let t = Tree::new();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .current_dir(t.dir.path())
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "tree"]);
+    let ledger = ".rollout/digests.jsonl";
+    let mut args = set_args(NEW_REVIEW, NEW_FIX, NEW_EXPLAIN);
+    args.extend(["--record", "--ledger", ledger, "--release", RELEASE_1].map(String::from));
+    let report = t.ok(&strs(&args));
+    assert_eq!(report["ledger"]["path"], ledger);
+    assert_eq!(t.read(ledger).lines().count(), 1);
+
+    let mut reported: Vec<String> = report["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["file"].as_str().unwrap().to_string())
+        .chain([ledger.to_string()])
+        .collect();
+    reported.sort();
+    reported.dedup();
+    let mut changed: Vec<String> = git(&["status", "--porcelain", "-uall"])
+        .lines()
+        .map(|l| l[3..].to_string())
+        .filter(|p| !p.ends_with(".lock"))
+        .collect();
+    changed.sort();
+    assert_eq!(changed, reported);
+    assert!(reported.iter().any(|f| f == "deploy/kustomization.yaml"));
+    assert!(reported.iter().any(|f| f == "runtime/Dockerfile"));
+}
+
+/// Another repository checked out inside the tree (the toolkit's own source in a CI
+/// workspace) is not this tree's: its pins are neither counted nor rewritten.
+#[test]
+fn a_nested_repository_is_skipped_not_counted() {
+    let t = Tree::new();
+    let nested = t.path(".rollout-tools");
+    std::fs::create_dir_all(nested.join(".git")).unwrap();
+    std::fs::create_dir_all(nested.join("examples")).unwrap();
+    let pinned = format!("image: ghcr.io/glitchwerks/claude-runtime-fix@sha256:{FIX}\n");
+    std::fs::write(nested.join("examples/ci.yml"), &pinned).unwrap();
+    let mut args = set_args(NEW_REVIEW, NEW_FIX, NEW_EXPLAIN);
+    args.extend(["--expect", "9"].map(String::from));
+    let report = t.ok(&strs(&args));
+    assert_eq!(report["changed"], 9);
+    assert!(
+        report["skipped"].as_array().unwrap().contains(
+            &serde_json::json!({"file": ".rollout-tools", "reason": "nested_repository"})
+        ),
+        "{}",
+        report["skipped"]
+    );
+    assert_eq!(t.read(".rollout-tools/examples/ci.yml"), pinned);
+    let scan = t.ok(&["scan"]);
+    assert!(
+        scan["references"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| !r["file"].as_str().unwrap().starts_with(".rollout-tools"))
+    );
+}
+
 #[test]
 fn uppercase_digests_are_written_lowercase() {
     let t = Tree::new();

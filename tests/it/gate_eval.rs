@@ -774,7 +774,8 @@ fn a_full_history_lock_times_out_with_exit_4_and_no_write() {
 #[test]
 fn an_unwritable_state_file_is_exit_5_with_a_plain_message_and_no_temp_file() {
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("no-such-dir/decision.json");
+    std::fs::write(dir.path().join("blocker"), b"a file, not a directory").unwrap();
+    let state = dir.path().join("blocker/decision.json");
     let out = gate()
         .args([
             "--gates",
@@ -792,10 +793,44 @@ fn an_unwritable_state_file_is_exit_5_with_a_plain_message_and_no_temp_file() {
     assert_eq!(
         line,
         format!(
-            "gate-eval: error: cannot write {}: No such file or directory (os error 2)",
+            "gate-eval: error: cannot write {}: File exists (os error 17)",
             state.display()
         )
     );
     assert_eq!(json_out(&out)["reasonCode"], "io_error");
-    assert!(snapshot(dir.path()).is_empty());
+    assert_eq!(snapshot(dir.path()).len(), 1, "only the blocker");
+}
+
+/// A state file or history started in a directory that does not exist yet (`.rollout/`
+/// of a repository's first run) gets its directory.
+#[test]
+fn a_state_file_and_history_in_new_directories_are_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join(".rollout/state/decision.json");
+    let history = dir.path().join(".rollout/history/decisions.jsonl");
+    let out = gate()
+        .args([
+            "--gates",
+            &fx("gate", "custom.yaml"),
+            "-i",
+            &fx("gate", "custom-evidence.json"),
+        ])
+        .arg("--state-file")
+        .arg(&state)
+        .arg("--history-file")
+        .arg(&history)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let saved: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    assert_eq!(saved["kind"], "gate-decision");
+    assert_eq!(
+        std::fs::read_to_string(&history).unwrap().lines().count(),
+        1
+    );
 }

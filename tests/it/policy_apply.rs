@@ -845,6 +845,81 @@ fn a_retry_naming_the_registry_differently_is_still_a_replay() {
     );
 }
 
+/// An audit log and a state file named in directories that do not exist yet are started
+/// there (the registry itself must exist: it is edited, never created).
+#[test]
+fn an_audit_log_and_state_file_in_new_directories_are_started() {
+    let f = Fleet::new(REGISTRY);
+    f.cmd()
+        .args(["--intent", "pause", "--audit-log", "audit/2026/log.jsonl"])
+        .args(["--state-file", "out/last-apply.json"])
+        .args(GOV)
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read_to_string(f.path("audit/2026/log.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        1
+    );
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(f.path("out/last-apply.json")).unwrap()).unwrap();
+    assert_eq!(state["kind"], "apply-record");
+}
+
+/// A CI runner checks the repository out somewhere new on every run: a re-run from a copy
+/// of the registry, its audit log and index in another directory is the same request.
+#[test]
+fn a_retry_from_a_checkout_in_another_directory_is_still_a_replay() {
+    let f = Fleet::new(REGISTRY);
+    let d = f.decision("promote", "2026-11-21T09:00:00Z", None);
+    f.cmd()
+        .args(["--intent", "expand", "--step", "5", "--decision", &d])
+        .args(["--idempotency-key", "run-7"])
+        .args(GOV)
+        .assert()
+        .success();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let copy = elsewhere.path().join("checkout/ops");
+    std::fs::create_dir_all(&copy).unwrap();
+    for name in [
+        "registry.json",
+        "registry.json.audit.jsonl",
+        "decision-promote.json",
+    ] {
+        std::fs::copy(f.path(name), copy.join(name)).unwrap();
+    }
+    let keys = copy.join("registry.json.audit.jsonl.keys");
+    std::fs::create_dir(&keys).unwrap();
+    for entry in std::fs::read_dir(f.path("registry.json.audit.jsonl.keys")).unwrap() {
+        let p = entry.unwrap().path();
+        std::fs::copy(&p, keys.join(p.file_name().unwrap())).unwrap();
+    }
+    let before = std::fs::read(copy.join("registry.json")).unwrap();
+    let mut retry = tool("policy-apply");
+    retry
+        .current_dir(&copy)
+        .args(["--now", NOW, "--compact", "--registry", "registry.json"])
+        .args(["--intent", "expand", "--step", "5"])
+        .args([
+            "--decision",
+            "decision-promote.json",
+            "--idempotency-key",
+            "run-7",
+        ])
+        .args(GOV);
+    let out = retry.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json_out(&out)["status"], "replayed");
+    assert_eq!(std::fs::read(copy.join("registry.json")).unwrap(), before);
+}
+
 /// Property: random sequences of intents, steps, targets and (reused) idempotency keys on
 /// one registry. After every run the percent is within 0..=100, a rollback never raised
 /// it, a replay or a refusal left every byte of the registry as it was, and the audit

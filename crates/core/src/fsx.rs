@@ -58,6 +58,28 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), CoreError> {
     Ok(())
 }
 
+/// Create the missing parent directories of a log, ledger or state file a tool is asked
+/// to start (`.rollout/digests.jsonl` in a repository that has no `.rollout/` yet).
+///
+/// Only for files the tool owns and may create; a file it edits (a registry, a workflow
+/// file) must already exist, so [`atomic_write`] itself never creates directories.
+pub fn create_parent(path: &Path) -> Result<(), CoreError> {
+    let dir = parent_dir(path);
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&dir).map_err(write_err(path))
+}
+
+/// Write a document as a state file (`--state-file`): pretty JSON and a newline, replaced
+/// atomically, its parent directories created when missing.
+pub fn write_state_file(path: &Path, doc: &serde_json::Value) -> Result<(), CoreError> {
+    let mut bytes = serde_json::to_vec_pretty(doc).map_err(|e| write_err(path)(e.into()))?;
+    bytes.push(b'\n');
+    create_parent(path)?;
+    atomic_write(path, &bytes)
+}
+
 /// The prefix of every temp file [`atomic_write`] and batch writers create; walkers skip
 /// such files (a killed run may leave one behind).
 pub const TEMP_PREFIX: &str = ".rollout-tmp-";
@@ -137,12 +159,14 @@ impl Drop for Lock {
     }
 }
 
-/// Append one JSON record as a line to `path` under its lock, with a single `write`.
+/// Append one JSON record as a line to `path` under its lock, with a single `write`; a
+/// log that does not exist yet is started, with its parent directories.
 pub fn append_jsonl_locked(
     path: &Path,
     record: &serde_json::Value,
     timeout: crate::time::Duration,
 ) -> Result<(), CoreError> {
+    create_parent(path)?;
     let _lock = Lock::acquire(path, timeout)?;
     append_jsonl(path, record)
 }

@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 use indexmap::IndexMap;
 use rollout_core::cli::{CommonArgs, Env, LockArgs, resolve_now, verdict_code};
 use rollout_core::doc::{Kind, SCHEMA_VERSION};
-use rollout_core::fsx::{append_jsonl_locked, atomic_write};
+use rollout_core::fsx::{append_jsonl_locked, write_state_file};
 use rollout_core::hash::{canonical_digest, sha256_bytes};
 use rollout_core::input::{MAX_DOCUMENT_BYTES, Source, as_text, read_bytes};
 use rollout_core::output::{Output, write_stdout};
@@ -217,9 +217,7 @@ pub fn run(cli: &Cli, env: &Env) -> Result<u8, GateError> {
 
     // 4. Persist, summarise, print.
     if let Some(path) = &cli.state_file {
-        let mut bytes = serde_json::to_vec_pretty(&doc).unwrap_or_default();
-        bytes.push(b'\n');
-        atomic_write(path, &bytes)?;
+        write_state_file(path, &doc)?;
     }
     if let Some(path) = &cli.history_file {
         append_jsonl_locked(path, &doc, lock_timeout)?;

@@ -422,6 +422,7 @@ fn pin(
     // tree never interleave, and the ledger is checked before any file is touched.
     let ledger_state = match (&cli.ledger, cli.record) {
         (Some(path), true) => {
+            rollout_core::fsx::create_parent(path)?;
             let lock = Lock::acquire(path, lock_timeout)?;
             let records = read_ledger(path, false)?;
             let release = set.release.clone().unwrap_or_default();

@@ -1,7 +1,9 @@
 //! Which files a run reads, and reading them.
 //!
 //! Directories are walked with ripgrep's walker: `.gitignore` (and `.ignore`) rules hold,
-//! hidden directories such as `.github/` are read, `.git/` is not. Symbolic links are never
+//! hidden directories such as `.github/` are read, `.git/` is not, nor is a directory
+//! holding a `.git` of its own (another repository checked out inside this one, such as a
+//! tool's source in a CI workspace: reported as skipped). Symbolic links are never
 //! followed in a walk (they are reported); a path named on the command line is resolved,
 //! must stay inside the root, and is always read, ignored or not. Binary files (a NUL
 //! byte) and files over [`MAX_FILE_BYTES`] are skipped and reported, never edited.
@@ -32,7 +34,8 @@ pub struct Candidate {
 pub struct Skipped {
     /// Relative to the root.
     pub file: String,
-    /// `binary`, `too_large`, `symlink`, `not_a_file` or `temp_file`.
+    /// `binary`, `too_large`, `symlink`, `not_a_file`, `temp_file` or `nested_repository`
+    /// (a directory holding its own `.git`: another repository, not walked).
     pub reason: &'static str,
 }
 
@@ -146,6 +149,7 @@ fn walk(
     files: &mut Vec<Candidate>,
     skipped: &mut Vec<Skipped>,
 ) -> Result<(), PinError> {
+    let nested = std::sync::Arc::new(Mutex::new(Vec::<PathBuf>::new()));
     let walker = ignore::WalkBuilder::new(dir)
         .hidden(false)
         .parents(true)
@@ -155,7 +159,27 @@ fn walk(
         .git_exclude(true)
         .require_git(false)
         .follow_links(false)
-        .filter_entry(|e| e.file_name() != ".git")
+        .filter_entry({
+            let nested = std::sync::Arc::clone(&nested);
+            move |e| {
+                if e.file_name() == ".git" {
+                    return false;
+                }
+                // Another repository checked out inside this one (a tool's source, a
+                // clone a step made): its files are not this tree's, and a commit of this
+                // repository could not carry their changes.
+                let is_nested = e.depth() > 0
+                    && e.file_type().is_some_and(|t| t.is_dir())
+                    && e.path().join(".git").symlink_metadata().is_ok();
+                if is_nested {
+                    nested
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(e.path().to_path_buf());
+                }
+                !is_nested
+            }
+        })
         .build();
     for entry in walker {
         let entry = entry.map_err(|e| {
@@ -213,6 +237,12 @@ fn walk(
         files.push(Candidate {
             rel: r,
             abs: entry.into_path(),
+        });
+    }
+    for p in nested.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+        skipped.push(Skipped {
+            file: rel(&sel.root, &p),
+            reason: "nested_repository",
         });
     }
     Ok(())

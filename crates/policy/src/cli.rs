@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use rollout_core::cli::{CommonArgs, Env, LockArgs, resolve_now, verdict_code};
 use rollout_core::doc::{Kind, SCHEMA_VERSION};
-use rollout_core::fsx::atomic_write;
+use rollout_core::fsx::write_state_file;
 use rollout_core::input::{Source, read_json};
 use rollout_core::output::Output;
 use rollout_core::time::{Duration, format_timestamp, parse_timestamp};
@@ -288,6 +288,7 @@ pub fn run(cli: &Cli, env: &Env, fault: Option<Fault>) -> Result<u8, PolicyError
             Some(validator)
         }
     };
+    let paths = Paths::new(&registry_path, cli.audit_log.as_deref());
     let request = Request {
         intent,
         step,
@@ -297,17 +298,11 @@ pub fn run(cli: &Cli, env: &Env, fault: Option<Fault>) -> Result<u8, PolicyError
         rationale: rationale.to_string(),
         review_by: format_timestamp(review_by),
         subject: cli.subject.clone(),
-        // The file, not its spelling: `./r.json`, `r.json` and an absolute path are one
-        // registry, so a retry from another directory is still the same request.
-        registry: std::fs::canonicalize(&registry_path)
-            .unwrap_or_else(|_| registry_path.clone())
-            .display()
-            .to_string(),
+        registry: store::registry_identity(&paths),
         rollout_pointer: cli.rollout_pointer.clone(),
         governance_pointer: cli.governance_pointer.clone(),
     };
     let fingerprint = request.fingerprint();
-    let paths = Paths::new(&registry_path, cli.audit_log.as_deref());
 
     // 2. Under the lock: recovery, tail, idempotency. A dry run writes nothing, not even
     //    the lock file, so it reads without the lock and leaves recovery to the next apply.
@@ -509,9 +504,7 @@ pub fn run(cli: &Cli, env: &Env, fault: Option<Fault>) -> Result<u8, PolicyError
     )?;
     let doc = Value::Object(sealed);
     if let Some(path) = &cli.state_file {
-        let mut bytes = serde_json::to_vec_pretty(&doc).unwrap_or_default();
-        bytes.push(b'\n');
-        atomic_write(path, &bytes)?;
+        write_state_file(path, &doc)?;
     }
     cli.common.publish_summary(&markdown(&doc), env)?;
     output.emit(&doc)?;

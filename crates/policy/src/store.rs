@@ -102,6 +102,35 @@ impl Paths {
     }
 }
 
+/// The registry as the request fingerprint names it: its path relative to the directory of
+/// the audit log that holds the idempotency index, symlinks and spellings resolved.
+///
+/// Not the absolute path: a CI runner checks the repository out somewhere new on every run
+/// (act, self-hosted runners, another OS), and a re-run there is still the same request.
+/// Not the path as given: `./r.json`, `r.json` and an absolute path are one registry. Two
+/// registries sharing one audit log still differ.
+pub fn registry_identity(paths: &Paths) -> String {
+    let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let registry = canonical(&paths.registry);
+    let log_dir = match paths.audit.parent() {
+        Some(d) if !d.as_os_str().is_empty() => canonical(d),
+        _ => canonical(Path::new(".")),
+    };
+    let common = registry
+        .components()
+        .zip(log_dir.components())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let mut rel = PathBuf::new();
+    for _ in log_dir.components().skip(common) {
+        rel.push("..");
+    }
+    for c in registry.components().skip(common) {
+        rel.push(c);
+    }
+    rel.display().to_string()
+}
+
 fn io(path: &Path) -> impl Fn(std::io::Error) -> PolicyError + '_ {
     move |source| {
         PolicyError::Core(rollout_core::CoreError::Write {
@@ -187,6 +216,8 @@ pub struct Commit<'a> {
 
 /// Make a mutation durable, in the journal's order (see the module docs).
 pub fn commit(paths: &Paths, c: &Commit<'_>, fault: Option<Fault>) -> Result<(), PolicyError> {
+    // an audit log named in a directory that does not exist yet is started there
+    rollout_core::fsx::create_parent(&paths.audit)?;
     let journal = json!({
         "record": c.record,
         "revisionBefore": c.revision_before,
