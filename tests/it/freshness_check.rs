@@ -233,6 +233,18 @@ fn title_and_dedupe_key_do_not_move_with_the_counts() {
     // the token never shows
     let out = fresh(&repo).args(args).output().unwrap();
     assert!(!String::from_utf8_lossy(&out.stdout).contains("s3cr3t"));
+
+    // a runner whose git config rewrites GitHub URLs (url.*.insteadOf, as an SSH or mirror
+    // setup does) still names the repository as configured: the same title and key
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join(".gitconfig"),
+        "[url \"git@github.com:\"]\n\tinsteadOf = https://x-access-token:s3cr3t@github.com/\n",
+    )
+    .unwrap();
+    let c = run_ok(fresh(&repo).env("HOME", home.path()).args(args), 0);
+    assert_eq!(c["title"], a["title"]);
+    assert_eq!(c["dedupeKey"], a["dedupeKey"]);
 }
 
 #[test]

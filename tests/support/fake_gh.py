@@ -16,11 +16,20 @@ seen, so a test can check what gh received). Supported, the way gh behaves:
   gh run list --repo R --workflow WF ... --json databaseId --jq '.[].databaseId'
   gh run view ID --repo R --json status,conclusion,url --jq '"\\(.status) ..."'
   gh pr view --json number --jq .number         FAKE_GH_PR, else "no pull requests found"
+  gh pr create --base B --head H --title T --body-file F
+                                                 state "prs" gains {number, base, head,
+                                                 title, body}; the head branch must exist
+                                                 on FAKE_GH_REMOTE when that is set
+  gh issue list --state open --search '"KEY" in:body' --json number --jq '.[0].number // empty'
+  gh issue create --title T --body-file F        state "issues" gains {number, title, body,
+  gh issue edit N [--title T] --body-file F      state, comments}
+  gh issue close N --comment C
 Only the --jq programs the scripts use are known; any other is an error, so a change in a
 script's query fails its tests instead of passing unnoticed.
 """
 import json
 import os
+import subprocess
 import sys
 import urllib.parse
 
@@ -43,6 +52,8 @@ def main():
         return 0
     if args[:1] in (["secret"], ["workflow"], ["run"]):
         return repo_command(args, state, state_path)
+    if args[:2] == ["pr", "create"] or args[:1] == ["issue"]:
+        return tracker_command(args, state, state_path)
     if not args or args[0] != "api":
         print(f"fake gh: unsupported command {args}", file=sys.stderr)
         return 2
@@ -175,6 +186,71 @@ def repo_command(args, state, state_path):
         return 0
     print(f"fake gh: unsupported command {args}", file=sys.stderr)
     return 2
+
+
+ISSUE_LIST_JQ = ".[0].number // empty"
+
+
+def read_body(opts):
+    with open(opts["--body-file"][0]) as f:
+        return f.read()
+
+
+def tracker_command(args, state, state_path):
+    """Pull requests and issues of the current repository (GH_REPO or the origin's)."""
+    group, verb = args[0], args[1] if len(args) > 1 else ""
+    pos, opts = options(args[2:])
+    if (group, verb) == ("pr", "create"):
+        head, base = opts["--head"][0], opts["--base"][0]
+        remote = os.environ.get("FAKE_GH_REMOTE")
+        if remote and subprocess.run(["git", "--git-dir", remote, "rev-parse", "--verify",
+                                      "--quiet", f"refs/heads/{head}"],
+                                     stdout=subprocess.DEVNULL).returncode != 0:
+            print(f"pull request create failed: GraphQL: Head sha can't be blank, Head ref "
+                  f"must be a branch ({head})", file=sys.stderr)
+            return 1
+        prs = state.setdefault("prs", [])
+        pr = {"number": 100 + len(prs), "base": base, "head": head,
+              "title": opts["--title"][0], "body": read_body(opts)}
+        prs.append(pr)
+        save(state, state_path)
+        print(f"https://github.com/acme/repo/pull/{pr['number']}")
+        return 0
+    issues = state.setdefault("issues", [])
+    if verb == "list":
+        if opts.get("--jq") != [ISSUE_LIST_JQ] or opts.get("--json") != ["number"]:
+            print(f"fake gh: unknown --json/--jq {opts}", file=sys.stderr)
+            return 2
+        search = opts.get("--search", [""])[0]
+        key = search.split('"')[1] if search.count('"') >= 2 else search
+        found = [i for i in issues if i["state"] == opts.get("--state", ["open"])[0]
+                 and key in i["body"]]
+        if found:
+            print(found[0]["number"])
+        return 0
+    if verb == "create":
+        issue = {"number": 1 + len(issues), "title": opts["--title"][0],
+                 "body": read_body(opts), "state": "open", "comments": []}
+        issues.append(issue)
+        save(state, state_path)
+        print(f"https://github.com/acme/repo/issues/{issue['number']}")
+        return 0
+    issue = next((i for i in issues if str(i["number"]) == (pos or [""])[0]), None)
+    if issue is None:
+        print(f"GraphQL: Could not resolve to an issue with the number of {pos}.",
+              file=sys.stderr)
+        return 1
+    if verb == "edit":
+        issue["body"] = read_body(opts)
+        issue["title"] = opts.get("--title", [issue["title"]])[0]
+    elif verb == "close":
+        issue["state"] = "closed"
+        issue["comments"] += opts.get("--comment", [])
+    else:
+        print(f"fake gh: unsupported command {args}", file=sys.stderr)
+        return 2
+    save(state, state_path)
+    return 0
 
 
 if __name__ == "__main__":

@@ -147,10 +147,16 @@ fn paths_from(cli: &Cli, now: f64) -> Result<Vec<String>, FreshError> {
 }
 
 /// The repository as the report names it: origin's URL without credentials, else its path.
+///
+/// The URL as configured (`remote.origin.url`), not as this machine's `url.*.insteadOf`
+/// rules rewrite it: the title and dedupe key of a tracker issue must not depend on the
+/// git configuration of whichever runner made the report.
 fn repository_label(repo: &git2::Repository, dir: &std::path::Path) -> String {
-    if let Ok(remote) = repo.find_remote("origin")
-        && let Ok(url) = remote.url()
-    {
+    let configured = repo
+        .config()
+        .and_then(|c| c.get_string("remote.origin.url"))
+        .ok();
+    if let Some(url) = configured.as_deref() {
         let url = redact_userinfo(url);
         let url = url.trim_end_matches('/');
         return url.strip_suffix(".git").unwrap_or(url).to_string();

@@ -1,0 +1,596 @@
+#!/usr/bin/env bats
+# The example workflows of examples/github, run for real under act in host mode (the
+# harness is tests/bats/workflows.bash). Every assertion is on an outcome: the bare remote's
+# branches, commits and diffs, the stand-ins' call logs, the artifacts and the job summary;
+# never on act's console.
+
+setup() {
+  load workflows
+  setup_rehearsal
+}
+
+teardown() {
+  # a failed scenario shows the end of act's console, to read, never to assert on
+  if [ -z "${BATS_TEST_COMPLETED:-}" ]; then tail -n 40 "$T"/act-*.log 2>/dev/null || true; fi
+  stop_server
+  if [ -n "${GIT_SERVER_PID:-}" ]; then kill "$GIT_SERVER_PID" 2>/dev/null || true; fi
+}
+
+GOVERNANCE='"actor": "alice", "approval_ref": "CHG-1042", "rationale": "widen the canary", "review_by": "2026-12-15T00:00:00Z"'
+
+promotion_consumer() {
+  new_consumer "$FX/workflows"
+  start_health_server
+  ACT_EXTRA=(--secret "RUNTIME_HEALTH_URLS=$BASE/healthz"
+    --secret "RUNTIME_ROLLBACK_COMMAND=echo rolled back >> $T/rollback.log")
+}
+
+audit_records() {
+  git --git-dir "$REMOTE" show "${1:-main}:ops/registry.v1.json.audit.jsonl" | grep -c . || true
+}
+
+canary() {
+  git --git-dir "$REMOTE" show "${1:-main}:ops/registry.v1.json" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["policy"]["autonomous"]["rollout"]["canaryPercent"])'
+}
+
+# --- 1. promotion-rollout ------------------------------------------------------------------
+
+@test "promotion-rollout dry_run: no commit, the decision in the job summary and the artifact" {
+  promotion_consumer
+  inputs '{"mode": "dry_run"}'
+  run rehearse workflow_dispatch promotion-rollout.yml
+  assert_success
+  assert_equal "$(remote_log | wc -l)" 1
+  grep -q '^## Rollout orchestration: preview$' "$SUMMARY"
+  grep -q 'promote' "$SUMMARY"
+  assert_equal "$(json_get "$T/artifacts/rollout-1001-1/orchestrate-result.json" 'd["status"]')" preview
+  # the checkout was the workflow's own commit; the toolkit was not checked out into it
+  assert_equal "$(standin_calls checkout | wc -l)" 1
+  assert_equal "$(json_get "$STANDIN_LOG" 'd["head"]')" "$(git -C "$W" rev-parse HEAD)"
+}
+
+@test "promotion-rollout apply: one commit changing the canary, the governance and the audit log; a re-run replays" {
+  promotion_consumer
+  inputs "{\"mode\": \"apply\", \"step\": 25, \"idempotency_key\": \"rollout-7\", $GOVERNANCE}"
+  run rehearse workflow_dispatch promotion-rollout.yml
+  assert_success
+  assert_equal "$(remote_log | head -1)" "rollout: apply (run 1001)"
+  assert_equal "$(remote_files main)" "$(printf '%s\n' ops/registry.v1.json ops/registry.v1.json.audit.jsonl \
+    "ops/registry.v1.json.audit.jsonl.keys/$(printf rollout-7 | sha256sum | cut -c1-64).json")"
+  assert_equal "$(canary)" 35
+  run git --git-dir "$REMOTE" diff main~1 main -- ops/registry.v1.json
+  assert_output --partial '+      "rollout": {"canaryPercent": 35'
+  assert_output --partial '+        "actor": "alice"'
+  assert_equal "$(audit_records)" 1
+  assert_equal "$(json_get "$T/artifacts/rollout-1001-1/orchestrate-result.json" 'd["verification"]["decision"]["decision"]')" promote
+
+  # the job re-run (GitHub re-runs it at the commit it first ran at): the key is found on
+  # the branch's tip, the run replays, no new commit
+  RERUN=1 run rehearse workflow_dispatch promotion-rollout.yml --env GITHUB_RUN_ATTEMPT=2
+  assert_success
+  assert_equal "$(remote_log | wc -l)" 2
+  assert_equal "$(json_get "$T/artifacts/rollout-1001-2/orchestrate-result.json" 'd["status"]')" replayed
+  assert_equal "$(canary)" 35
+
+  # the same key dispatched again at the new tip is another request (another subject):
+  # refused as a conflict, nothing pushed
+  RUN_ID=1003 run rehearse workflow_dispatch promotion-rollout.yml
+  assert_failure
+  assert_equal "$(remote_log | wc -l)" 2
+  run json_get "$T/artifacts/rollout-1003-1/orchestrate-result.json" 'd["error"]["message"]'
+  assert_output --partial 'idempotency key "rollout-7" was used for a different request'
+}
+
+@test "promotion-rollout apply without governance: the job fails naming the flag, nothing is pushed" {
+  promotion_consumer
+  inputs '{"mode": "apply", "step": 25}'
+  run rehearse workflow_dispatch promotion-rollout.yml
+  assert_failure
+  assert_equal "$(remote_log | wc -l)" 1
+  assert_equal "$(json_get "$T/artifacts/rollout-1001-1/orchestrate-result.json" 'd["status"]')" failed
+  run json_get "$T/artifacts/rollout-1001-1/orchestrate-result.json" 'd["error"]["message"]'
+  assert_output '--actor is required for --mode apply'
+  grep -q -- '--actor is required for --mode apply' "$SUMMARY"
+}
+
+@test "promotion-rollout apply against an unhealthy endpoint: rolled back, the command ran, the commit records it" {
+  promotion_consumer
+  ACT_EXTRA=(--secret "RUNTIME_HEALTH_URLS=$BASE/healthz,$BASE/status/500"
+    --secret "RUNTIME_ROLLBACK_COMMAND=echo rolled back >> $T/rollback.log")
+  inputs "{\"mode\": \"apply\", \"step\": 25, \"to_percent\": \"0\", $GOVERNANCE}"
+  run rehearse workflow_dispatch promotion-rollout.yml
+  assert_failure
+  assert_equal "$(cat "$T/rollback.log")" "rolled back"
+  assert_equal "$(json_get "$T/artifacts/rollout-1001-1/orchestrate-result.json" 'd["status"]')" rolled_back
+  # the expand and its rollback, both committed
+  assert_equal "$(remote_log | head -1)" "rollout: apply (run 1001)"
+  assert_equal "$(audit_records)" 2
+  assert_equal "$(canary)" 0
+  grep -q 'endpoints_unhealthy\|runtime_health' "$SUMMARY"
+}
+
+@test "promotion-rollout rollback mode, and an explicit verify: false is honoured" {
+  promotion_consumer
+  ACT_EXTRA=(--secret "RUNTIME_HEALTH_URLS=$BASE/status/500"
+    --secret "RUNTIME_ROLLBACK_COMMAND=echo rolled back >> $T/rollback.log")
+  # verify off: the unhealthy endpoint is not probed, the expand stands
+  inputs "{\"mode\": \"apply\", \"step\": 25, \"verify\": false, $GOVERNANCE}"
+  run rehearse workflow_dispatch promotion-rollout.yml
+  assert_success
+  assert_equal "$(canary)" 35
+  if [ -f "$SERVER_STATE/access.log" ]; then
+    run grep -c '/status/500' "$SERVER_STATE/access.log"
+    assert_output 0
+  fi
+  assert_equal "$(json_get "$T/artifacts/rollout-1001-1/orchestrate-result.json" 'd["verification"]')" null
+
+  inputs "{\"mode\": \"rollback\", \"to_percent\": \"10\", $GOVERNANCE}"
+  RUN_ID=1002 run rehearse workflow_dispatch promotion-rollout.yml
+  assert_success
+  assert_equal "$(remote_log | head -1)" "rollout: rollback (run 1002)"
+  assert_equal "$(canary)" 10
+  assert_equal "$(audit_records)" 2
+  assert_equal "$(cat "$T/rollback.log")" "rolled back"
+}
+
+@test "promotion-rollout apply while someone else pushes to the branch: the registry change still lands, once" {
+  promotion_consumer
+  # between the apply and the persist step (the upload runs in between), a colleague pushes
+  cat > "$T/interleave.sh" <<EOF
+set -e
+[ -e "$T/interleaved" ] && exit 0
+touch "$T/interleaved"
+git clone -q "$REMOTE" "$T/colleague"
+echo "note" > "$T/colleague/NOTES.md"
+git -C "$T/colleague" add NOTES.md
+git -C "$T/colleague" commit -qm "docs: a colleague's note"
+git -C "$T/colleague" push -q origin main
+EOF
+  ACT_EXTRA+=(--env STANDIN_AFTER_UPLOAD="$T/interleave.sh")
+  inputs "{\"mode\": \"apply\", \"step\": 25, $GOVERNANCE}"
+  run rehearse workflow_dispatch promotion-rollout.yml
+  assert_success
+  run remote_log
+  assert_line --index 0 "rollout: apply (run 1001)"
+  assert_line --index 1 "docs: a colleague's note"
+  assert_equal "$(remote_log | wc -l)" 3
+  assert_equal "$(canary)" 35
+  assert_equal "$(audit_records)" 1
+  git --git-dir "$REMOTE" show main:NOTES.md
+}
+
+# --- 2. digest-promote ---------------------------------------------------------------------
+
+NEW_REVIEW=sha256:1111111111111111111111111111111111111111111111111111111111111111
+NEW_FIX=sha256:2222222222222222222222222222222222222222222222222222222222222222
+NEW_EXPLAIN=sha256:3333333333333333333333333333333333333333333333333333333333333333
+
+promote_inputs() {
+  inputs "{\"review_digest\": \"$NEW_REVIEW\", \"fix_digest\": \"$NEW_FIX\", \"explain_digest\": \"$NEW_EXPLAIN\", \"expect\": ${1:-9}}"
+}
+
+@test "digest-promote on a repository with no .rollout/: a PR branch changing exactly the pins and the ledger, body = summary" {
+  new_consumer "$EX/pins"
+  [ ! -e "$W/.rollout" ]
+  promote_inputs 9
+  run rehearse workflow_dispatch digest-promote.yml
+  assert_success
+  sha=$(git -C "$W" rev-parse HEAD)
+  branch="promote/${sha::12}"
+  assert_equal "$(remote_log "$branch" | head -1)" "promote runtime images to ${sha::12}"
+  # every file holding a pin, outside .github/ too, plus the ledger; no lock file
+  assert_equal "$(remote_files "$branch")" "$(printf '%s\n' .github/workflows/claude-apply-fix.yml \
+    .github/workflows/claude-ci-failure.yml .github/workflows/claude-lint-failure.yml \
+    .github/workflows/claude-tag-respond.yml .rollout/digests.jsonl deploy/kustomization.yaml \
+    runtime/Dockerfile | sort)"
+  run git --git-dir "$REMOTE" diff main "$branch" -- . ':!.rollout'
+  assert_equal "$(grep -c '^+.*sha256:[123]\{64\}' <<<"$output")" 9
+  assert_equal "$(grep -c '^-.*sha256:' <<<"$output")" 9
+  git --git-dir "$REMOTE" show "$branch:.rollout/digests.jsonl" | grep -q "\"release\":\"$sha\""
+  # the pull request: onto main, from the branch, its body the step's summary
+  assert_equal "$(json_get "$FAKE_GH_STATE" 'd["prs"][0]["head"]')" "$branch"
+  assert_equal "$(json_get "$FAKE_GH_STATE" 'd["prs"][0]["base"]')" main
+  json_get "$FAKE_GH_STATE" 'd["prs"][0]["body"]' > "$T/pr-body.md"
+  assert_equal "$(cat "$T/pr-body.md")" "$(cat "$T/artifacts/promote-1001/pin-summary.md")"
+  grep -q 'claude-runtime-fix' "$T/pr-body.md"
+  assert_equal "$(remote_log main | wc -l)" 1
+}
+
+@test "digest-promote with a wrong expect: the job fails, no branch is pushed, no PR" {
+  new_consumer "$EX/pins"
+  promote_inputs 8
+  run rehearse workflow_dispatch digest-promote.yml
+  assert_failure
+  assert_equal "$(git --git-dir "$REMOTE" for-each-ref --format='%(refname)' refs/heads)" refs/heads/main
+  assert_equal "$(json_get "$FAKE_GH_STATE" 'd.get("prs", [])')" "[]"
+  run grep -c . "$FAKE_GH_LOG"
+  assert_output 0
+}
+
+# --- 3. rollback ---------------------------------------------------------------------------
+
+# rollback_consumer: the pins tree, promoted once to release $R1 (recorded in the ledger)
+# and then to $R2, on main; the images of $R1 in the stand-in registry with their labels
+R1=1111111111111111111111111111111111111111
+R2=2222222222222222222222222222222222222222
+rollback_consumer() {
+  new_consumer "$EX/pins"
+  (
+    cd "$W"
+    digest-pin --root . --record --ledger .rollout/digests.jsonl --release "$R1" \
+      --set claude-runtime-review=sha256:776980ed9009fe17dfdb782960978bd573842dc867728bd4e63d734871cdeef1 \
+      --set claude-runtime-fix=sha256:da2b6e52ad20159252cb6f24147d4ece221182dbb0b21df9fb32966126e24a20 \
+      --set claude-runtime-explain=sha256:23dd59f2651ebc9aba93b5c143d5b78d256c8abe1ebf970ad9c218f6aa06ff77 >/dev/null
+    digest-pin --root . --record --ledger .rollout/digests.jsonl --release "$R2" \
+      --set claude-runtime-review="$NEW_REVIEW" --set claude-runtime-fix="$NEW_FIX" \
+      --set claude-runtime-explain="$NEW_EXPLAIN" >/dev/null
+    rm -f .rollout/*.lock
+    git add -A && git commit -qm "release $R2" && git push -q origin main
+    digest-pin --root . --ledger .rollout/digests.jsonl --release "$R1" --dry-run \
+      --jq '.changes[] | "\(.image)@\(.new)"' | sort -u > "$T/targets.txt"
+  )
+  python3 - "$T/targets.txt" "$FAKE_DOCKER_STATE" "${1:-$R1}" <<'PY'
+import json, sys
+refs = open(sys.argv[1]).read().split()
+labels = {"org.opencontainers.image.revision": sys.argv[3],
+          "org.opencontainers.image.source": "https://github.com/glitchwerks/claude-runtime",
+          "dev.glitchwerks.ci.private_ref": "ci-v0.1.0",
+          "dev.glitchwerks.ci.private_sha": "a" * 40,
+          "dev.glitchwerks.ci.marketplace_sha": "b" * 40,
+          "dev.glitchwerks.ci.cli_version": "2.0.1"}
+json.dump({"images": {r: {"labels": labels} for r in refs}}, open(sys.argv[2], "w"))
+PY
+}
+
+@test "rollback: a release in the ledger whose images carry its revision: a PR restoring its digests" {
+  rollback_consumer
+  inputs "{\"release\": \"$R1\"}"
+  run rehearse workflow_dispatch rollback.yml
+  assert_success
+  branch="rollback/${R1::12}-1001"
+  assert_equal "$(remote_log "$branch" | head -1)" "roll back runtime images to ${R1::12}"
+  # the tree is back at release 1's digests; the ledger gained the rollback
+  run git --git-dir "$REMOTE" diff main "$branch" -- . ':!.rollout'
+  assert_equal "$(grep -c '^+.*sha256:' <<<"$output")" 9
+  run git --git-dir "$REMOTE" diff "$branch~1" "$branch" --name-only
+  assert_line .rollout/digests.jsonl
+  refute_line --partial .lock
+  # each image was pulled and gated: 3 images, no more
+  assert_equal "$(grep -c '"pull"' "$FAKE_DOCKER_LOG")" 3
+  grep -q '"login", "ghcr.io"' "$FAKE_DOCKER_LOG"
+  assert_equal "$(json_get "$FAKE_GH_STATE" 'd["prs"][0]["head"]')" "$branch"
+}
+
+@test "rollback: a retagged image (revision label mismatch) is refused before any branch" {
+  rollback_consumer 9999999999999999999999999999999999999999
+  inputs "{\"release\": \"$R1\"}"
+  run rehearse workflow_dispatch rollback.yml
+  assert_failure
+  assert_equal "$(git --git-dir "$REMOTE" for-each-ref --format='%(refname)' refs/heads)" refs/heads/main
+  assert_equal "$(json_get "$FAKE_GH_STATE" 'd.get("prs", [])')" "[]"
+  assert_equal "$(grep -c '"pull"' "$FAKE_DOCKER_LOG")" 1
+}
+
+@test "rollback: an unknown release is refused; a malformed release id at the first step" {
+  rollback_consumer
+  inputs '{"release": "3333333333333333333333333333333333333333"}'
+  run rehearse workflow_dispatch rollback.yml
+  assert_failure
+  assert_equal "$(git --git-dir "$REMOTE" for-each-ref --format='%(refname)' refs/heads)" refs/heads/main
+  run grep -c . "$FAKE_DOCKER_LOG"
+  assert_output 0
+
+  : > "$STANDIN_LOG"
+  inputs '{"release": "main; rm -rf /"}'
+  RUN_ID=1002 run rehearse workflow_dispatch rollback.yml
+  assert_failure
+  # stopped before the checkout: no step after the shape check ran
+  run grep -c . "$STANDIN_LOG"
+  assert_output 0
+  assert_equal "$(git --git-dir "$REMOTE" for-each-ref --format='%(refname)' refs/heads)" refs/heads/main
+}
+
+# --- 4. prune ------------------------------------------------------------------------------
+
+PKG=/orgs/glitchwerks/packages/container/claude-runtime-review
+PINNED=sha256:776980ed9009fe17dfdb782960978bd573842dc867728bd4e63d734871cdeef1
+OLD_RELEASE_DIGEST=sha256:d13c4af8db795f77bc3af68fc8eca53ea3283748fe53595ab239a8a4ed4500c1
+
+# prune_consumer [EXTRA]: the pins tree in glitchwerks/runtime; the registry stand-in serves
+# the example listing plus EXTRA more old pending-* builds
+prune_consumer() {
+  CONSUMER=glitchwerks/runtime
+  new_consumer "$EX/pins"
+  prune_state "${1:-0}"
+}
+
+prune_state() {
+  python3 - "$EX/prune/versions.json" "$PKG" "${1:-0}" > "$FAKE_GH_STATE" <<'PY'
+import hashlib, json, sys
+text, dec, pos, versions = open(sys.argv[1]).read(), json.JSONDecoder(), 0, []
+while pos < len(text.rstrip()):
+    while text[pos].isspace():
+        pos += 1
+    page, pos = dec.raw_decode(text, pos)
+    versions += page
+for i in range(int(sys.argv[3])):
+    v = json.loads(json.dumps(versions[-1]))
+    v["id"] = 200000000 + i
+    v["name"] = "sha256:" + hashlib.sha256(b"extra%d" % i).hexdigest()
+    v["url"] = v["url"].rsplit("/", 1)[0] + "/" + str(v["id"])
+    sha = hashlib.sha1(b"extra%d" % i).hexdigest()
+    v["metadata"]["container"]["tags"] = ["pending-" + sha, sha]
+    versions.append(v)
+print(json.dumps({sys.argv[2]: versions}))
+PY
+}
+
+deleted_ids() {
+  python3 - "$FAKE_GH_LOG" <<'PY'
+import json, sys
+print("\n".join(sorted(json.loads(l)[-1].rsplit("/", 1)[1] for l in open(sys.argv[1]) if '"DELETE"' in l)))
+PY
+}
+
+@test "prune: a scheduled run writes the plan and calls no DELETE" {
+  prune_consumer
+  run rehearse schedule prune.yml
+  assert_success
+  assert_equal "$(json_get "$T/artifacts/prune-plan-1001/plan.json" 'd["summary"]["delete"]')" 32
+  assert_equal "$(grep -c '"DELETE"' "$FAKE_GH_LOG" || true)" 0
+  grep -q '"--paginate"' "$FAKE_GH_LOG"
+}
+
+@test "prune: dispatched with dry_run false, exactly the planned DELETEs; pinned and ledger digests survive" {
+  prune_consumer
+  # the ledger records an older release whose digest a rollback may return to
+  (
+    cd "$W"
+    digest-pin --root . --record --ledger .rollout/digests.jsonl --release "$R1" --allow-missing runtime \
+      --set claude-runtime-review="$OLD_RELEASE_DIGEST" >/dev/null
+    digest-pin --root . --record --ledger .rollout/digests.jsonl --release "$R2" --allow-missing runtime \
+      --set claude-runtime-review="$PINNED" >/dev/null
+    git add .rollout/digests.jsonl && git commit -qm "ledger" && git push -q origin main
+  )
+  inputs '{"dry_run": false}'
+  run rehearse workflow_dispatch prune.yml
+  assert_success
+  plan="$T/artifacts/prune-plan-1001/plan.json"
+  assert_equal "$(deleted_ids)" "$(json_get "$plan" '"\n".join(sorted(str(v["id"]) for v in d["packages"][0]["delete"]))')"
+  assert_equal "$(deleted_ids | wc -l)" 31
+  # the digest the tree pins is kept, and still in the registry
+  assert_equal "$(json_get "$plan" 'sorted(k["digest"] for k in d["packages"][0]["keep"] if k["reason"] == "protected_digest")')" "[\"$PINNED\", \"$OLD_RELEASE_DIGEST\"]"
+  json_get "$FAKE_GH_STATE" "[v['name'] for v in d['$PKG']]" | grep -q "$PINNED"
+  assert_equal "$(json_get "$plan" '[k["reason"] for k in d["packages"][0]["keep"] if k["digest"] == "'"$OLD_RELEASE_DIGEST"'"]')" '["protected_digest"]'
+  json_get "$FAKE_GH_STATE" "[v['name'] for v in d['$PKG']]" | grep -q "$OLD_RELEASE_DIGEST"
+}
+
+@test "prune: an explicit dry_run true deletes nothing; more candidates than the threshold fails with no DELETE" {
+  prune_consumer
+  inputs '{"dry_run": true}'
+  run rehearse workflow_dispatch prune.yml
+  assert_success
+  assert_equal "$(grep -c '"DELETE"' "$FAKE_GH_LOG" || true)" 0
+
+  # the same repository, 30 more old builds in the registry: 62 candidates, over --max-delete 50
+  : > "$FAKE_GH_LOG"
+  CONSUMER=glitchwerks/runtime
+  prune_state 30
+  inputs '{"dry_run": false}'
+  RUN_ID=1002 run rehearse workflow_dispatch prune.yml
+  assert_failure
+  assert_equal "$(grep -c '"DELETE"' "$FAKE_GH_LOG" || true)" 0
+}
+
+# --- 5. freshness --------------------------------------------------------------------------
+
+# freshness_consumer: the private upstream acme/private (pinned at ci-v0.1.0, then two
+# commits on imported paths and one elsewhere) and the consumer's CI manifest importing it
+freshness_consumer() {
+  up="$T/upstream"
+  git init -q "$up"
+  commit_at() {
+    mkdir -p "$(dirname "$up/$2")"
+    echo "$3" >> "$up/$2"
+    git -C "$up" add -A
+    GIT_AUTHOR_DATE=$1 GIT_COMMITTER_DATE=$1 git -C "$up" commit -qm "$3"
+  }
+  commit_at 2026-10-01T00:00:00Z skills/git/SKILL.md release
+  git -C "$up" tag ci-v0.1.0
+  commit_at 2026-10-05T00:00:00Z docs/README.md "docs: typo"
+  commit_at 2026-10-10T00:00:00Z skills/git/SKILL.md "skills/git: safer rebase advice"
+  commit_at 2026-10-20T00:00:00Z CLAUDE.md "CLAUDE.md: new review rule"
+  git init -q --bare "$T/remotes/acme/private.git"
+  git -C "$up" push -q --tags "$T/remotes/acme/private.git" main
+  mkdir -p "$T/manifest/runtime"
+  cat > "$T/manifest/runtime/ci-manifest.yaml" <<'YAML'
+private_ref: ci-v0.1.0
+shared:
+  imports_from_private:
+    skills: [git]
+    claude_md: CLAUDE.md
+YAML
+  new_consumer "$T/manifest"
+  ACT_EXTRA=(--var PRIVATE_REPOSITORY=acme/private --secret PRIVATE_REPOSITORY_TOKEN=ghp_rehearsal)
+}
+
+@test "freshness: stale opens one issue; the next run finds it by dedupeKey and updates it; fresh again closes it" {
+  freshness_consumer
+  run rehearse schedule freshness.yml
+  assert_success
+  assert_equal "$(json_get "$FAKE_GH_STATE" 'len(d["issues"])')" 1
+  assert_equal "$(json_get "$FAKE_GH_STATE" 'd["issues"][0]["title"]')" "Stale pinned ref: ci-v0.1.0 in https://github.com/acme/private"
+  json_get "$FAKE_GH_STATE" 'd["issues"][0]["body"]' | grep -q '2 commit(s) ahead'
+  # the private repository was checked out whole, with its tags, without persisted credentials
+  run json_get "$STANDIN_LOG" 'd["repository"] + " " + str(d["fetchDepth"]) + " " + str(d["persistCredentials"])'
+  assert_line "acme/private 0 False"
+
+  # a week later, one more commit upstream: the same issue is found again and updated
+  commit_at 2026-11-01T00:00:00Z skills/git/SKILL.md "skills/git: more"
+  git -C "$up" push -q "$T/remotes/acme/private.git" main
+  RUN_ID=1002 run rehearse schedule freshness.yml
+  assert_success
+  assert_equal "$(json_get "$FAKE_GH_STATE" 'len(d["issues"])')" 1
+  json_get "$FAKE_GH_STATE" 'd["issues"][0]["body"]' | grep -q '3 commit(s) ahead'
+  grep -q '"edit", "1"' "$FAKE_GH_LOG"
+
+  # the pin moves to the upstream's head: fresh, and the tracker issue is closed
+  git -C "$up" tag ci-v0.2.0
+  git -C "$up" push -q --tags "$T/remotes/acme/private.git"
+  sed -i 's/^private_ref: .*/private_ref: ci-v0.2.0/' "$W/runtime/ci-manifest.yaml"
+  git -C "$W" commit -qam "pin ci-v0.2.0" && git -C "$W" push -q origin main
+  RUN_ID=1003 run rehearse schedule freshness.yml
+  assert_success
+  assert_equal "$(json_get "$FAKE_GH_STATE" 'd["issues"][0]["state"]')" closed
+  assert_equal "$(json_get "$FAKE_GH_STATE" 'd["issues"][0]["comments"]')" '["Fresh again (run 1003)."]'
+  assert_equal "$(json_get "$FAKE_GH_STATE" 'len(d["issues"])')" 1
+}
+
+# --- 6. gate-only --------------------------------------------------------------------------
+
+@test "gate-only: healthy passes; one unhealthy URL fails with the reason in the summary" {
+  new_consumer
+  start_health_server
+  inputs '{"mode": "gate_only"}'
+  run rehearse workflow_dispatch gate-only.yml --secret "RUNTIME_HEALTH_URLS=$BASE/healthz"
+  assert_success
+  assert_equal "$(json_get "$T/artifacts/gate-only-1001/gate-decision.json" 'd["summary"]["decision"]')" promote
+
+  : > "$SUMMARY"
+  RUN_ID=1002 run rehearse workflow_dispatch gate-only.yml \
+    --secret "RUNTIME_HEALTH_URLS=$BASE/healthz,$BASE/status/500"
+  assert_failure
+  assert_equal "$(json_get "$T/artifacts/gate-only-1002/gate-decision.json" 'd["summary"]["decision"]')" hold
+  grep -q 'HOLD' "$SUMMARY"
+  grep -q 'runtime_health_endpoint_unhealthy\|unhealthy' "$SUMMARY"
+  grep -q '/status/500' "$SUMMARY"
+}
+
+# --- 7. fleet-tag, 8. rollout-tag ----------------------------------------------------------
+
+# flux_server N: a Flux repository with N services (svc-01..svc-NN, each its own
+# kustomization) behind the loopback HTTPS git server; sets FLUX_URL, FLUX_BARE
+flux_server() {
+  local seed="$T/flux-seed"
+  python3 - "$seed" "$1" <<'PY'
+import json, os, sys
+seed, n = sys.argv[1], int(sys.argv[2])
+services, groups = {}, {}
+for i in range(1, n + 1):
+    name = f"svc-{i:02d}"
+    os.makedirs(f"{seed}/apps/{name}")
+    with open(f"{seed}/apps/{name}/kustomization.yaml", "w") as f:
+        f.write(f"kind: Kustomization\nresources:\n  - deployment.yaml\nimages:\n"
+                f"  - name: {name}\n    newName: ghcr.io/acme/{name}\n    newTag: v1.0.0\n")
+    services[name] = {"imageGroup": name}
+    groups[name] = {"file": f"apps/{name}/kustomization.yaml", "imageName": name,
+                    "type": "kustomize-images"}
+with open(f"{seed}/services.json", "w") as f:
+    json.dump({"services": services, "imageGroups": groups}, f, indent=2)
+PY
+  git init -q "$seed"
+  git -C "$seed" add -A
+  git -C "$seed" commit -qm "flux as deployed"
+  mkdir -p "$T/srv"
+  FLUX_BARE="$T/srv/flux.git"
+  git clone -q --bare "$seed" "$FLUX_BARE"
+  python3 "$ROOT/tests/support/git_https_server.py" --root "$T/srv" --state "$T/git-state" \
+    --token flux-token-0451 2>"$T/git-server.err" &
+  GIT_SERVER_PID=$!
+  for _ in $(seq 100); do [ -s "$T/git-state/port" ] && break; sleep 0.1; done
+  FLUX_URL="https://127.0.0.1:$(cat "$T/git-state/port")/flux.git"
+}
+
+@test "fleet-tag: 12 services tagged by 12 jobs at once, each tag lands exactly once, history linear" {
+  new_consumer
+  flux_server 12
+  inputs "$(python3 -c 'import json; print(json.dumps({"services": json.dumps(["svc-%02d" % i for i in range(1, 13)]), "tag": "v2.0.0"}))')"
+  run rehearse workflow_dispatch fleet-tag.yml --concurrent-jobs 12 \
+    --var "FLUX_REPOSITORY=$FLUX_URL" --secret FLUX_TOKEN=flux-token-0451 \
+    --env SSL_CERT_FILE="$T/git-state/cert.pem"
+  assert_success
+  # 12 new commits on one line of history, one per service
+  assert_equal "$(git --git-dir "$FLUX_BARE" rev-list --count main)" 13
+  assert_equal "$(git --git-dir "$FLUX_BARE" rev-list --merges --count main)" 0
+  for i in $(seq -w 1 12); do
+    git --git-dir "$FLUX_BARE" show "main:apps/svc-$i/kustomization.yaml" | grep -q '^    newTag: v2.0.0$'
+    assert_equal "$(git --git-dir "$FLUX_BARE" log --format=%s main | grep -c "(svc-$i):")" 1
+  done
+  assert_equal "$(ls "$T/artifacts" | grep -c '^bump-svc-')" 12
+  # the token reached the server only as credentials: not in a report, not in the repository
+  run grep -rq flux-token-0451 "$T/artifacts"
+  assert_failure
+  run bash -c "git --git-dir '$FLUX_BARE' log -p main | grep -q flux-token-0451"
+  assert_failure
+}
+
+@test "rollout-tag: pr-<N>-<sha7> into the environment's Flux repository; a dry run pushes nothing" {
+  flux_server 2
+  mkdir -p "$T/envs/.rollout"
+  printf '{"environments": {"staging": {"fluxRepo": "%s", "type": "github"}}}\n' "$FLUX_URL" \
+    > "$T/envs/.rollout/environments.json"
+  new_consumer "$T/envs"
+  before=$(git --git-dir "$FLUX_BARE" rev-parse main)
+  ACT_EXTRA=(--secret FLUX_TOKEN=flux-token-0451 --env SSL_CERT_FILE="$T/git-state/cert.pem")
+  inputs '{"services": "svc-01 svc-02", "environment": "staging", "pr": 42, "sha": "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678", "dry_run": true}'
+  run rehearse workflow_dispatch rollout-tag.yml
+  assert_success
+  assert_equal "$(git --git-dir "$FLUX_BARE" rev-parse main)" "$before"
+  assert_equal "$(json_get "$T/artifacts/rollout-tag-1001/rollout-tag.json" 'd["changed"]')" true
+
+  inputs '{"services": "svc-01 svc-02", "environment": "staging", "pr": 42, "sha": "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"}'
+  RUN_ID=1002 run rehearse workflow_dispatch rollout-tag.yml
+  assert_success
+  assert_equal "$(git --git-dir "$FLUX_BARE" rev-list --count main)" 2
+  for s in svc-01 svc-02; do
+    git --git-dir "$FLUX_BARE" show "main:apps/$s/kustomization.yaml" | grep -q '^    newTag: pr-42-a1b2c3d$'
+  done
+
+  # a service name that is an option is refused before rollout-tag runs
+  inputs '{"services": "--dry-run svc-01", "environment": "staging", "pr": 43, "sha": "b1b2c3d4e5f60718293a4b5c6d7e8f9012345678"}'
+  RUN_ID=1003 run rehearse workflow_dispatch rollout-tag.yml
+  assert_failure
+  assert_equal "$(git --git-dir "$FLUX_BARE" rev-list --count main)" 2
+}
+
+# --- the setup action's own build path -----------------------------------------------------
+
+@test "setup-rollout-tools builds from a pinned commit outside the workspace: digest-promote counts 9, not the toolkit's pins" {
+  # the toolkit as it is under test, as a repository acme/rollout-tools at one commit
+  src="$T/toolkit"
+  mkdir -p "$src"
+  git -C "$ROOT" ls-files -z --cached --others --exclude-standard |
+    (cd "$ROOT" && xargs -0 cp --parents -t "$src" 2>/dev/null || true)
+  git init -q "$src"
+  git -C "$src" add -A
+  git -C "$src" commit -qm toolkit
+  git init -q --bare "$T/remotes/acme/rollout-tools.git"
+  git -C "$src" push -q "$T/remotes/acme/rollout-tools.git" HEAD:main
+  ref=$(git -C "$src" rev-parse HEAD)
+  new_consumer "$EX/pins"
+  promote_inputs 9
+  # a debug build into the suite's own target dir: the build path runs whole, in seconds
+  TOOLS_BIN="" run rehearse workflow_dispatch digest-promote.yml \
+    --var ROLLOUT_TOOLS_REPOSITORY=acme/rollout-tools --var ROLLOUT_TOOLS_REF="$ref" \
+    --env CARGO_TARGET_DIR="$ROOT/target" --env BUILD_PROFILE=dev \
+    --env CARGO_HOME="$REAL_CARGO_HOME" --env RUSTUP_HOME="$REAL_RUSTUP_HOME"
+  assert_success
+  # the toolkit was checked out at the pinned commit and installed into the runner's HOME
+  run json_get "$STANDIN_LOG" 'd["repository"] + " " + d["ref"] + " " + d["path"]'
+  assert_line "acme/rollout-tools $ref .rollout-tools"
+  [ -x "$HOME/.local/bin/digest-pin" ]
+  [ -f "$HOME/.local/share/man/man1/digest-pin.1" ]
+  sha=$(git -C "$W" rev-parse HEAD)
+  assert_equal "$(json_get "$T/artifacts/promote-1001/pin-report.json" 'd["changed"]')" 9
+  run git --git-dir "$REMOTE" show --name-only --format= "promote/${sha::12}"
+  refute_line --partial .rollout-tools
+
+  # a branch or tag as ref is refused before anything is checked out or built
+  : > "$STANDIN_LOG"
+  TOOLS_BIN="" RUN_ID=1002 run rehearse workflow_dispatch digest-promote.yml \
+    --var ROLLOUT_TOOLS_REPOSITORY=acme/rollout-tools --var ROLLOUT_TOOLS_REF=main
+  assert_failure
+  run grep -c rollout-tools "$STANDIN_LOG"
+  assert_output 0
+}
