@@ -62,6 +62,10 @@ canary() {
   run git --git-dir "$REMOTE" diff main~1 main -- ops/registry.v1.json
   assert_output --partial '+      "rollout": {"canaryPercent": 35'
   assert_output --partial '+        "actor": "alice"'
+  # only the canary and the governance block changed in the registry
+  run bash -c "git --git-dir '$REMOTE' diff -U0 main~1 main -- ops/registry.v1.json | grep '^[-+] ' |
+    grep -v -E '\"(canaryPercent|actor|approvalRef|rationale|changedAt|reviewBy)\"'"
+  assert_failure
   assert_equal "$(audit_records)" 1
   assert_equal "$(json_get "$T/artifacts/rollout-1001-1/orchestrate-result.json" 'd["verification"]["decision"]["decision"]')" promote
 
@@ -593,4 +597,34 @@ PY
   assert_failure
   run grep -c rollout-tools "$STANDIN_LOG"
   assert_output 0
+}
+
+# --- the README's rehearsal, as written --------------------------------------------------
+
+@test "examples/github/README.md 'Rehearse before you merge': the commands work as written" {
+  repo="$T/yours"
+  mkdir -p "$repo/.github/workflows" "$repo/.github/actions"
+  cp "$EX/github/workflows/promotion-rollout.yml" "$repo/.github/workflows/"
+  cp -r "$EX/github/actions/setup-rollout-tools" "$repo/.github/actions/"
+  cp -r "$FX/workflows/." "$repo/"
+  git init -q "$repo"
+  git -C "$repo" add -A
+  git -C "$repo" commit -qm "yours"
+  # the block of the section, with only the repository's path filled in
+  python3 - "$EX/github/README.md" "$repo" > "$T/rehearse.sh" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+section = text.split("## Rehearse before you merge", 1)[1]
+block = re.search(r"```sh\n(.*?)```", section, re.S).group(1)
+assert "cd /path/to/your/repository" in block
+print(block.replace("cd /path/to/your/repository", "cd " + sys.argv[2]))
+PY
+  run bash -e "$T/rehearse.sh"
+  assert_success
+  assert_output --partial "## Rollout orchestration: preview"
+  assert_output --partial "orchestrate-result.json"
+  # the throwaway HOME was used, and the developer's repository is as it was
+  run git -C "$repo" remote
+  assert_output ""
+  assert_equal "$(git -C "$repo" status --porcelain)" ""
 }
