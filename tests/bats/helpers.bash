@@ -44,3 +44,27 @@ start_health_server() {
 stop_server() {
   if [ -n "${SERVER_PID:-}" ]; then kill "$SERVER_PID" 2>/dev/null || true; fi
 }
+
+# registry_state LISTING PKG [EXTRA]: the fake gh state serving a GitHub Packages listing
+# (pages printed back to back, as `gh api --paginate` does) under PKG, newest first, plus
+# EXTRA more old pending-* builds made up from the oldest version
+registry_state() {
+  python3 - "$1" "$2" "${3:-0}" <<'PY'
+import hashlib, json, sys
+text, dec, pos, versions = open(sys.argv[1]).read(), json.JSONDecoder(), 0, []
+while pos < len(text.rstrip()):
+    while text[pos].isspace():
+        pos += 1
+    page, pos = dec.raw_decode(text, pos)
+    versions += page
+for i in range(int(sys.argv[3])):
+    v = json.loads(json.dumps(versions[-1]))
+    v["id"] = 200000000 + i
+    v["name"] = "sha256:" + hashlib.sha256(b"extra%d" % i).hexdigest()
+    v["url"] = v["url"].rsplit("/", 1)[0] + "/" + str(v["id"])
+    sha = hashlib.sha1(b"extra%d" % i).hexdigest()
+    v["metadata"]["container"]["tags"] = ["pending-" + sha, sha]
+    versions.append(v)
+print(json.dumps({sys.argv[2]: versions}))
+PY
+}

@@ -16,16 +16,7 @@ setup() {
   PATH="$TMP/bin:$PATH"
   export FAKE_GH_STATE="$TMP/registry.json" FAKE_GH_LOG="$TMP/gh.log"
   # the registry: the example listing's versions, newest first, as the API serves them
-  python3 - "$EX/prune/versions.json" "$PKG" > "$FAKE_GH_STATE" <<'PY'
-import json, sys
-text, dec, pos, versions = open(sys.argv[1]).read(), json.JSONDecoder(), 0, []
-while pos < len(text.rstrip()):
-    while text[pos].isspace():
-        pos += 1
-    page, pos = dec.raw_decode(text, pos)
-    versions += page
-print(json.dumps({sys.argv[2]: versions}))
-PY
+  registry_state "$EX/prune/versions.json" "$PKG" > "$FAKE_GH_STATE"
   digest-pin scan --root "$EX/pins" > "$TMP/pins.json"
   cd "$TMP"
 }

@@ -310,24 +310,7 @@ prune_consumer() {
 }
 
 prune_state() {
-  python3 - "$EX/prune/versions.json" "$PKG" "${1:-0}" > "$FAKE_GH_STATE" <<'PY'
-import hashlib, json, sys
-text, dec, pos, versions = open(sys.argv[1]).read(), json.JSONDecoder(), 0, []
-while pos < len(text.rstrip()):
-    while text[pos].isspace():
-        pos += 1
-    page, pos = dec.raw_decode(text, pos)
-    versions += page
-for i in range(int(sys.argv[3])):
-    v = json.loads(json.dumps(versions[-1]))
-    v["id"] = 200000000 + i
-    v["name"] = "sha256:" + hashlib.sha256(b"extra%d" % i).hexdigest()
-    v["url"] = v["url"].rsplit("/", 1)[0] + "/" + str(v["id"])
-    sha = hashlib.sha1(b"extra%d" % i).hexdigest()
-    v["metadata"]["container"]["tags"] = ["pending-" + sha, sha]
-    versions.append(v)
-print(json.dumps({sys.argv[2]: versions}))
-PY
+  registry_state "$EX/prune/versions.json" "$PKG" "${1:-0}" > "$FAKE_GH_STATE"
 }
 
 deleted_ids() {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::common::{NOW, assert_refused, error_line, fixture, json_out, snapshot, tool};
+use crate::common::{NOW, assert_refused, error_line, fixture, git, json_out, snapshot, tool};
 
 const REVIEW: &str = "776980ed9009fe17dfdb782960978bd573842dc867728bd4e63d734871cdeef1";
 const FIX: &str = "da2b6e52ad20159252cb6f24147d4ece221182dbb0b21df9fb32966126e24a20";
@@ -184,20 +184,7 @@ fn promote_rewrites_every_shape_and_only_the_digest_bytes() {
 #[test]
 fn a_first_recorded_promotion_starts_the_ledger_and_reports_every_changed_file() {
     let t = Tree::new();
-    let git = |args: &[&str]| {
-        let out = std::process::Command::new("git")
-            .current_dir(t.dir.path())
-            .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let git = |args: &[&str]| git(t.dir.path(), args);
     git(&["init", "-q"]);
     git(&["add", "-A"]);
     git(&["commit", "-qm", "tree"]);

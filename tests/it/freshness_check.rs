@@ -5,23 +5,9 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::common::{NOW, assert_refused, assert_schema, json_out, tool};
+use crate::common::{NOW, assert_refused, assert_schema, git, json_out, tool};
 
 const TOOL: &str = "freshness-check";
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn commit(dir: &Path, date: &str, file: &str, subject: &str) {
     let path = dir.join(file);
