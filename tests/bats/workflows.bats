@@ -86,6 +86,20 @@ canary() {
   assert_output --partial 'idempotency key "rollout-7" was used for a different request'
 }
 
+@test "promotion-rollout apply without a key: re-running the job replays (the run id keys it)" {
+  promotion_consumer
+  inputs "{\"mode\": \"apply\", \"step\": 25, $GOVERNANCE}"
+  run rehearse workflow_dispatch promotion-rollout.yml
+  assert_success
+  assert_equal "$(canary)" 35
+  RERUN=1 run rehearse workflow_dispatch promotion-rollout.yml --env GITHUB_RUN_ATTEMPT=2
+  assert_success
+  assert_equal "$(json_get "$T/artifacts/rollout-1001-2/orchestrate-result.json" 'd["status"]')" replayed
+  assert_equal "$(canary)" 35
+  assert_equal "$(audit_records)" 1
+  assert_equal "$(remote_log | wc -l)" 2
+}
+
 @test "promotion-rollout apply without governance: the job fails naming the flag, nothing is pushed" {
   promotion_consumer
   inputs '{"mode": "apply", "step": 25}'

@@ -845,6 +845,54 @@ fn a_retry_naming_the_registry_differently_is_still_a_replay() {
     );
 }
 
+/// Without --idempotency-key, a decision drives one expand: the same run again (a CI job
+/// re-run) replays, another request with the same decision is refused (exit 4), and
+/// --reuse-decision lets it drive another.
+#[test]
+fn without_a_key_one_decision_drives_one_expand() {
+    let f = Fleet::new(REGISTRY);
+    let d = f.decision("promote", "2026-11-21T09:00:00Z", None);
+    let expand = |step: &str| with_gov(&["--intent", "expand", "--step", step, "--decision", &d]);
+    let first = json_out(&f.cmd().args(expand("10")).output().unwrap());
+    assert_eq!(first["status"], "applied");
+    let key = first["idempotencyKey"].as_str().unwrap().to_string();
+    assert!(key.starts_with("decision:expand:sha256:"), "{key}");
+    let after_first = f.registry();
+
+    let again = f.cmd().args(expand("10")).output().unwrap();
+    assert_eq!(again.status.code(), Some(0));
+    let again = json_out(&again);
+    assert_eq!(
+        (again["status"].as_str(), again["seq"].as_u64()),
+        (Some("replayed"), Some(1))
+    );
+    assert_eq!(f.registry(), after_first);
+
+    let other = expand("20");
+    refused(
+        &f,
+        &other.iter().map(String::as_str).collect::<Vec<_>>(),
+        4,
+        "decision_already_used",
+        "this decision already drove an expand (record seq 1): a decision drives one mutation per intent",
+    );
+
+    let mut reuse = expand("20");
+    reuse.push("--reuse-decision".into());
+    let reused = json_out(&f.cmd().args(&reuse).output().unwrap());
+    assert_eq!(
+        (reused["status"].as_str(), reused["seq"].as_u64()),
+        (Some("applied"), Some(2))
+    );
+    assert_eq!(reused["idempotencyKey"], Value::Null);
+    f.verify().assert().success();
+
+    let mut both = expand("5");
+    both.extend(["--reuse-decision", "--idempotency-key", "k"].map(String::from));
+    let out = f.cmd().args(&both).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
 /// An audit log and a state file named in directories that do not exist yet are started
 /// there (the registry itself must exist: it is edited, never created).
 #[test]

@@ -102,8 +102,12 @@ pub struct Cli {
     #[arg(long, value_name = "RFC3339")]
     pub review_by: Option<String>,
     /// Make the request exactly-once: a retry with the same key replays the first record.
+    /// Without it, expand and resume derive a key from the decision and the intent.
     #[arg(long, value_name = "KEY")]
     pub idempotency_key: Option<String>,
+    /// Let a decision that already drove this intent drive it again (no key is derived).
+    #[arg(long, conflicts_with = "idempotency_key")]
+    pub reuse_decision: bool,
     /// Compare-and-swap: refuse unless the registry's revision (sha256 of its bytes) is REV.
     #[arg(long, value_name = "REV")]
     pub expect_revision: Option<String>,
@@ -303,6 +307,16 @@ pub fn run(cli: &Cli, env: &Env, fault: Option<Fault>) -> Result<u8, PolicyError
         governance_pointer: cli.governance_pointer.clone(),
     };
     let fingerprint = request.fingerprint();
+    // A request without a key of its own is keyed by its decision and intent, so a re-run
+    // of a CI job replays instead of expanding again, and one promote decision drives one
+    // expand (unless --reuse-decision).
+    let derived = match &decision_doc {
+        Some((doc, _)) if cli.idempotency_key.is_none() && !cli.reuse_decision => {
+            crate::model::derived_key(intent, &rollout_core::hash::canonical_digest(doc))
+        }
+        _ => None,
+    };
+    let idempotency_key = cli.idempotency_key.clone().or(derived.clone());
 
     // 2. Under the lock: recovery, tail, idempotency. A dry run writes nothing, not even
     //    the lock file, so it reads without the lock and leaves recovery to the next apply.
@@ -323,13 +337,20 @@ pub fn run(cli: &Cli, env: &Env, fault: Option<Fault>) -> Result<u8, PolicyError
         Some(lock)
     };
     let tail = store::tail(&paths)?;
-    if let Some(key) = &cli.idempotency_key
+    if let Some(key) = &idempotency_key
         && let Some(entry) = store::lookup(&paths, key)?
     {
         if entry.fingerprint != fingerprint {
-            return Err(PolicyError::IdempotencyConflict {
-                key: key.clone(),
-                seq: entry.record["seq"].as_u64().unwrap_or(0),
+            let seq = entry.record["seq"].as_u64().unwrap_or(0);
+            return Err(match derived {
+                Some(_) => PolicyError::DecisionAlreadyUsed {
+                    intent: intent.as_str().into(),
+                    seq,
+                },
+                None => PolicyError::IdempotencyConflict {
+                    key: key.clone(),
+                    seq,
+                },
             });
         }
         let mut replay = entry.record;
@@ -461,7 +482,7 @@ pub fn run(cli: &Cli, env: &Env, fault: Option<Fault>) -> Result<u8, PolicyError
             revision_before: revision_before.clone(),
             revision_after: revision_after.clone(),
         },
-        idempotency_key: cli.idempotency_key.clone(),
+        idempotency_key: idempotency_key.clone(),
         request_fingerprint: fingerprint.clone(),
         trace_id,
         evidence_refs: dedup_keep_order(&cli.evidence_refs),
@@ -487,8 +508,7 @@ pub fn run(cli: &Cli, env: &Env, fault: Option<Fault>) -> Result<u8, PolicyError
     }
 
     // 5. Durable, in the journal's order.
-    let key = cli
-        .idempotency_key
+    let key = idempotency_key
         .as_deref()
         .map(|k| (k, fingerprint.as_str()));
     store::commit(

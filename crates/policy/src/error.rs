@@ -136,6 +136,16 @@ pub enum PolicyError {
         /// The record it belongs to.
         seq: u64,
     },
+    /// The decision already drove this intent, for another request (its derived key).
+    #[error(
+        "this decision already drove an {intent} (record seq {seq}): a decision drives one mutation per intent"
+    )]
+    DecisionAlreadyUsed {
+        /// The intent.
+        intent: String,
+        /// The record it drove.
+        seq: u64,
+    },
     /// `--expect-revision` does not match.
     #[error("the registry is at revision {actual}, not the expected {expected}")]
     RevisionConflict {
@@ -171,6 +181,7 @@ impl Failure for PolicyError {
             | E::RegistryInvalid { .. }
             | E::SchemaUnusable { .. } => ExitClass::Usage,
             E::IdempotencyConflict { .. }
+            | E::DecisionAlreadyUsed { .. }
             | E::RevisionConflict { .. }
             | E::RecoveryConflict { .. } => ExitClass::Conflict,
             _ => ExitClass::Refused,
@@ -197,6 +208,7 @@ impl Failure for PolicyError {
             E::SchemaViolation { .. } => "schema_violation",
             E::SchemaUnusable { .. } => "schema_invalid",
             E::IdempotencyConflict { .. } => "idempotency_conflict",
+            E::DecisionAlreadyUsed { .. } => "decision_already_used",
             E::RevisionConflict { .. } => "revision_conflict",
             E::RecoveryConflict { .. } => "recovery_conflict",
             E::AuditBroken { .. } => "audit_log_broken",
@@ -213,6 +225,9 @@ impl Failure for PolicyError {
             }
             PolicyError::IdempotencyConflict { .. } => {
                 vec!["a retry must repeat the original request exactly; a new request needs a new key".into()]
+            }
+            PolicyError::DecisionAlreadyUsed { .. } => {
+                vec!["get a new decision from gate-eval, or pass --reuse-decision (or an --idempotency-key) to let this one drive another mutation".into()]
             }
             _ => Vec::new(),
         }

@@ -82,6 +82,15 @@ pub struct Request {
     pub governance_pointer: String,
 }
 
+/// The idempotency key of a request that names none: `decision:INTENT:DIGEST`, for the
+/// intents a decision drives (expand, resume). One decision then drives one mutation per
+/// intent: the same request again replays, another request with it is refused.
+pub fn derived_key(intent: Intent, decision_digest: &str) -> Option<String> {
+    intent
+        .needs_decision()
+        .then(|| format!("decision:{}:{decision_digest}", intent.as_str()))
+}
+
 impl Request {
     /// The canonical hash of the request: same key + same fingerprint = a retry.
     pub fn fingerprint(&self) -> String {
