@@ -86,11 +86,16 @@ result() { json_get "${OUT:-out}/orchestrate-result.json" "$1"; }
     for mode in apply rollback; do
       run --separate-stderr rollout-orchestrate --mode "$mode" --registry registry.v1.json "${GATES[@]}" "${args[@]}" --out-dir out
       assert_failure 2
+      [ "$missing" != --review-by ] || missing="--review-by (or --review-in)"
       assert_equal "$stderr" "rollout-orchestrate: error: $missing is required for --mode $mode"
       assert_equal "$(result 'd["status"]')" failed
       assert_equal "$(result 'd["error"]["stage"]')" arguments
     done
   done
+  # all of them missing: named in one error
+  run --separate-stderr rollout-orchestrate --mode apply --registry registry.v1.json "${GATES[@]}" --out-dir out
+  assert_failure 2
+  assert_equal "$stderr" "rollout-orchestrate: error: --actor, --approval-ref, --rationale and --review-by (or --review-in) are required for --mode apply"
   cmp registry.v1.json registry.orig.json
   run --separate-stderr rollout-orchestrate --mode apply_now --registry registry.v1.json
   assert_failure 2
@@ -166,4 +171,16 @@ result() { json_get "${OUT:-out}/orchestrate-result.json" "$1"; }
   assert_equal "$(result 'd["error"]["exitCode"]')" 2
   [[ "$(result 'd["error"]["message"]')" == "gate-eval: error: "* ]]
   cmp registry.v1.json registry.orig.json
+}
+
+@test "--review-in passes a review window to policy-apply: the date is the clock's plus the window" {
+  run --separate-stderr rollout-orchestrate --mode apply --registry registry.v1.json "${GATES[@]}" \
+    --actor alice --approval-ref CHG-1042 --rationale "widen" --review-in 7d --out-dir out
+  assert_success
+  assert_equal "$(json_get out/apply-record.json 'd["governance"]["reviewBy"]')" 2026-11-28T08:00:00Z
+  run --separate-stderr rollout-orchestrate --mode apply --registry registry.v1.json "${GATES[@]}" \
+    --actor alice --approval-ref CHG-1042 --rationale "widen" --review-in 7d \
+    --review-by 2026-11-30T00:00:00Z --out-dir out2
+  assert_failure 2
+  assert_equal "$stderr" "rollout-orchestrate: error: give one of --review-by and --review-in"
 }

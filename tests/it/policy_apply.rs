@@ -485,7 +485,21 @@ fn every_refusal_has_its_code_and_changes_nothing() {
             vec!["--intent".into(), "pause".into()],
             3,
             "governance_missing",
-            "--actor is missing or empty",
+            "governance is required for every intent: --actor, --approval-ref, --rationale and --review-by (or --review-in) are missing or empty",
+        ),
+        (
+            vec![
+                "--intent".into(),
+                "pause".into(),
+                "--actor".into(),
+                "a".into(),
+                "--rationale".into(),
+                "y".into(),
+                "--dry-run".into(),
+            ],
+            3,
+            "governance_missing",
+            "--approval-ref and --review-by (or --review-in) are missing or empty",
         ),
         (
             vec![
@@ -891,6 +905,72 @@ fn without_a_key_one_decision_drives_one_expand() {
     both.extend(["--reuse-decision", "--idempotency-key", "k"].map(String::from));
     let out = f.cmd().args(&both).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// `--review-in 7d`: the review date is now + 7d, and a retry a day later (another now)
+/// is still the same request. A dry run that would change the registry says so.
+#[test]
+fn review_in_is_a_window_and_dry_runs_say_would_apply() {
+    let f = Fleet::new(REGISTRY);
+    let gov = [
+        "--intent",
+        "pause",
+        "--actor",
+        "alice",
+        "--approval-ref",
+        "CHG-1",
+        "--rationale",
+        "r",
+        "--review-in",
+        "7d",
+        "--idempotency-key",
+        "p1",
+    ];
+    let dry = json_out(&f.cmd().args(gov).arg("--dry-run").output().unwrap());
+    assert_eq!(dry["status"], "would_apply");
+    assert_eq!(dry["governance"]["reviewBy"], "2026-11-28T08:00:00Z");
+    assert!(!f.path("registry.json.audit.jsonl").exists());
+    let first = json_out(&f.cmd().args(gov).output().unwrap());
+    assert_eq!(first["status"], "applied");
+    let mut later = tool("policy-apply");
+    later
+        .current_dir(f.dir.path())
+        .args([
+            "--now",
+            "2026-11-22T08:00:00Z",
+            "--compact",
+            "--registry",
+            "registry.json",
+        ])
+        .args(gov);
+    let retry = json_out(&later.output().unwrap());
+    assert_eq!(retry["status"], "replayed");
+    // --review-in and --review-by together is a usage error
+    let out = f
+        .cmd()
+        .args(gov)
+        .args(["--review-by", "2026-11-25T00:00:00Z"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// Forgetting --subject against a decision made for one says which to pass.
+#[test]
+fn a_missing_subject_is_named_with_a_hint() {
+    let f = Fleet::new(REGISTRY);
+    let d = f.decision("promote", "2026-11-21T09:00:00Z", Some("payments-api"));
+    let out = f
+        .cmd()
+        .args(with_gov(&["--intent", "expand", "--decision", &d]))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("hint: pass --subject \"payments-api\""),
+        "{stderr}"
+    );
 }
 
 /// An audit log and a state file named in directories that do not exist yet are started

@@ -35,17 +35,17 @@ Examples:
       --evidence handoff=handoff.jsonl --evidence drills=drills.json |
     policy-apply --registry registry.v1.json --intent expand --step 25 -i - \\
       --subject fleet-a --actor alice --approval-ref CHG-1042 \\
-      --rationale \"promotion rollout mutation\" --review-by 2026-12-01T00:00:00Z \\
+      --rationale \"promotion rollout mutation\" --review-in 14d \\
       --idempotency-key rollout-42-expand
 
   # Emergency rollback to 0%, no decision needed, even on expired governance
   policy-apply --registry registry.v1.json --intent rollback --to-percent 0 \\
     --actor oncall --approval-ref INC-77 --rationale \"error spike\" \\
-    --review-by 2026-11-28T00:00:00Z
+    --review-in 7d
 
   # Preview the change as a diff; nothing is written
   policy-apply --registry registry.v1.json --intent pause --actor alice \\
-    --approval-ref CHG-1 --rationale freeze --review-by 2026-11-30T00:00:00Z \\
+    --approval-ref CHG-1 --rationale freeze --review-in 7d \\
     --dry-run --diff --jq .diff
 
   # Check the audit chain (exit 1 names the first broken record)
@@ -101,6 +101,9 @@ pub struct Cli {
     /// Governance: when the change must be reviewed (RFC 3339, in the future).
     #[arg(long, value_name = "RFC3339")]
     pub review_by: Option<String>,
+    /// Governance: review within DURATION from now (7d, 2w), instead of --review-by.
+    #[arg(long, value_name = "DURATION", conflicts_with = "review_by")]
+    pub review_in: Option<String>,
     /// Make the request exactly-once: a retry with the same key replays the first record.
     /// Without it, expand and resume derive a key from the decision and the intent.
     #[arg(long, value_name = "KEY")]
@@ -187,11 +190,27 @@ impl rollout_core::cli::ToolCli for Cli {
     }
 }
 
-fn required<'a>(v: &'a Option<String>, flag: &'static str) -> Result<&'a str, PolicyError> {
-    match v.as_deref().map(str::trim) {
-        Some(s) if !s.is_empty() => Ok(v.as_deref().unwrap_or_default()),
-        _ => Err(PolicyError::GovernanceMissing { flag }),
+/// The four governance values, or every missing one named in one error.
+fn governance_flags(cli: &Cli) -> Result<[&str; 4], PolicyError> {
+    fn given(v: &Option<String>) -> Option<&str> {
+        v.as_deref().filter(|s| !s.trim().is_empty())
     }
+    let review = given(&cli.review_by).or(given(&cli.review_in));
+    let values = [
+        ("--actor", given(&cli.actor)),
+        ("--approval-ref", given(&cli.approval_ref)),
+        ("--rationale", given(&cli.rationale)),
+        ("--review-by (or --review-in)", review),
+    ];
+    let flags: Vec<&'static str> = values
+        .iter()
+        .filter(|(_, v)| v.is_none())
+        .map(|(f, _)| *f)
+        .collect();
+    if !flags.is_empty() {
+        return Err(PolicyError::GovernanceMissing { flags });
+    }
+    Ok(values.map(|(_, v)| v.unwrap_or_default()))
 }
 
 fn bad(flag: &'static str, value: impl ToString, message: &str) -> PolicyError {
@@ -243,11 +262,11 @@ pub fn run(cli: &Cli, env: &Env, fault: Option<Fault>) -> Result<u8, PolicyError
     {
         return Err(bad("--to-percent", p, "must be from 0 to 100"));
     }
-    let actor = required(&cli.actor, "--actor")?;
-    let approval_ref = required(&cli.approval_ref, "--approval-ref")?;
-    let rationale = required(&cli.rationale, "--rationale")?;
-    let review_by_text = required(&cli.review_by, "--review-by")?;
-    let review_by = parse_timestamp(review_by_text)?;
+    let [actor, approval_ref, rationale, review_text] = governance_flags(cli)?;
+    let review_by = match &cli.review_in {
+        Some(_) => rollout_core::time::add(now, Duration::parse(review_text)?)?,
+        None => parse_timestamp(review_text)?,
+    };
     let window = Duration::parse(&cli.max_review_window)?;
     let max_decision_age = cli
         .max_decision_age
@@ -301,6 +320,7 @@ pub fn run(cli: &Cli, env: &Env, fault: Option<Fault>) -> Result<u8, PolicyError
         approval_ref: approval_ref.to_string(),
         rationale: rationale.to_string(),
         review_by: format_timestamp(review_by),
+        review_in: cli.review_in.clone(),
         subject: cli.subject.clone(),
         registry: store::registry_identity(&paths),
         rollout_pointer: cli.rollout_pointer.clone(),
@@ -497,6 +517,9 @@ pub fn run(cli: &Cli, env: &Env, fault: Option<Fault>) -> Result<u8, PolicyError
     if cli.dry_run {
         let mut shown = Value::Object(sealed);
         shown["dryRun"] = Value::Bool(true);
+        if changed {
+            shown["status"] = to_value(&Status::WouldApply);
+        }
         if cli.diff {
             let new = new_text.as_deref().unwrap_or(&text);
             let label = registry_path.display().to_string();

@@ -8,11 +8,11 @@ pub enum PolicyError {
     /// A shared-contract failure (input, files, locks, jq).
     #[error(transparent)]
     Core(#[from] CoreError),
-    /// A governance flag is missing or empty.
-    #[error("governance is required for every intent: {flag} is missing or empty")]
+    /// Governance flags are missing or empty: all of them are named at once.
+    #[error("governance is required for every intent: {} missing or empty", missing_list(.flags))]
     GovernanceMissing {
-        /// The flag.
-        flag: &'static str,
+        /// The flags, in the order of the usage line.
+        flags: Vec<&'static str>,
     },
     /// `--review-by` is not in the future.
     #[error("--review-by {review_by} is not in the future (now is {now})")]
@@ -226,10 +226,24 @@ impl Failure for PolicyError {
             PolicyError::IdempotencyConflict { .. } => {
                 vec!["a retry must repeat the original request exactly; a new request needs a new key".into()]
             }
+            PolicyError::DecisionSubjectMismatch { decision, wanted } if wanted == "(none)" => {
+                vec![format!(
+                    "pass --subject {decision:?}: a decision is applied only to the subject it was made for"
+                )]
+            }
             PolicyError::DecisionAlreadyUsed { .. } => {
                 vec!["get a new decision from gate-eval, or pass --reuse-decision (or an --idempotency-key) to let this one drive another mutation".into()]
             }
             _ => Vec::new(),
         }
+    }
+}
+
+/// `--a is`, `--a and --b are`, `--a, --b and --c are`.
+fn missing_list(flags: &[&str]) -> String {
+    match flags {
+        [one] => format!("{one} is"),
+        [init @ .., last] => format!("{} and {last} are", init.join(", ")),
+        [] => "nothing is".into(),
     }
 }

@@ -72,6 +72,9 @@ pub struct Request {
     pub rationale: String,
     /// Review date, normalised to UTC.
     pub review_by: String,
+    /// `--review-in` as given, when the review date was computed from it (the fingerprint
+    /// then names the window, not the date, so a retry later is the same request).
+    pub review_in: Option<String>,
     /// Subject the decision must be for.
     pub subject: Option<String>,
     /// The registry, canonicalised (symlinks and relative spellings resolved).
@@ -94,7 +97,7 @@ pub fn derived_key(intent: Intent, decision_digest: &str) -> Option<String> {
 impl Request {
     /// The canonical hash of the request: same key + same fingerprint = a retry.
     pub fn fingerprint(&self) -> String {
-        canonical_digest(&json!({
+        let mut request = json!({
             "intent": self.intent.as_str(),
             "step": self.step,
             "toPercent": self.to_percent,
@@ -106,7 +109,12 @@ impl Request {
             "registry": self.registry,
             "rolloutPointer": self.rollout_pointer,
             "governancePointer": self.governance_pointer,
-        }))
+        });
+        if let Some(window) = &self.review_in {
+            request["reviewBy"] = Value::Null;
+            request["reviewIn"] = Value::String(window.clone());
+        }
+        canonical_digest(&request)
     }
 }
 
@@ -170,6 +178,9 @@ pub enum Status {
     Noop,
     /// Printed for a retry with the same idempotency key: the original record, unchanged.
     Replayed,
+    /// Printed by `--dry-run`: the registry would change (nothing was written).
+    #[serde(rename = "would_apply")]
+    WouldApply,
 }
 
 /// The `apply-record` document: one line of the audit log.
