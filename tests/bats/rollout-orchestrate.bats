@@ -184,3 +184,28 @@ result() { json_get "${OUT:-out}/orchestrate-result.json" "$1"; }
   assert_failure 2
   assert_equal "$stderr" "rollout-orchestrate: error: give one of --review-by and --review-in"
 }
+
+@test "an automatic rollback returns the canary to where the apply found it; a retry does not run the command again" {
+  start_health_server
+  args=(--mode apply --registry registry.v1.json "${GATES[@]}" "${GOV[@]}" --idempotency-key rollout-44
+    --verify-urls "$BASE/status/503" --rollback-command "echo undo >> $TMP/undo.log")
+  run --separate-stderr rollout-orchestrate "${args[@]}" --out-dir out
+  assert_failure 1
+  assert_equal "$(result 'd["apply"]["before"]["canaryPercent"]')" 10
+  assert_equal "$(result 'd["apply"]["after"]["canaryPercent"]')" 35
+  assert_equal "$(result 'd["rollback"]["record"]["after"]')" '{"canaryPercent": 10, "manualPause": true}'
+  assert_equal "$(json_get registry.v1.json 'd["policy"]["autonomous"]["rollout"]["canaryPercent"]')" 10
+  assert_equal "$(cat "$TMP/undo.log")" undo
+  cp registry.v1.json after-rollback.json
+
+  # the same run again (a CI retry): the apply and the rollback replay, the command does not run
+  OUT=again
+  run --separate-stderr rollout-orchestrate "${args[@]}" --out-dir again
+  assert_failure 1
+  assert_equal "$(result 'd["apply"]["status"]')" replayed
+  assert_equal "$(result 'd["rollback"]["status"]')" replayed
+  assert_equal "$(result 'd["rollback"]["command"]')" '{"ran": false, "reason": "replayed"}'
+  assert_equal "$(cat "$TMP/undo.log")" undo
+  cmp registry.v1.json after-rollback.json
+  assert_equal "$(grep -c . registry.v1.json.audit.jsonl)" 2
+}
