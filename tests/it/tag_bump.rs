@@ -84,8 +84,15 @@ impl Flux {
 
     /// tag-bump in another clone of the remote.
     fn bump_in(&self, repo: &Path, args: &[&str]) -> Command {
+        let mut cmd = self.bump_clone(args);
+        cmd.args(["--repo", repo.to_str().unwrap()]);
+        cmd
+    }
+
+    /// tag-bump with no working copy named (for --clone).
+    fn bump_clone(&self, args: &[&str]) -> Command {
         let mut cmd = tool("tag-bump");
-        cmd.args(["--repo", repo.to_str().unwrap(), "--compact"])
+        cmd.arg("--compact")
             .args(args)
             .env("ROLLOUT_NOW", NOW)
             .env("HOME", self.dir.path())
@@ -1024,4 +1031,119 @@ fn lock_files_left_by_a_killed_run() {
         "{stderr}"
     );
     assert!(lock.exists());
+}
+
+/// A remote whose default branch is `master`: a push without --branch lands there, never on
+/// a new `main`; a --branch the remote does not have is refused (exit 3) naming the
+/// branches it has, unless --create-branch; after a push the working copy is not "ahead".
+#[test]
+fn the_branch_is_the_remotes_default_and_a_missing_one_is_refused() {
+    let f = Flux::new();
+    let master = f.dir.path().join("master.git");
+    git(
+        f.dir.path(),
+        &["clone", "-q", "--bare", "seed", master.to_str().unwrap()],
+    );
+    git(&master, &["branch", "-m", "main", "master"]);
+    git(&master, &["symbolic-ref", "HEAD", "refs/heads/master"]);
+    let url = format!("file://{}", master.display());
+
+    // --clone without --branch: the remote's default
+    let wd = f.dir.path().join("wd");
+    let mut cmd = f.bump_clone(&[]);
+    cmd.args(["--clone", &url, "--workdir", wd.to_str().unwrap()])
+        .args(["--service", "web", "--tag", "2026.12.1", "--push"]);
+    let (report, _) = ok(cmd);
+    assert_eq!(report["branch"], "master");
+    assert_eq!(report["push"]["ref"], "refs/heads/master");
+    let branches = git(
+        &master,
+        &["for-each-ref", "--format=%(refname)", "refs/heads"],
+    );
+    assert_eq!(branches.trim(), "refs/heads/master");
+    // the remote-tracking ref follows the push: nothing ahead
+    assert_eq!(
+        git(&wd, &["rev-parse", "HEAD"]),
+        git(&wd, &["rev-parse", "refs/remotes/origin/master"])
+    );
+
+    // a working copy of it, --branch main: refused before anything is written
+    let work = f.dir.path().join("work-master");
+    git(
+        f.dir.path(),
+        &[
+            "clone",
+            "-q",
+            master.to_str().unwrap(),
+            work.to_str().unwrap(),
+        ],
+    );
+    // every file as it was (tag-bump's own lock file in .git aside)
+    let files = |dir: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+        crate::common::snapshot(dir)
+            .into_iter()
+            .filter(|(p, _)| !p.to_string_lossy().ends_with(".lock"))
+            .collect()
+    };
+    let before = files(&work);
+    let mut cmd = f.bump_in(&work, &["--service", "web", "--tag", "2026.12.2"]);
+    cmd.args(["--push", "--branch", "main", "--json-errors"]);
+    let out = cmd.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json_out(&out)["reasonCode"], "branch_unknown");
+    let line = crate::common::error_line(&out, "tag-bump");
+    assert_eq!(
+        line,
+        "tag-bump: error: branch \"main\" does not exist on the remote: give --branch master, or --create-branch to create \"main\" (origin has: master)"
+    );
+    assert!(
+        files(&work) == before,
+        "a refused run changed the working copy"
+    );
+
+    // without --branch the working copy pushes to master too; with --create-branch, main
+    let (report, _) = ok(f.bump_in(&work, &["--service", "web", "--tag", "2026.12.2", "--push"]));
+    assert_eq!(report["branch"], "master");
+    let mut cmd = f.bump_in(&work, &["--service", "web", "--tag", "2026.12.3"]);
+    cmd.args(["--push", "--branch", "main", "--create-branch"]);
+    let (report, _) = ok(cmd);
+    assert_eq!(report["push"]["pushed"], true);
+    let branches = git(
+        &master,
+        &["for-each-ref", "--format=%(refname)", "refs/heads"],
+    );
+    assert_eq!(branches.trim(), "refs/heads/main\nrefs/heads/master");
+}
+
+/// --dry-run with --clone --workdir DIR creates no DIR: the preview comes from a
+/// temporary clone.
+#[test]
+fn a_dry_run_clone_leaves_no_workdir() {
+    let f = Flux::new();
+    let url = format!("file://{}", f.remote().display());
+    let wd = f.dir.path().join("never");
+    let mut cmd = f.bump_clone(&[]);
+    cmd.args(["--clone", &url, "--workdir", wd.to_str().unwrap()])
+        .args([
+            "--service",
+            "web",
+            "--tag",
+            "2026.12.1",
+            "--dry-run",
+            "--diff",
+        ]);
+    let (report, _) = ok(cmd);
+    assert_eq!(report["changed"], true);
+    assert!(
+        report["diff"]
+            .as_str()
+            .unwrap()
+            .contains("+        newTag: '2026.12.1'")
+    );
+    assert!(!wd.exists());
 }

@@ -21,9 +21,13 @@ use rollout_core::output::unified_diff;
 use rollout_core::time::format_timestamp;
 use rollout_core::{CoreError, summary, trace};
 
+use crate::branch;
 use crate::edit::{Outcome, Want, bump};
 use crate::error::BumpError;
-use crate::git::{Git, PushOutcome, RemoteSpec, Transport, check_url, redact_userinfo};
+use crate::git::{
+    Git, PushOutcome, RemoteBranches, RemoteSpec, Transport, check_url, ls_remote_url,
+    redact_userinfo,
+};
 use crate::report::{BumpReport, CommitDoc, EditDoc, PushDoc};
 use crate::services::{Group, Resolved, ServicesMap, TYPES, group};
 use crate::tag::{DEFAULT_TEMPLATE, check_template, normalize_digest, pr_tag, render_template};
@@ -147,9 +151,12 @@ pub struct Cli {
     /// The remote: a configured name or a URL.
     #[arg(long, value_name = "NAME|URL", default_value = "origin")]
     pub remote: String,
-    /// The branch to push to (and sync from).
-    #[arg(long, value_name = "BRANCH", default_value = "main")]
-    pub branch: String,
+    /// The branch to push to (and sync from); default: the remote's default branch.
+    #[arg(long, value_name = "BRANCH")]
+    pub branch: Option<String>,
+    /// Let --branch name a branch the remote does not have yet (the push creates it).
+    #[arg(long)]
+    pub create_branch: bool,
     /// Fetch and hard-reset to REMOTE/BRANCH before editing (discards local changes).
     #[arg(long)]
     pub sync: bool,
@@ -258,10 +265,10 @@ fn values(cli: &Cli) -> Result<Values, BumpError> {
     let digest = cli.digest.as_deref().map(normalize_digest).transpose()?;
     check_template(&cli.message)?;
     let author = cli.author.as_deref().map(parse_author).transpose()?;
-    if cli.branch.is_empty()
-        || !git2::Reference::is_valid_name(&format!("refs/heads/{}", cli.branch))
+    if let Some(b) = &cli.branch
+        && (b.is_empty() || !git2::Reference::is_valid_name(&format!("refs/heads/{b}")))
     {
-        return Err(bad("--branch", &cli.branch, "not a valid branch name"));
+        return Err(bad("--branch", b, "not a valid branch name"));
     }
     Ok(Values {
         tag,
@@ -552,6 +559,35 @@ struct Workspace {
     temp: Option<tempfile::TempDir>,
     /// Whether the working copy was freshly cloned or reused (then it is always synced).
     cloned: bool,
+    /// The branch chosen before a fresh clone, and what the remote has.
+    chosen: Option<(String, RemoteBranches)>,
+}
+
+/// Choose the branch of a fresh clone from what `url` has; returns it, what to check out
+/// (the branch, or the default one when --create-branch names a new branch) and the
+/// remote's branches.
+fn clone_branch(
+    cli: &Cli,
+    url: &str,
+    transport: &Transport,
+) -> Result<(String, String, RemoteBranches), BumpError> {
+    let have = ls_remote_url(url, transport)?;
+    let branch = branch::choose(
+        cli.branch.as_deref(),
+        &have,
+        &redact_userinfo(url),
+        None,
+        cli.create_branch,
+    )?;
+    let checkout = if have.branches.contains(&branch) {
+        branch.clone()
+    } else {
+        have.default
+            .clone()
+            .or_else(|| have.branches.first().cloned())
+            .unwrap_or_else(|| branch.clone())
+    };
+    Ok((branch, checkout, have))
 }
 
 /// The git directory of a working copy, found without libgit2: `.git` is a directory, or a
@@ -596,6 +632,7 @@ fn workspace(cli: &Cli, transport: &Transport, git_ops: bool) -> Result<Workspac
             display: dir.display().to_string(),
             temp: None,
             cloned: false,
+            chosen: None,
         });
     };
     check_url(url).map_err(|m| bad("--clone", &redact_userinfo(url), m))?;
@@ -620,9 +657,12 @@ fn workspace(cli: &Cli, transport: &Transport, git_ops: bool) -> Result<Workspac
                 display: dir.display().to_string(),
                 temp: None,
                 cloned: true,
+                chosen: None,
             })
         }
-        Some(dir) => {
+        // A dry run writes nothing: a --workdir that does not exist yet is not created,
+        // the preview comes from a temporary clone.
+        Some(dir) if !cli.dry_run => {
             if dir.exists()
                 && std::fs::read_dir(dir)
                     .map(|mut d| d.next().is_some())
@@ -633,7 +673,8 @@ fn workspace(cli: &Cli, transport: &Transport, git_ops: bool) -> Result<Workspac
                     message: "exists and is not an empty directory or a git clone".into(),
                 });
             }
-            let git = Git::clone(url, dir, &cli.branch, transport)?;
+            let (branch, checkout, have) = clone_branch(cli, url, transport)?;
+            let git = Git::clone(url, dir, &checkout, transport)?;
             Ok(Workspace {
                 root: git.root.clone(),
                 git_dir: git.repo.path().to_path_buf(),
@@ -641,9 +682,10 @@ fn workspace(cli: &Cli, transport: &Transport, git_ops: bool) -> Result<Workspac
                 display: dir.display().to_string(),
                 temp: None,
                 cloned: true,
+                chosen: Some((branch, have)),
             })
         }
-        None => {
+        _ => {
             let temp = tempfile::Builder::new()
                 .prefix("tag-bump-")
                 .tempdir()
@@ -651,7 +693,8 @@ fn workspace(cli: &Cli, transport: &Transport, git_ops: bool) -> Result<Workspac
                     file: "temporary clone".into(),
                     message: e.to_string(),
                 })?;
-            let git = Git::clone(url, temp.path(), &cli.branch, transport)?;
+            let (branch, checkout, have) = clone_branch(cli, url, transport)?;
+            let git = Git::clone(url, temp.path(), &checkout, transport)?;
             Ok(Workspace {
                 root: git.root.clone(),
                 git_dir: git.repo.path().to_path_buf(),
@@ -659,6 +702,7 @@ fn workspace(cli: &Cli, transport: &Transport, git_ops: bool) -> Result<Workspac
                 display: redact_userinfo(url),
                 temp: Some(temp),
                 cloned: true,
+                chosen: Some((branch, have)),
             })
         }
     }
@@ -736,9 +780,32 @@ pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
         _ => None,
     };
 
+    // The branch: chosen before a fresh clone, else from what the remote has; a run that
+    // neither syncs nor pushes only names it in the report.
+    let (branch, have) = match (ws.chosen.clone(), &remote, &ws.git) {
+        (Some(chosen), _, _) => (chosen.0, Some(chosen.1)),
+        (None, Some(remote), Some(git)) => {
+            let have = git.ls_remote(remote, &transport)?;
+            let tracking = remote.name.as_deref().and_then(|n| git.tracking_branch(n));
+            let b = branch::choose(
+                cli.branch.as_deref(),
+                &have,
+                &remote.display,
+                tracking.as_deref(),
+                cli.create_branch,
+            )?;
+            (b, Some(have))
+        }
+        _ => (cli.branch.clone().unwrap_or_default(), None),
+    };
+    // A branch the push is about to create is synced from the remote's default one.
+    let sync_from = match &have {
+        Some(h) if !h.branches.contains(&branch) => h.default.clone().unwrap_or_default(),
+        _ => branch.clone(),
+    };
     let sync = |git: &Git| -> Result<(), BumpError> {
         let remote = remote.as_ref().expect("resolved for --sync");
-        let tip = git.fetch(remote, &cli.branch, &transport)?;
+        let tip = git.fetch(remote, &sync_from, &transport)?;
         git.reset_hard(tip, &transport)
     };
     if (cli.sync || (ws.cloned && cli.workdir.is_some())) && !cli.dry_run {
@@ -793,7 +860,7 @@ pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
         }
         if cli.push {
             let remote = remote.as_ref().expect("resolved for --push");
-            let refname = format!("refs/heads/{}", cli.branch);
+            let refname = format!("refs/heads/{branch}");
             let left = |c: &Option<CommitDoc>| {
                 c.as_ref().map(|c| {
                     if ws.temp.is_some() {
@@ -812,7 +879,7 @@ pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
                 if commit.is_none() {
                     // Nothing new to commit: push only what the remote lacks.
                     let tip = git
-                        .fetch(remote, &cli.branch, &transport)
+                        .fetch(remote, &branch, &transport)
                         .or_else(|e| match e {
                             BumpError::Git {
                                 reason: crate::error::GitReason::BranchMissing,
@@ -837,13 +904,14 @@ pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
                 }
                 attempts += 1;
                 let outcome = git
-                    .push(remote, &cli.branch, &transport)
+                    .push(remote, &branch, &transport)
                     .map_err(|e| with_left(e, left(&commit)));
                 for note in git.notes.borrow_mut().drain(..) {
                     warn(TOOL, env, &note);
                 }
                 match outcome? {
                     PushOutcome::Pushed => {
+                        git.note_pushed(remote, &branch);
                         pushed = true;
                         break;
                     }
@@ -865,7 +933,7 @@ pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
                             });
                         }
                         std::thread::sleep(backoff(attempts, &values.tag));
-                        let tip = git.fetch(remote, &cli.branch, &transport)?;
+                        let tip = git.fetch(remote, &branch, &transport)?;
                         git.reset_hard(tip, &transport)?;
                         (plans, edits) = plan(&root, &resolved, from_services, &want)?;
                         write_files(&plans)?;
@@ -908,7 +976,7 @@ pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
         generated_at: format_timestamp(now),
         trace_id: trace::resolve(cli.common.trace_id.as_deref(), None, trace::random_uuid),
         repo: ws.display.clone(),
-        branch: cli.branch.clone(),
+        branch: branch.clone(),
         dry_run: cli.dry_run,
         edits: edit_docs(&edits, &values),
         services_affected: affected,

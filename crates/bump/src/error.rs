@@ -110,6 +110,17 @@ pub enum BumpError {
         /// What differed.
         message: String,
     },
+    /// The branch to use is not on the remote, or the remote does not say which is its
+    /// default; `known` lists what the remote has.
+    #[error("{message} ({remote} has: {})", if known.is_empty() { "no branches".to_string() } else { known.join(", ") })]
+    BranchUnknown {
+        /// The remote as shown.
+        remote: String,
+        /// What is wrong.
+        message: String,
+        /// The remote's branches.
+        known: Vec<String>,
+    },
     /// The working directory is not a usable git repository.
     #[error("{path}: {message}")]
     RepoInvalid {
@@ -204,6 +215,7 @@ impl Failure for BumpError {
             | E::CurrentMismatch { .. }
             | E::DigestShadowsTag { .. }
             | E::VerifyFailed { .. }
+            | E::BranchUnknown { .. }
             | E::RepoInvalid { .. } => ExitClass::Refused,
             E::PushRejected { .. } | E::PushRetriesExhausted { .. } => ExitClass::Conflict,
             E::Git { .. } | E::WriteFailed { .. } => ExitClass::Environment,
@@ -226,6 +238,7 @@ impl Failure for BumpError {
             E::DigestShadowsTag { .. } => "digest_shadows_tag",
             E::VerifyFailed { .. } => "edit_verification_failed",
             E::RepoInvalid { .. } => "repository_invalid",
+            E::BranchUnknown { .. } => "branch_unknown",
             E::Git { reason, .. } => match reason {
                 GitReason::Tls => "tls_verification_failed",
                 GitReason::Auth => "authentication_failed",

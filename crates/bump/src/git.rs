@@ -281,6 +281,44 @@ impl Git {
         run().map_err(|e| self.error(transport, action, &e, auth.get()))
     }
 
+    /// The branches `remote` has, and the one its HEAD names (`git ls-remote`).
+    pub fn ls_remote(
+        &self,
+        remote: &RemoteSpec,
+        transport: &Transport,
+    ) -> Result<RemoteBranches, BumpError> {
+        let action = format!("ls-remote {}", remote.display);
+        let auth = Cell::new(false);
+        let r = self
+            .git_remote(remote)
+            .map_err(|e| self.error(transport, action.clone(), &e, false))?;
+        list_branches(r, &remote.url, transport, &auth)
+            .map_err(|e| self.error(transport, action, &e, auth.get()))
+    }
+
+    /// The branch checked out, when it tracks a branch of the remote named `remote`.
+    pub fn tracking_branch(&self, remote: &str) -> Option<String> {
+        let head = self.repo.head().ok()?;
+        let name = head.shorthand().ok()?.to_string();
+        let branch = self.repo.find_branch(&name, git2::BranchType::Local).ok()?;
+        let upstream = branch.upstream().ok()?;
+        let up = upstream.name().ok()??.to_string();
+        up.strip_prefix(&format!("{remote}/")).map(str::to_string)
+    }
+
+    /// Point `refs/remotes/NAME/BRANCH` at what was just pushed, as `git push` does, so the
+    /// working copy does not show the pushed commit as ahead of its remote.
+    pub fn note_pushed(&self, remote: &RemoteSpec, branch: &str) {
+        if let (Some(name), Some(head)) = (&remote.name, self.head()) {
+            let _ = self.repo.reference(
+                &format!("refs/remotes/{name}/{branch}"),
+                head,
+                true,
+                "tag-bump: push",
+            );
+        }
+    }
+
     /// Hard-reset the current branch, index and working tree to `oid`.
     pub fn reset_hard(&self, oid: Oid, transport: &Transport) -> Result<(), BumpError> {
         let run = || -> Result<(), git2::Error> {
@@ -499,6 +537,51 @@ impl Git {
             }
         }
     }
+}
+
+/// What a remote has: its branches (sorted) and the one its HEAD names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RemoteBranches {
+    /// The default branch (the target of the remote's HEAD), when it says.
+    pub default: Option<String>,
+    /// Every branch, without `refs/heads/`.
+    pub branches: Vec<String>,
+}
+
+/// The branches of `url` before any working copy exists (to choose what to clone).
+pub fn ls_remote_url(url: &str, transport: &Transport) -> Result<RemoteBranches, BumpError> {
+    let auth = Cell::new(false);
+    let action = format!("ls-remote {}", redact_userinfo(url));
+    git2::Remote::create_detached(url)
+        .and_then(|r| list_branches(r, url, transport, &auth))
+        .map_err(|e| git_error(transport, action, &e, auth.get()))
+}
+
+fn list_branches(
+    mut remote: git2::Remote<'_>,
+    url: &str,
+    transport: &Transport,
+    auth: &Cell<bool>,
+) -> Result<RemoteBranches, git2::Error> {
+    let _turn = local_turn(url).map_err(|e| git2::Error::from_str(&e.to_string()))?;
+    let conn = remote.connect_auth(
+        git2::Direction::Fetch,
+        Some(callbacks(transport, auth, None)),
+        None,
+    )?;
+    let mut branches: Vec<String> = conn
+        .list()?
+        .iter()
+        .filter_map(|h| h.name().strip_prefix("refs/heads/").map(str::to_string))
+        .collect();
+    branches.sort();
+    branches.dedup();
+    let default = conn
+        .default_branch()
+        .ok()
+        .and_then(|b| b.as_str().ok().map(str::to_string))
+        .and_then(|b| b.strip_prefix("refs/heads/").map(str::to_string));
+    Ok(RemoteBranches { default, branches })
 }
 
 /// The lines a server printed on the sideband, without its progress meters.

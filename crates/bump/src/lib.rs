@@ -2,10 +2,12 @@
 //! idempotently (see tag-bump(1)).
 //!
 //! The crate is split the way the run goes: [`tag`] checks the values, [`services`] maps
-//! services to files, [`edit`] changes the bytes (pure), [`git`] syncs, commits and pushes
+//! services to files, [`branch`] chooses the branch (pure), [`edit`] changes the bytes
+//! (pure), [`git`] syncs, commits and pushes
 //! through libgit2, [`report`] is the output document, and [`cli`] ties them together.
 #![warn(missing_docs)]
 
+pub mod branch;
 pub mod cli;
 pub mod edit;
 pub mod error;
