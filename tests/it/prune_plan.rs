@@ -997,7 +997,14 @@ fn bad_rules_are_refused_before_the_listing_is_read() {
         "usage",
         "0 is not in 1..",
     );
-    refused(d, l, &[], 2, "argument_invalid", "no rule selects anything");
+    refused(
+        d,
+        l,
+        &[],
+        2,
+        "argument_invalid",
+        "prune-plan: error: no rule selects anything: give --match GLOB (repeatable) and/or --untagged delete",
+    );
     refused(
         d,
         l,
@@ -1090,6 +1097,16 @@ fn protection_files_fail_closed() {
         "protect_digests_empty",
         "protects no digests (list)",
     );
+    // an empty file protects nothing either (not an input error)
+    let empty = file("empty.txt", "");
+    refused(
+        d,
+        &listing,
+        &["--match", "*", "--protect-digests", &empty],
+        3,
+        "protect_digests_empty",
+        "protects no digests (list)",
+    );
     let wrong = file("plan.json", r#"{"schemaVersion":"v1","kind":"prune-plan"}"#);
     refused(
         d,
@@ -1148,4 +1165,120 @@ fn a_failed_run_writes_no_summary() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(snapshot(tmp.path()), before);
+}
+
+/// The plan a person reviewed is what gets deleted: `--plan` prints its deletions as
+/// commands after checking the listing is the one it was made from; a later clock adds no
+/// candidate; another listing, a hand-added version or a refused plan is exit 3.
+#[test]
+fn a_reviewed_plan_becomes_exactly_its_commands() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let listing = d.join("listing.json");
+    std::fs::copy(example("prune/versions.json"), &listing).unwrap();
+    let (_, plan) = run(prune().arg("-i").arg(&listing).args([
+        "--match",
+        "pending-*",
+        "--protect-tag",
+        "none",
+    ]));
+    std::fs::write(d.join("plan.json"), plan.to_string()).unwrap();
+    let planned: Vec<String> = plan["packages"][0]["delete"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| format!("gh api -X DELETE /orgs/glitchwerks/packages/container/claude-runtime-review/versions/{}", v["id"]))
+        .collect();
+    // a month later: planning again would add the builds that aged past --older-than
+    let reviewed = |extra: &[&str]| {
+        let mut c = tool(TOOL);
+        c.current_dir(d)
+            .args([
+                "--now",
+                "2026-12-21T08:00:00Z",
+                "--plan",
+                "plan.json",
+                "-i",
+                "listing.json",
+            ])
+            .args(["--format", "commands"])
+            .args(extra);
+        c
+    };
+    let out = reviewed(&[]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(lines, planned);
+
+    // another listing (the registry changed since the review)
+    std::fs::write(d.join("later.json"), "[]").unwrap();
+    let mut other = tool(TOOL);
+    other.current_dir(d).args([
+        "--plan",
+        "plan.json",
+        "-i",
+        "later.json",
+        "--format",
+        "commands",
+    ]);
+    assert_refused(
+        d,
+        other,
+        TOOL,
+        3,
+        "plan_listing_mismatch",
+        "was made from a listing with sha256",
+    );
+
+    // a version added to the plan by hand is not in the listing as planned
+    let mut tampered = plan.clone();
+    tampered["packages"][0]["delete"][0]["digest"] = json!(PINNED.replace('7', "8"));
+    std::fs::write(d.join("tampered.json"), tampered.to_string()).unwrap();
+    let mut t = tool(TOOL);
+    t.current_dir(d).args([
+        "--plan",
+        "tampered.json",
+        "-i",
+        "listing.json",
+        "--format",
+        "commands",
+    ]);
+    assert_refused(
+        d,
+        t,
+        TOOL,
+        3,
+        "plan_listing_mismatch",
+        "which the listing does not hold",
+    );
+
+    // a refused plan deletes nothing
+    let mut refusal = plan.clone();
+    refusal["action"] = json!("refused_threshold");
+    std::fs::write(d.join("refused.json"), refusal.to_string()).unwrap();
+    let mut r = tool(TOOL);
+    r.current_dir(d).args([
+        "--plan",
+        "refused.json",
+        "-i",
+        "listing.json",
+        "--format",
+        "commands",
+    ]);
+    assert_refused(d, r, TOOL, 3, "plan_listing_mismatch", "was refused");
+
+    // without --format commands it is a usage error
+    let mut j = tool(TOOL);
+    j.current_dir(d)
+        .args(["--plan", "plan.json", "-i", "listing.json"]);
+    assert_refused(d, j, TOOL, 2, "argument_invalid", "give --format commands");
 }

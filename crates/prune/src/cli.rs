@@ -4,21 +4,24 @@
 //! plan is computed in memory; the summary is written and the plan printed; a plan over the
 //! threshold is printed too, then refused with exit 3. The tool never calls the registry.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
+use rollout_core::CoreError;
 use rollout_core::cli::{CommonArgs, Env, resolve_now, warn};
-use rollout_core::input::{MAX_DOCUMENT_BYTES, Source, as_text, open, read_bytes};
+use rollout_core::doc::{Kind, check_envelope};
+use rollout_core::input::{MAX_DOCUMENT_BYTES, Source, as_text, open, read_bytes, read_json};
 use rollout_core::output::write_stdout;
 use rollout_core::time::Duration;
 use rollout_core::trace;
 
 use crate::error::PruneError;
-use crate::listing::{MAX_LISTING_BYTES, check_package_name, is_login, read_listing};
+use crate::listing::{Listing, MAX_LISTING_BYTES, check_package_name, is_login, read_listing};
 use crate::plan::{Action, plan};
 use crate::protect::{read_manifests, read_protect_file};
-use crate::report::{Envelope, InputDoc, Owner, commands, document, markdown};
+use crate::report::{Envelope, InputDoc, Owner, commands, delete_commands, document, markdown};
+use crate::reviewed;
 use crate::rules::{RuleArgs, Rules, Untagged};
 
 const TOOL: &str = "prune-plan";
@@ -119,6 +122,10 @@ pub struct Cli {
     /// json (the plan) or commands (gh api -X DELETE lines).
     #[arg(long, value_enum, default_value = "json")]
     pub format: Format,
+    /// The delete commands of this reviewed plan (with --format commands), after checking
+    /// that -i is the listing it was made from; nothing is planned again.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["globs", "protect_digests", "manifests", "keep_latest", "protect_tags"])]
+    pub plan: Option<PathBuf>,
     /// With --format commands: the organisation that owns the packages.
     #[arg(long, value_name = "ORG", conflicts_with = "user")]
     pub org: Option<String>,
@@ -191,6 +198,10 @@ pub fn run(cli: &Cli, env: &Env) -> Result<u8, PruneError> {
         })?;
     }
 
+    if let Some(path) = &cli.plan {
+        return run_reviewed(cli, path, &owner);
+    }
+
     // 1. Rules and protections, before the (possibly large) listing is read.
     let args = RuleArgs {
         globs: cli.globs.clone(),
@@ -205,7 +216,11 @@ pub fn run(cli: &Cli, env: &Env) -> Result<u8, PruneError> {
     for path in &cli.protect_digests {
         let source = Source::File(path.clone());
         let origin = source.origin();
-        let bytes = read_bytes(&source, "a list of digests to protect", MAX_DOCUMENT_BYTES)?;
+        let bytes = match read_bytes(&source, "a list of digests to protect", MAX_DOCUMENT_BYTES) {
+            // an empty file protects nothing: the same refusal as a list of comments
+            Err(CoreError::EmptyInput { .. }) => Vec::new(),
+            other => other?,
+        };
         let (kind, digests, warnings) = read_protect_file(as_text(&bytes, &origin)?, &origin)?;
         for w in warnings {
             warn(TOOL, env, &w);
@@ -231,10 +246,7 @@ pub fn run(cli: &Cli, env: &Env) -> Result<u8, PruneError> {
     }
 
     // 2. The listing, streamed.
-    let source = Source::parse(cli.common.input.as_deref().unwrap_or("-"));
-    let origin = source.origin();
-    let reader = open(&source, "a package versions listing (JSON)")?;
-    let listing = read_listing(reader, &origin, cli.package.as_deref(), MAX_LISTING_BYTES)?;
+    let (listing, origin) = listing_of(cli)?;
     let input = InputDoc {
         source: origin.clone(),
         sha256: listing.sha256,
@@ -304,5 +316,43 @@ pub fn run(cli: &Cli, env: &Env) -> Result<u8, PruneError> {
             plan_printed: cli.format == Format::Json,
         });
     }
+    Ok(0)
+}
+
+/// The listing of `-i` (stdin when not given), streamed and hashed.
+fn listing_of(cli: &Cli) -> Result<(Listing, String), PruneError> {
+    let source = Source::parse(cli.common.input.as_deref().unwrap_or("-"));
+    let origin = source.origin();
+    let reader = open(&source, "a package versions listing (JSON)")?;
+    let listing = read_listing(reader, &origin, cli.package.as_deref(), MAX_LISTING_BYTES)?;
+    Ok((listing, origin))
+}
+
+/// `--plan FILE --format commands`: the reviewed plan's deletions as commands.
+fn run_reviewed(cli: &Cli, path: &Path, owner: &Owner) -> Result<u8, PruneError> {
+    if cli.format != Format::Commands {
+        return Err(PruneError::BadValue {
+            flag: "--plan",
+            value: path.display().to_string(),
+            message: "turns a reviewed plan into delete commands: give --format commands".into(),
+        });
+    }
+    let source = Source::File(path.to_path_buf());
+    let plan_origin = source.origin();
+    let plan = read_json(&source, "a prune-plan document")?;
+    check_envelope(&plan, Kind::PrunePlan, &plan_origin)?;
+    let (listing, origin) = listing_of(cli)?;
+    let deletions = reviewed::deletions(&plan, &plan_origin, &listing)?;
+    let lines = delete_commands(deletions, owner);
+    eprintln!(
+        "{TOOL}: {} deletion(s) from the reviewed plan {plan_origin} ({origin} is the listing it was made from)",
+        lines.len()
+    );
+    let mut text = String::new();
+    for line in lines {
+        text.push_str(&line);
+        text.push('\n');
+    }
+    write_stdout(text.as_bytes())?;
     Ok(0)
 }

@@ -64,6 +64,17 @@ pub enum PruneError {
         /// What is wrong.
         message: String,
     },
+    /// `--plan` does not match the listing given with it.
+    #[error("--plan {origin}: {message}")]
+    PlanMismatch {
+        /// The plan file.
+        origin: String,
+        /// What does not match.
+        message: String,
+    },
+    /// No `--match` glob and no `--untagged delete`: no rule selects anything.
+    #[error("no rule selects anything: give --match GLOB (repeatable) and/or --untagged delete")]
+    NothingSelected,
     /// A flag value outside its rules (package name, owner, flag combination).
     #[error("{flag} {value:?}: {message}")]
     BadValue {
@@ -111,7 +122,9 @@ impl Failure for PruneError {
     fn class(&self) -> ExitClass {
         match self {
             PruneError::Core(e) => e.class(),
-            PruneError::ProtectsNothing { .. } | PruneError::Threshold { .. } => ExitClass::Refused,
+            PruneError::ProtectsNothing { .. }
+            | PruneError::Threshold { .. }
+            | PruneError::PlanMismatch { .. } => ExitClass::Refused,
             _ => ExitClass::Usage,
         }
     }
@@ -125,7 +138,8 @@ impl Failure for PruneError {
             PruneError::DuplicateId { .. } => "duplicate_version",
             PruneError::Glob { .. } => "glob_invalid",
             PruneError::Regex { .. } => "regex_invalid",
-            PruneError::BadValue { .. } => "argument_invalid",
+            PruneError::BadValue { .. } | PruneError::NothingSelected => "argument_invalid",
+            PruneError::PlanMismatch { .. } => "plan_listing_mismatch",
             PruneError::Protection { .. } => "protection_invalid",
             PruneError::ProtectsNothing { .. } => "protect_digests_empty",
             PruneError::Threshold { .. } => "delete_threshold_exceeded",

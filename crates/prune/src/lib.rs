@@ -16,6 +16,7 @@
 //! * [`rules`]: globs and regexes compiled and checked up front;
 //! * [`plan`]: the pure decision, each kept version with its reason;
 //! * [`report`]: the `prune-plan` document, its Markdown summary, the `gh api` lines;
+//! * [`reviewed`]: a reviewed plan's deletions, checked against the listing it came from;
 //! * [`cli`]: flags and the run sequence.
 #![warn(missing_docs)]
 
@@ -26,4 +27,5 @@ pub mod listing;
 pub mod plan;
 pub mod protect;
 pub mod report;
+pub mod reviewed;
 pub mod rules;

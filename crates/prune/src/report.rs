@@ -8,7 +8,7 @@ use rollout_core::summary::cell;
 use schemars::JsonSchema;
 use serde::{Serialize, Serializer};
 
-use crate::listing::{Version, VersionId};
+use crate::listing::{Package, Version, VersionId};
 use crate::plan::{Action, Detail, PackagePlan, Plan, Reason, Selector, age_days};
 use crate::protect::ProtectSource;
 use crate::rules::{Rules, Untagged};
@@ -405,19 +405,31 @@ pub enum Owner {
 /// The `gh api -X DELETE` lines of a plan, one per version to delete. Names are
 /// percent-encoded, so a line never holds a shell metacharacter.
 pub fn commands(plan: &Plan<'_>, owner: &Owner) -> Vec<String> {
+    delete_commands(
+        plan.packages
+            .iter()
+            .map(|p| (p.package, p.delete.iter().map(|(v, _)| *v).collect())),
+        owner,
+    )
+}
+
+/// The `gh api -X DELETE` lines for these versions of these packages.
+pub fn delete_commands<'a>(
+    deletions: impl IntoIterator<Item = (&'a Package, Vec<&'a Version>)>,
+    owner: &Owner,
+) -> Vec<String> {
     let mut out = Vec::new();
-    for planned in &plan.packages {
-        let name = planned.package.name.as_deref().unwrap_or_default();
+    for (package, versions) in deletions {
+        let name = package.name.as_deref().unwrap_or_default();
         let owner_path = match owner {
             Owner::Org(o) => format!("/orgs/{o}"),
             Owner::User(u) => format!("/users/{u}"),
-            Owner::FromListing => planned
-                .package
+            Owner::FromListing => package
                 .owner_path
                 .clone()
                 .unwrap_or_else(|| "/orgs/{owner}".to_string()),
         };
-        for (v, _) in &planned.delete {
+        for v in versions {
             let id = match &v.id {
                 VersionId::Number(n) => n.to_string(),
                 VersionId::Text(s) => encode(s),

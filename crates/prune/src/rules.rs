@@ -81,11 +81,7 @@ impl Rules {
     /// Compile and check every rule; `now` fixes the age cut-off.
     pub fn compile(args: &RuleArgs, now: Timestamp) -> Result<Rules, PruneError> {
         if args.globs.is_empty() && !args.untagged_delete {
-            return Err(PruneError::BadValue {
-                flag: "--match",
-                value: String::new(),
-                message: "no rule selects anything: give --match GLOB (repeatable) and/or --untagged delete".into(),
-            });
+            return Err(PruneError::NothingSelected);
         }
         let mut builder = GlobSetBuilder::new();
         for g in &args.globs {
