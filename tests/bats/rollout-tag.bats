@@ -88,10 +88,34 @@ remote_subject() { git -C "$TMP/flux.git" log -1 --format=%s main; }
   assert_equal "$(git -C "$TMP/flux.git" rev-list --count main)" 1
 }
 
-@test "--dry-run shows the diff and pushes nothing" {
+@test "--dry-run prints a unified diff and pushes nothing; --jq and --compact reach the report" {
   run --separate-stderr rollout-tag papi --env staging --pr 43 --sha "$SHA" --dry-run
   assert_success
-  echo "$output" > report.json
-  [[ "$(json_get report.json 'd["diff"]')" == *"+"*"pr-43-a1b2c3d"* ]]
+  assert_line --index 0 "--- a/apps/backend-services/kustomization.yaml"
+  assert_line "+    newTag: pr-43-a1b2c3d # set by tag-bump"
   assert_equal "$(git -C "$TMP/flux.git" rev-list --count main)" 1
+  run --separate-stderr rollout-tag papi --env staging --pr 43 --sha "$SHA" --dry-run --jq .changed
+  assert_success
+  assert_output true
+  run --separate-stderr rollout-tag papi --env staging --pr 43 --sha "$SHA" --jq '.edits[0].newTag'
+  assert_success
+  assert_output pr-43-a1b2c3d
+  run --separate-stderr rollout-tag papi --env staging --pr 44 --sha "$SHA" --compact
+  assert_success
+  assert_equal "${#lines[@]}" 1
+}
+
+@test "the environments file is validated: a misspelled key is refused, naming it and the known ones" {
+  cat > envs.json <<JSON
+{"environments": {"staging": {"fluxRepo": "file://$TMP/flux.git", "brnach": "release"}},
+ "defaults": {}}
+JSON
+  run --separate-stderr rollout-tag papi --env staging --config envs.json --pr 43 --sha "$SHA"
+  assert_failure 2
+  assert_equal "${stderr%%$'\n'*}" "rollout-tag: error: envs.json: unknown key(s) defaults, environments.staging.brnach (an environment takes fluxRepo, type, branch, servicesFile)"
+  assert_equal "$(git -C "$TMP/flux.git" rev-list --count main)" 1
+  echo '{"environments": {"staging": "file:///x"}}' > envs.json
+  run --separate-stderr rollout-tag papi --env staging --config envs.json --pr 43 --sha "$SHA"
+  assert_failure 2
+  [[ "$stderr" == *"environments.staging (not an object)"* ]]
 }

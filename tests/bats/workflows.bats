@@ -538,12 +538,14 @@ PY
   run rehearse workflow_dispatch rollout-tag.yml
   assert_success
   assert_equal "$(git --git-dir "$FLUX_BARE" rev-parse main)" "$before"
-  assert_equal "$(json_get "$T/artifacts/rollout-tag-1001/rollout-tag.json" 'd["changed"]')" true
+  grep -q '^+    newTag: pr-42-a1b2c3d$' "$T/artifacts/rollout-tag-1001/rollout-tag.diff"
+  grep -q '^+    newTag: pr-42-a1b2c3d$' "$SUMMARY"
 
   inputs '{"services": "svc-01 svc-02", "environment": "staging", "pr": 42, "sha": "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"}'
   RUN_ID=1002 run rehearse workflow_dispatch rollout-tag.yml
   assert_success
   assert_equal "$(git --git-dir "$FLUX_BARE" rev-list --count main)" 2
+  assert_equal "$(json_get "$T/artifacts/rollout-tag-1002/rollout-tag.json" 'd["push"]["pushed"]')" true
   for s in svc-01 svc-02; do
     git --git-dir "$FLUX_BARE" show "main:apps/$s/kustomization.yaml" | grep -q '^    newTag: pr-42-a1b2c3d$'
   done
