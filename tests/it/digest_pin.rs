@@ -348,6 +348,42 @@ fn promote_then_rollback_through_the_ledger() {
     let r = t.ok(&["-i", "r1.json", "--dry-run", "--allow-missing", "runtime"]);
     assert_eq!(r["release"], RELEASE_1);
     assert_eq!(r["changed"], 2);
+    // Forward again to release 1 from the ledger: a promote, not a rollback.
+    let fwd = t.ok(&[
+        "--ledger",
+        "ledger.jsonl",
+        "--release",
+        RELEASE_1,
+        "--record",
+    ]);
+    assert_eq!(fwd["changed"], 9);
+    let list = t.ok(&["ledger", "--ledger", "ledger.jsonl"]);
+    assert_eq!(list["records"][0]["action"], "promote");
+    // A pin changed by hand, put back from the ledger: a restore of the release in effect.
+    let dockerfile = t.read("runtime/Dockerfile");
+    std::fs::write(
+        t.path("runtime/Dockerfile"),
+        dockerfile.replace(NEW_EXPLAIN, EXPLAIN),
+    )
+    .unwrap();
+    let back = t.ok(&[
+        "--ledger",
+        "ledger.jsonl",
+        "--release",
+        RELEASE_1,
+        "--record",
+    ]);
+    assert_eq!(back["changed"], 1);
+    let list = t.ok(&["ledger", "--ledger", "ledger.jsonl"]);
+    assert_eq!(list["records"][0]["action"], "restore");
+    assert_eq!(t.read("runtime/Dockerfile"), dockerfile);
+    let rollback_records = list["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "rollback")
+        .count();
+    assert_eq!(rollback_records, 1);
 }
 
 #[test]

@@ -335,7 +335,7 @@ fn digest_set(cli: &Cli) -> Result<Digests, PinError> {
             })?;
             Ok(Digests {
                 set: rec.to_set(&format!("{origin} (record {})", rec.seq))?,
-                action: Action::Rollback,
+                action: Action::from_ledger(&records, release),
                 trace: None,
             })
         }

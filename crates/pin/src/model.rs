@@ -193,10 +193,13 @@ impl<'de> Deserialize<'de> for Pairs {
 /// How a recorded release was applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
-    /// A new set (from `--set` or `-i`).
+    /// A new set (from `--set` or `-i`), or a roll forward to a release recorded after the
+    /// one in effect.
     Promote,
-    /// A set taken back from the ledger.
+    /// Back to a release first recorded before the one in effect.
     Rollback,
+    /// The release in effect, applied again (pins that drifted by hand are put back).
+    Restore,
 }
 
 impl Action {
@@ -205,6 +208,22 @@ impl Action {
         match self {
             Action::Promote => "promote",
             Action::Rollback => "rollback",
+            Action::Restore => "restore",
+        }
+    }
+
+    /// What taking `release` from the ledger is, against the release in effect (the last
+    /// record): the same one is a restore; one first recorded before it a rollback; one
+    /// first recorded after it (a roll forward) a promote.
+    pub fn from_ledger(records: &[LedgerRecord], release: &str) -> Action {
+        let first = |r: &str| records.iter().find(|x| x.release == r).map(|x| x.seq);
+        match records.last() {
+            Some(current) if current.release == release => Action::Restore,
+            Some(current) => match (first(release), first(&current.release)) {
+                (Some(a), Some(b)) if a > b => Action::Promote,
+                _ => Action::Rollback,
+            },
+            None => Action::Rollback,
         }
     }
 }
