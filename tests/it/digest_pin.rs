@@ -215,6 +215,75 @@ fn a_first_recorded_promotion_starts_the_ledger_and_reports_every_changed_file()
     assert!(reported.iter().any(|f| f == "runtime/Dockerfile"));
 }
 
+/// The first step: `--record --baseline` records what the tree pins today, so the first
+/// promotion has a release to roll back to; an image pinned at two digests is refused.
+#[test]
+fn a_baseline_gives_the_first_promotion_something_to_roll_back_to() {
+    let t = Tree::new();
+    let original = snapshot(t.dir.path());
+    let base = t.ok(&[
+        "--record",
+        "--baseline",
+        "--ledger",
+        "l.jsonl",
+        "--release",
+        "base",
+    ]);
+    assert_eq!(
+        (base["changed"].as_u64(), base["ledger"]["seq"].as_u64()),
+        (Some(0), Some(1))
+    );
+    let list = t.ok(&["ledger", "--ledger", "l.jsonl"]);
+    assert_eq!(list["records"][0]["action"], "baseline");
+    assert_eq!(
+        list["records"][0]["images"]["ghcr.io/glitchwerks/claude-runtime-fix"],
+        format!("sha256:{FIX}")
+    );
+    let mut promote = set_args(NEW_REVIEW, NEW_FIX, NEW_EXPLAIN);
+    promote.extend(["--record", "--ledger", "l.jsonl", "--release", RELEASE_1].map(String::from));
+    assert_eq!(t.ok(&strs(&promote))["changed"], 9);
+    let back = t.ok(&["--ledger", "l.jsonl", "--release", "base", "--record"]);
+    assert_eq!(back["changed"], 9);
+    let restored: Vec<_> = snapshot(t.dir.path())
+        .into_iter()
+        .filter(|(p, _)| !p.to_string_lossy().contains("l.jsonl"))
+        .collect();
+    assert_eq!(restored, original);
+
+    // one image at two digests: no baseline can say which is in use
+    let wf = t.read(".github/workflows/claude-apply-fix.yml");
+    std::fs::write(
+        t.path(".github/workflows/claude-apply-fix.yml"),
+        wf.replacen(FIX, NEW_FIX, 1),
+    )
+    .unwrap();
+    refused(
+        &t,
+        &[
+            "--record",
+            "--baseline",
+            "--ledger",
+            "l.jsonl",
+            "--release",
+            "base-2",
+        ],
+        3,
+        "baseline_ambiguous",
+        "ghcr.io/glitchwerks/claude-runtime-fix is pinned at 2 digests",
+    );
+    let out = t.run(&[
+        "--record",
+        "--baseline",
+        "--ledger",
+        "l.jsonl",
+        "--release",
+        "b",
+        "--set",
+        &format!("claude-runtime-fix=sha256:{FIX}"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
 /// Another repository checked out inside the tree (the toolkit's own source in a CI
 /// workspace) is not this tree's: its pins are neither counted nor rewritten.
 #[test]

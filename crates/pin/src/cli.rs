@@ -119,6 +119,10 @@ pub struct Cli {
     /// After a successful rewrite, append the applied set to --ledger.
     #[arg(long, requires = "ledger", conflicts_with_all = ["dry_run", "check"])]
     pub record: bool,
+    /// With --record: record what the tree pins today (every image pinned at one digest),
+    /// so the first promotion has a release to roll back to. Changes no file.
+    #[arg(long, requires = "record", conflicts_with_all = ["sets", "expect", "expect_image"])]
+    pub baseline: bool,
     /// Compute and report everything; write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -254,8 +258,18 @@ struct Digests {
     trace: Option<String>,
 }
 
-fn digest_set(cli: &Cli) -> Result<Digests, PinError> {
+fn digest_set(cli: &Cli, env: &Env) -> Result<Digests, PinError> {
     let input = cli.common.input.as_deref();
+    if cli.baseline {
+        if input.is_some() {
+            return Err(PinError::BadValue {
+                flag: "--baseline",
+                value: String::new(),
+                message: "records what the tree pins; it takes no -i".into(),
+            });
+        }
+        return baseline(cli, env);
+    }
     if (!cli.sets.is_empty() || input.is_some()) && cli.ledger.is_some() && !cli.record {
         // The ledger would be silently unused: a forgotten --record, or a rollback that
         // also names the digests.
@@ -404,7 +418,7 @@ fn pin(
     output: &Output,
     fault: Option<usize>,
 ) -> Result<u8, PinError> {
-    let source = digest_set(cli)?;
+    let source = digest_set(cli, env)?;
     let set = &source.set;
     let expect = expectations(cli, set)?;
     if cli.record && set.release.is_none() {
@@ -691,6 +705,41 @@ fn markdown(r: &PinReport) -> String {
     out
 }
 
+/// What a walk of the tree found.
+struct TreeScan {
+    references: Vec<Reference>,
+    skipped: Vec<Skipped>,
+    warnings: Vec<FileWarning>,
+    scanned: u64,
+    /// Image → its well-formed digests, sorted.
+    by_image: IndexMap<String, Vec<String>>,
+}
+
+/// The set a `--baseline` records: each image the tree pins, at the one digest it pins.
+fn baseline(cli: &Cli, env: &Env) -> Result<Digests, PinError> {
+    let tree = scan_tree(env, &cli.select, &[])?;
+    let mut pairs = Vec::new();
+    for (image, digests) in &tree.by_image {
+        if digests.len() > 1 {
+            return Err(PinError::BaselineAmbiguous {
+                image: image.clone(),
+                digests: digests.clone(),
+            });
+        }
+        pairs.push((image.clone(), digests[0].clone()));
+    }
+    if pairs.is_empty() {
+        return Err(PinError::BaselineEmpty {
+            root: cli.select.root.display().to_string(),
+        });
+    }
+    Ok(Digests {
+        set: DigestSet::from_pairs(pairs, cli.release.clone(), Default::default(), "the tree")?,
+        action: Action::Baseline,
+        trace: None,
+    })
+}
+
 fn scan(
     cli: &Cli,
     env: &Env,
@@ -699,6 +748,29 @@ fn scan(
     now: &str,
     output: &Output,
 ) -> Result<u8, PinError> {
+    let tree = scan_tree(env, select, images)?;
+    let mut digests: Vec<String> = tree.by_image.values().flatten().cloned().collect();
+    digests.sort();
+    digests.dedup();
+    let doc = DigestScan {
+        schema_version: SCHEMA_VERSION.into(),
+        kind: Kind::DigestScan,
+        generated_at: now.to_string(),
+        trace_id: trace::resolve(cli.common.trace_id.as_deref(), None, trace::random_uuid),
+        root: select.root.display().to_string(),
+        references: tree.references,
+        images: tree.by_image,
+        digests,
+        files_scanned: tree.scanned,
+        skipped: skipped_docs(&tree.skipped),
+        warnings: tree.warnings,
+    };
+    output.emit(&serde_json::to_value(&doc).unwrap_or_default())?;
+    Ok(0)
+}
+
+/// Walk the selection and list every pin (of `images`, or all).
+fn scan_tree(env: &Env, select: &SelectArgs, images: &[String]) -> Result<TreeScan, PinError> {
     let specs = images
         .iter()
         .map(|i| {
@@ -769,24 +841,13 @@ fn scan(
     }
     by_image.sort_keys();
     by_image.values_mut().for_each(|v| v.sort());
-    let mut digests: Vec<String> = by_image.values().flatten().cloned().collect();
-    digests.sort();
-    digests.dedup();
-    let doc = DigestScan {
-        schema_version: SCHEMA_VERSION.into(),
-        kind: Kind::DigestScan,
-        generated_at: now.to_string(),
-        trace_id: trace::resolve(cli.common.trace_id.as_deref(), None, trace::random_uuid),
-        root: select.root.display().to_string(),
+    Ok(TreeScan {
         references,
-        images: by_image,
-        digests,
-        files_scanned: scanned,
-        skipped: skipped_docs(&skipped),
+        skipped,
         warnings,
-    };
-    output.emit(&serde_json::to_value(&doc).unwrap_or_default())?;
-    Ok(0)
+        scanned,
+        by_image,
+    })
 }
 
 fn show_ledger(path: &Path, release: Option<&str>, output: &Output) -> Result<u8, PinError> {

@@ -79,6 +79,20 @@ pub enum PinError {
         /// What is wrong.
         message: String,
     },
+    /// `--baseline` over a tree that pins one image at several digests.
+    #[error("--baseline: {image} is pinned at {} digests ({}): a baseline needs one per image", digests.len(), digests.join(", "))]
+    BaselineAmbiguous {
+        /// The image.
+        image: String,
+        /// Its digests.
+        digests: Vec<String>,
+    },
+    /// `--baseline` over a tree without pins.
+    #[error("--baseline: {root} pins no image digest: there is nothing to record")]
+    BaselineEmpty {
+        /// The root.
+        root: String,
+    },
     /// `--record` without a release id.
     #[error("--record needs a release id: give --release ID or a digest-set with \"release\"")]
     ReleaseRequired,
@@ -217,6 +231,8 @@ impl Failure for PinError {
             | E::CountMismatch { .. }
             | E::StalePin { .. }
             | E::ReleaseNotInLedger { .. }
+            | E::BaselineAmbiguous { .. }
+            | E::BaselineEmpty { .. }
             | E::LedgerReleaseConflict { .. } => ExitClass::Refused,
         }
     }
@@ -234,6 +250,8 @@ impl Failure for PinError {
             E::SetInvalid { .. } => "digest_set_invalid",
             E::ReleaseInvalid { .. } => "release_id_invalid",
             E::ReleaseRequired => "release_required",
+            E::BaselineAmbiguous { .. } => "baseline_ambiguous",
+            E::BaselineEmpty { .. } => "baseline_empty",
             E::PathMissing { .. } => "input_missing",
             E::PathOutsideRoot { .. } => "path_outside_root",
             E::Unreadable { .. } => "file_unreadable",

@@ -200,6 +200,8 @@ pub enum Action {
     Rollback,
     /// The release in effect, applied again (pins that drifted by hand are put back).
     Restore,
+    /// What the tree pinned when recording started (`--baseline`): nothing changed.
+    Baseline,
 }
 
 impl Action {
@@ -209,6 +211,7 @@ impl Action {
             Action::Promote => "promote",
             Action::Rollback => "rollback",
             Action::Restore => "restore",
+            Action::Baseline => "baseline",
         }
     }
 
