@@ -41,3 +41,21 @@ usage_error() {
 
 # need_value FLAG ARGS...: a flag's value must follow it.
 need_value() { [[ $# -ge 2 ]] || usage_error "$1 needs a value"; }
+
+# jq_check: the --jq program in $jq_filter is usable (jq on PATH, the program compiles),
+# else a usage error. A leading space keeps a program from being read as a jq option.
+jq_check() {
+  [[ -n ${jq_filter:-} ]] || return 0
+  command -v jq >/dev/null || usage_error "--jq needs jq on PATH"
+  jq -n " $jq_filter" >/dev/null 2>&1 || usage_error "--jq: not a valid jq program: $jq_filter"
+}
+
+# emit_json DOC: print a result document, through --jq ($jq_filter) when one was given;
+# string results print raw, as every tool's --jq does.
+emit_json() {
+  if [[ -n ${jq_filter:-} ]]; then
+    jq -r " $jq_filter" <<<"$1"
+  else
+    printf '%s\n' "$1"
+  fi
+}

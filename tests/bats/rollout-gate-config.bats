@@ -120,3 +120,10 @@ SH
   [[ "$stderr" == *"HTTP 403"* ]]
   [[ "$stderr" == *"rollout-gate-config: error: setting secret RUNTIME_HEALTH_URLS failed (gh exited with 1)"* ]]
 }
+
+@test "--jq filters the result document; --compact is accepted" {
+  run --separate-stderr rollout-gate-config --repo acme/payments --urls "https://a.example/healthz" \
+    --dry-run --jq '.repo' --compact
+  assert_success
+  assert_output acme/payments
+}

@@ -209,3 +209,15 @@ result() { json_get "${OUT:-out}/orchestrate-result.json" "$1"; }
   cmp registry.v1.json after-rollback.json
   assert_equal "$(grep -c . registry.v1.json.audit.jsonl)" 2
 }
+
+@test "--jq filters the result like every tool's --jq; --compact is accepted; a bad program is a usage error" {
+  run --separate-stderr rollout-orchestrate --mode dry_run --registry registry.v1.json "${GATES[@]}" \
+    --out-dir out --jq '.status' --compact
+  assert_success
+  assert_output preview
+  assert_equal "$(result 'd["status"]')" preview
+  run --separate-stderr rollout-orchestrate --mode dry_run --registry registry.v1.json "${GATES[@]}" \
+    --out-dir out2 --jq '.status |'
+  assert_failure 2
+  [[ "$stderr" == *"--jq: not a valid jq program"* ]]
+}

@@ -1147,3 +1147,37 @@ fn a_dry_run_clone_leaves_no_workdir() {
     );
     assert!(!wd.exists());
 }
+
+/// A lost push race followed by a compare-and-swap failure: the working copy was reset to
+/// the remote's branch by then, and the error says so instead of implying nothing changed.
+#[test]
+fn a_failure_after_the_reset_of_a_lost_race_says_so() {
+    let f = Flux::new();
+    let stale = f.clone_as("stale");
+    ok(f.bump(&["--service", "web", "--tag", "2026.12.1", "--push"]));
+    let mut cmd = f.bump_in(&stale, &["--service", "web", "--tag", "2026.12.2"]);
+    cmd.args(["--expect-current", "2026.11.1", "--push", "--json-errors"]);
+    let out = cmd.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json_out(&out)["reasonCode"], "current_tag_mismatch");
+    let line = crate::common::error_line(&out, "tag-bump");
+    assert!(line.contains("not 2026.11.1 (--expect-current)"), "{line}");
+    assert!(
+        line.contains(&format!(
+            "; a push race was lost, so {} was reset to origin/main at ",
+            stale.display()
+        )),
+        "{line}"
+    );
+    assert!(line.contains("; the local commit "), "{line}");
+    // what the message says is what is on disk: the remote's version of the file
+    assert_eq!(
+        std::fs::read_to_string(stale.join("apps/web/kustomization.yaml")).unwrap(),
+        f.remote_file("apps/web/kustomization.yaml")
+    );
+}

@@ -935,9 +935,27 @@ pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
                         std::thread::sleep(backoff(attempts, &values.tag));
                         let tip = git.fetch(remote, &branch, &transport)?;
                         git.reset_hard(tip, &transport)?;
-                        (plans, edits) = plan(&root, &resolved, from_services, &want)?;
-                        write_files(&plans)?;
-                        commit = do_commit(git, &plans, &edits)?;
+                        // From here the working copy is the remote's branch, not what it was.
+                        let reset = |e: BumpError| BumpError::AfterReset {
+                            source: Box::new(e),
+                            state: format!(
+                                "a push race was lost, so {} was reset to {}/{branch} at {}{}",
+                                ws.display,
+                                remote.display,
+                                &tip.to_string()[..7],
+                                commit
+                                    .as_ref()
+                                    .map(|c| format!(
+                                        "; the local commit {} was not pushed",
+                                        &c.sha[..7]
+                                    ))
+                                    .unwrap_or_default()
+                            ),
+                        };
+                        (plans, edits) =
+                            plan(&root, &resolved, from_services, &want).map_err(reset)?;
+                        write_files(&plans).map_err(reset)?;
+                        commit = do_commit(git, &plans, &edits).map_err(reset)?;
                         if commit.is_none() {
                             // The remote already holds the tag (another run set it).
                             break;

@@ -121,6 +121,15 @@ pub enum BumpError {
         /// The remote's branches.
         known: Vec<String>,
     },
+    /// A failure after a lost push race had already hard-reset the working copy to the
+    /// remote branch: the message says so, since "nothing was changed" no longer holds.
+    #[error("{source}; {state}")]
+    AfterReset {
+        /// The failure itself (its exit class and reason code are the run's).
+        source: Box<BumpError>,
+        /// What the working copy holds now.
+        state: String,
+    },
     /// The working directory is not a usable git repository.
     #[error("{path}: {message}")]
     RepoInvalid {
@@ -205,6 +214,7 @@ impl Failure for BumpError {
         use BumpError as E;
         match self {
             E::Core(e) => e.class(),
+            E::AfterReset { source, .. } => source.class(),
             E::BadValue { .. } | E::ServicesInvalid { .. } => ExitClass::Usage,
             E::ServiceUnknown { .. }
             | E::NoImageGroup { .. }
@@ -226,6 +236,7 @@ impl Failure for BumpError {
         use BumpError as E;
         match self {
             E::Core(e) => e.reason_code(),
+            E::AfterReset { source, .. } => source.reason_code(),
             E::BadValue { .. } => "argument_invalid",
             E::ServicesInvalid { .. } => "services_invalid",
             E::ServiceUnknown { .. } => "service_unknown",
@@ -256,6 +267,7 @@ impl Failure for BumpError {
         use BumpError as E;
         match self {
             E::Core(e) => e.hints(),
+            E::AfterReset { source, .. } => source.hints(),
             E::ServiceUnknown { file, known, .. } => vec![format!(
                 "add the service under \"services\" in {file}{}, or name the file with --file PATH --image NAME",
                 if known.is_empty() {
