@@ -1181,3 +1181,79 @@ fn a_failure_after_the_reset_of_a_lost_race_says_so() {
         f.remote_file("apps/web/kustomization.yaml")
     );
 }
+
+/// `--set SERVICE=TAG`: different tags for different services in one commit, as
+/// `kustomize edit set image a=…:t1 b=…:t2`; two services of one image group cannot get two.
+#[test]
+fn set_gives_each_service_its_own_tag_in_one_commit() {
+    let f = Flux::new();
+    let (report, _) = ok(f.bump(&[
+        "--set",
+        "papi=pr-50-aaaaaaa",
+        "--set",
+        "web=2026.12.3",
+        "--push",
+    ]));
+    let tags: Vec<(String, String)> = report["edits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["imageGroup"].as_str().unwrap().to_string(),
+                e["newTag"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        tags,
+        [
+            ("backend-services".to_string(), "pr-50-aaaaaaa".to_string()),
+            ("web".to_string(), "2026.12.3".to_string())
+        ]
+    );
+    let log = f.remote_log();
+    assert_eq!(log.len(), 2, "one commit for both: {log:?}");
+    assert!(
+        log[0].ends_with(
+            "|chore(backend-services, web): update image tag to pr-50-aaaaaaa, 2026.12.3"
+        ),
+        "{log:?}"
+    );
+    assert!(
+        f.remote_file("apps/backend-services/kustomization.yaml")
+            .contains("newTag: pr-50-aaaaaaa")
+    );
+    assert!(
+        f.remote_file("apps/web/kustomization.yaml")
+            .contains("newTag: '2026.12.3'")
+    );
+
+    let before = crate::common::snapshot(&f.work());
+    let mut cmd = f.bump(&[
+        "--set",
+        "papi=v1",
+        "--set",
+        "worker=v2",
+        "--push",
+        "--json-errors",
+    ]);
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(json_out(&out)["reasonCode"], "argument_invalid");
+    assert!(
+        crate::common::error_line(&out, "tag-bump").contains(
+            "papi and worker share image group \"backend-services\", which takes one tag"
+        ),
+    );
+    assert!(crate::common::snapshot(&f.work()) == before);
+    for bad in [
+        vec!["--set", "papi=v1", "--tag", "v2"],
+        vec!["--set", "papi"],
+        vec!["--set", "papi=v1", "--set", "papi=v2"],
+        vec!["--set", "papi=not a tag"],
+    ] {
+        let out = f.bump(&bad).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+    }
+}

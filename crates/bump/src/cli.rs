@@ -45,6 +45,9 @@ Examples:
   # Preview: the diff of the edit; nothing written, committed or pushed
   tag-bump --repo flux --service papi --tag v1.4.0 --dry-run --diff --jq .diff
 
+  # Different tags for different services, in one commit
+  tag-bump --repo flux --set papi=v1.4.0 --set web=2026.12.1 --push
+
   # Compare-and-swap: refuse (exit 3) unless the tag is still v1.3.9
   tag-bump --repo flux --service papi --tag v1.4.0 --expect-current v1.3.9 --commit
 
@@ -100,10 +103,14 @@ pub struct Cli {
     #[arg(long, value_name = "DIR", requires = "clone")]
     pub workdir: Option<PathBuf>,
     /// A service of the services map (repeatable; several make one commit).
-    #[arg(long, value_name = "NAME", required_unless_present = "file")]
+    #[arg(long, value_name = "NAME", required_unless_present_any = ["file", "sets"])]
     pub service: Vec<String>,
+    /// A service and its own tag, SERVICE=TAG (repeatable): different tags in one commit.
+    #[arg(long = "set", value_name = "SERVICE=TAG",
+          conflicts_with_all = ["service", "file", "tag", "pr", "sha", "digest", "expect_current"])]
+    pub sets: Vec<String>,
     /// The services map (JSON or YAML; default services.json at the repository root).
-    #[arg(long, value_name = "FILE", requires = "service")]
+    #[arg(long, value_name = "FILE")]
     pub services: Option<PathBuf>,
     /// Edit this file (relative to the repository root) instead of a service's.
     #[arg(long, value_name = "PATH", conflicts_with_all = ["service", "services"], requires = "image")]
@@ -122,7 +129,7 @@ pub struct Cli {
     #[arg(long, value_name = "PATH", requires = "path")]
     pub digest_path: Option<String>,
     /// The new tag (OCI tag grammar).
-    #[arg(long, value_name = "TAG", required_unless_present = "pr", conflicts_with_all = ["pr", "sha"])]
+    #[arg(long, value_name = "TAG", required_unless_present_any = ["pr", "sets"], conflicts_with_all = ["pr", "sha"])]
     pub tag: Option<String>,
     /// Build the tag pr-<N>-<sha7> from a pull request number …
     #[arg(long, value_name = "N", requires = "sha")]
@@ -226,7 +233,10 @@ impl rollout_core::cli::ToolCli for Cli {
 
 /// The values of a run, checked.
 struct Values {
+    /// The tag (with --set: the distinct tags, joined with ", ", for messages).
     tag: String,
+    /// With --set: each service's tag.
+    service_tags: IndexMap<String, String>,
     digest: Option<String>,
     author: Option<(String, String)>,
 }
@@ -240,7 +250,36 @@ fn bad(flag: &'static str, value: &str, message: impl Into<String>) -> BumpError
 }
 
 fn values(cli: &Cli) -> Result<Values, BumpError> {
+    let mut service_tags: IndexMap<String, String> = IndexMap::new();
+    for pair in &cli.sets {
+        let Some((service, tag)) = pair
+            .split_once('=')
+            .filter(|(s, t)| !s.is_empty() && !t.is_empty())
+        else {
+            return Err(bad("--set", pair, "expected SERVICE=TAG"));
+        };
+        check_tag(tag).map_err(|m| bad("--set", pair, m))?;
+        if service_tags
+            .insert(service.to_string(), tag.to_string())
+            .is_some()
+        {
+            return Err(bad(
+                "--set",
+                pair,
+                format!("service {service:?} is given twice"),
+            ));
+        }
+    }
     let tag = match (&cli.tag, &cli.pr, &cli.sha) {
+        _ if !service_tags.is_empty() => {
+            let mut distinct: Vec<&str> = Vec::new();
+            for t in service_tags.values() {
+                if !distinct.contains(&t.as_str()) {
+                    distinct.push(t);
+                }
+            }
+            distinct.join(", ")
+        }
         (Some(t), _, _) => {
             check_tag(t).map_err(|m| bad("--tag", t, m))?;
             t.clone()
@@ -251,12 +290,13 @@ fn values(cli: &Cli) -> Result<Values, BumpError> {
     if let Some(p) = &cli.tag_pattern {
         let re = rollout_core::pattern::compile(&format!("^(?:{p})$"))
             .map_err(|m| bad("--tag-pattern", p, format!("invalid regex: {m}")))?;
-        if !re.is_match(&tag) {
-            return Err(bad(
-                "--tag",
-                &tag,
-                format!("does not match --tag-pattern {p}"),
-            ));
+        let tags: Vec<&String> = if service_tags.is_empty() {
+            vec![&tag]
+        } else {
+            service_tags.values().collect()
+        };
+        if let Some(t) = tags.into_iter().find(|t| !re.is_match(t)) {
+            return Err(bad("--tag", t, format!("does not match --tag-pattern {p}")));
         }
     }
     if let Some(e) = &cli.expect_current {
@@ -272,6 +312,7 @@ fn values(cli: &Cli) -> Result<Values, BumpError> {
     }
     Ok(Values {
         tag,
+        service_tags,
         digest,
         author,
     })
@@ -302,6 +343,8 @@ struct FilePlan {
 struct GroupEdit {
     resolved: Resolved,
     from_services: bool,
+    /// The tag this group gets.
+    tag: String,
     outcome: Outcome,
 }
 
@@ -400,7 +443,48 @@ fn targets(cli: &Cli, root: &Path) -> Result<(Vec<Resolved>, bool), BumpError> {
         ));
     }
     let map = load_services(cli, root)?;
-    Ok((map.resolve(&cli.service)?, true))
+    let names: Vec<String> = if cli.sets.is_empty() {
+        cli.service.clone()
+    } else {
+        cli.sets
+            .iter()
+            .filter_map(|p| p.split_once('=').map(|(s, _)| s.to_string()))
+            .collect()
+    };
+    Ok((map.resolve(&names)?, true))
+}
+
+/// With --set: the tag of each image group, from its requested services; two services of
+/// one group with different tags cannot both be right.
+fn group_tags(
+    resolved: &[Resolved],
+    values: &Values,
+) -> Result<IndexMap<String, String>, BumpError> {
+    let mut out = IndexMap::new();
+    if values.service_tags.is_empty() {
+        return Ok(out);
+    }
+    for r in resolved {
+        let mut tags = r
+            .requested
+            .iter()
+            .filter_map(|s| values.service_tags.get(s).map(|t| (s, t)));
+        let Some((first_service, tag)) = tags.next() else {
+            continue;
+        };
+        if let Some((other, t)) = tags.find(|(_, t)| *t != tag) {
+            return Err(bad(
+                "--set",
+                &format!("{other}={t}"),
+                format!(
+                    "{first_service} and {other} share image group {:?}, which takes one tag ({first_service}={tag})",
+                    r.group.name
+                ),
+            ));
+        }
+        out.insert(r.group.name.clone(), tag.clone());
+    }
+    Ok(out)
 }
 
 /// Plan every group's edit on the files as they are now; nothing is written.
@@ -409,6 +493,7 @@ fn plan(
     resolved: &[Resolved],
     from_services: bool,
     want: &Want,
+    group_tags: &IndexMap<String, String>,
 ) -> Result<(Vec<FilePlan>, Vec<GroupEdit>), BumpError> {
     let mut files: IndexMap<PathBuf, FilePlan> = IndexMap::new();
     let mut edits = Vec::new();
@@ -440,9 +525,13 @@ fn plan(
             );
         }
         let fp = files.get_mut(&path).expect("inserted above");
-        let outcome = bump(&fp.after, &rel, &r.group, want)?;
+        let tag = group_tags
+            .get(&r.group.name)
+            .map_or(want.tag, String::as_str);
+        let outcome = bump(&fp.after, &rel, &r.group, &Want { tag, ..*want })?;
         fp.after.clone_from(&outcome.text);
         edits.push(GroupEdit {
+            tag: tag.to_string(),
             resolved: Resolved {
                 group: Group {
                     file: rel.clone(),
@@ -515,7 +604,14 @@ fn commit_message(cli: &Cli, values: &Values, edits: &[GroupEdit]) -> String {
         }),
     );
     vars.insert("image", join(&|e| vec![e.resolved.group.image.clone()]));
-    vars.insert("tag", values.tag.clone());
+    vars.insert(
+        "tag",
+        if values.service_tags.is_empty() {
+            values.tag.clone()
+        } else {
+            join(&|e| vec![e.tag.clone()])
+        },
+    );
     vars.insert(
         "oldTag",
         join(&|e| vec![e.outcome.old_tag.clone().unwrap_or_else(|| "none".into())]),
@@ -534,7 +630,7 @@ fn edit_docs(edits: &[GroupEdit], values: &Values) -> Vec<EditDoc> {
             image: e.resolved.group.image.clone(),
             type_name: e.resolved.group.target.type_name().to_string(),
             old_tag: e.outcome.old_tag.clone(),
-            new_tag: values.tag.clone(),
+            new_tag: e.tag.clone(),
             old_digest: e.outcome.old_digest.clone(),
             new_digest: values
                 .digest
@@ -819,7 +915,8 @@ pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
     }
 
     let (resolved, from_services) = targets(cli, &root)?;
-    let (mut plans, mut edits) = plan(&root, &resolved, from_services, &want)?;
+    let group_tags = group_tags(&resolved, &values)?;
+    let (mut plans, mut edits) = plan(&root, &resolved, from_services, &want, &group_tags)?;
     let changed = plans.iter().any(|p| p.after != p.before);
     let mut commit: Option<CommitDoc> = None;
     let mut push: Option<PushDoc> = None;
@@ -893,7 +990,8 @@ pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
                         Some(h) if tip.is_zero() || git.contains(h, tip) => {}
                         _ => {
                             git.reset_hard(tip, &transport)?;
-                            (plans, edits) = plan(&root, &resolved, from_services, &want)?;
+                            (plans, edits) =
+                                plan(&root, &resolved, from_services, &want, &group_tags)?;
                             write_files(&plans)?;
                             commit = do_commit(git, &plans, &edits)?;
                             if commit.is_none() {
@@ -952,8 +1050,8 @@ pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
                                     .unwrap_or_default()
                             ),
                         };
-                        (plans, edits) =
-                            plan(&root, &resolved, from_services, &want).map_err(reset)?;
+                        (plans, edits) = plan(&root, &resolved, from_services, &want, &group_tags)
+                            .map_err(reset)?;
                         write_files(&plans).map_err(reset)?;
                         commit = do_commit(git, &plans, &edits).map_err(reset)?;
                         if commit.is_none() {
