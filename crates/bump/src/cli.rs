@@ -804,6 +804,47 @@ fn workspace(cli: &Cli, transport: &Transport, git_ops: bool) -> Result<Workspac
     }
 }
 
+/// The branch to push to and the one to sync from (they differ only for a branch the push
+/// creates, which starts from the remote's default): chosen before a fresh clone, else from
+/// what the remote has; a run that neither syncs nor pushes only names it in the report.
+fn choose_branch(
+    cli: &Cli,
+    ws: &Workspace,
+    remote: Option<&RemoteSpec>,
+    transport: &Transport,
+) -> Result<(String, String), BumpError> {
+    let (branch, have) = match (ws.chosen.clone(), remote, &ws.git) {
+        (Some(chosen), _, _) => chosen,
+        (None, Some(remote), Some(git)) => {
+            let have = git.ls_remote(remote, transport)?;
+            let tracking = remote.name.as_deref().and_then(|n| git.tracking_branch(n));
+            let b = branch::choose(
+                cli.branch.as_deref(),
+                &have,
+                &remote.display,
+                tracking.as_deref(),
+                cli.create_branch,
+            )?;
+            (b, have)
+        }
+        (None, _, git) => {
+            // no remote involved: the branch given, else the one checked out
+            let b = cli
+                .branch
+                .clone()
+                .or_else(|| git.as_ref().and_then(Git::current_branch))
+                .unwrap_or_default();
+            return Ok((b.clone(), b));
+        }
+    };
+    let sync_from = if have.branches.contains(&branch) {
+        branch.clone()
+    } else {
+        have.default.clone().unwrap_or_default()
+    };
+    Ok((branch, sync_from))
+}
+
 /// Run tag-bump with parsed flags; returns the exit code on success.
 pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
     let now = resolve_now(cli.common.now.as_deref())?;
@@ -876,29 +917,7 @@ pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
         _ => None,
     };
 
-    // The branch: chosen before a fresh clone, else from what the remote has; a run that
-    // neither syncs nor pushes only names it in the report.
-    let (branch, have) = match (ws.chosen.clone(), &remote, &ws.git) {
-        (Some(chosen), _, _) => (chosen.0, Some(chosen.1)),
-        (None, Some(remote), Some(git)) => {
-            let have = git.ls_remote(remote, &transport)?;
-            let tracking = remote.name.as_deref().and_then(|n| git.tracking_branch(n));
-            let b = branch::choose(
-                cli.branch.as_deref(),
-                &have,
-                &remote.display,
-                tracking.as_deref(),
-                cli.create_branch,
-            )?;
-            (b, Some(have))
-        }
-        _ => (cli.branch.clone().unwrap_or_default(), None),
-    };
-    // A branch the push is about to create is synced from the remote's default one.
-    let sync_from = match &have {
-        Some(h) if !h.branches.contains(&branch) => h.default.clone().unwrap_or_default(),
-        _ => branch.clone(),
-    };
+    let (branch, sync_from) = choose_branch(cli, &ws, remote.as_ref(), &transport)?;
     let sync = |git: &Git| -> Result<(), BumpError> {
         let remote = remote.as_ref().expect("resolved for --sync");
         let tip = git.fetch(remote, &sync_from, &transport)?;

@@ -296,6 +296,14 @@ impl Git {
             .map_err(|e| self.error(transport, action, &e, auth.get()))
     }
 
+    /// The branch checked out (None on a detached HEAD).
+    pub fn current_branch(&self) -> Option<String> {
+        let head = self.repo.head().ok()?;
+        head.is_branch()
+            .then(|| head.shorthand().ok().map(str::to_string))
+            .flatten()
+    }
+
     /// The branch checked out, when it tracks a branch of the remote named `remote`.
     pub fn tracking_branch(&self, remote: &str) -> Option<String> {
         let head = self.repo.head().ok()?;

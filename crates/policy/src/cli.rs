@@ -330,12 +330,12 @@ pub fn run(cli: &Cli, env: &Env, fault: Option<Fault>) -> Result<u8, PolicyError
     // A request without a key of its own is keyed by its decision and intent, so a re-run
     // of a CI job replays instead of expanding again, and one promote decision drives one
     // expand (unless --reuse-decision).
-    let derived = match &decision_doc {
-        Some((doc, _)) if cli.idempotency_key.is_none() && !cli.reuse_decision => {
+    let derived = decision_doc
+        .as_ref()
+        .filter(|_| cli.idempotency_key.is_none() && !cli.reuse_decision)
+        .and_then(|(doc, _)| {
             crate::model::derived_key(intent, &rollout_core::hash::canonical_digest(doc))
-        }
-        _ => None,
-    };
+        });
     let idempotency_key = cli.idempotency_key.clone().or(derived.clone());
 
     // 2. Under the lock: recovery, tail, idempotency. A dry run writes nothing, not even
