@@ -108,8 +108,8 @@ canary() {
   assert_equal "$(remote_log | wc -l)" 1
   assert_equal "$(json_get "$T/artifacts/rollout-1001-1/orchestrate-result.json" 'd["status"]')" failed
   run json_get "$T/artifacts/rollout-1001-1/orchestrate-result.json" 'd["error"]["message"]'
-  assert_output '--actor is required for --mode apply'
-  grep -q -- '--actor is required for --mode apply' "$SUMMARY"
+  assert_output '--actor, --approval-ref, --rationale and --review-by (or --review-in) are required for --mode apply'
+  grep -q -- '--actor, --approval-ref, --rationale and --review-by (or --review-in) are required' "$SUMMARY"
 }
 
 @test "promotion-rollout apply against an unhealthy endpoint: rolled back, the command ran, the commit records it" {
