@@ -86,12 +86,13 @@ canary() {
   assert_output --partial 'idempotency key "rollout-7" was used for a different request'
 }
 
-@test "promotion-rollout apply without a key: re-running the job replays (the run id keys it)" {
+@test "promotion-rollout apply without a key, review_in instead of a date: re-running the job replays" {
   promotion_consumer
-  inputs "{\"mode\": \"apply\", \"step\": 25, $GOVERNANCE}"
+  inputs '{"mode": "apply", "step": 25, "actor": "alice", "approval_ref": "CHG-1042", "rationale": "widen", "review_in": "14d"}'
   run rehearse workflow_dispatch promotion-rollout.yml
   assert_success
   assert_equal "$(canary)" 35
+  git --git-dir "$REMOTE" show main:ops/registry.v1.json | grep -q '"reviewBy": "2026-12-05T08:00:00Z"'
   RERUN=1 run rehearse workflow_dispatch promotion-rollout.yml --env GITHUB_RUN_ATTEMPT=2
   assert_success
   assert_equal "$(json_get "$T/artifacts/rollout-1001-2/orchestrate-result.json" 'd["status"]')" replayed
