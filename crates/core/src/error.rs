@@ -257,7 +257,7 @@ impl Failure for CoreError {
                 vec!["pipe a document in, or pass -i FILE (-i - reads stdin)".into()]
             }
             CoreError::JqCompile { .. } => vec![
-                "filters are jaq 3 syntax: no $ENV (use env), no ?// destructuring, no input/inputs"
+                "filters are jaq 3 syntax: no ?// destructuring, no input/inputs; no env or $ENV (filters never read the environment)"
                     .into(),
             ],
             CoreError::LockTimeout { .. } => {

@@ -87,9 +87,13 @@ fn compile_text(code: &str, globals: &[String]) -> Result<Filter, String> {
     let defs = jaq_core::defs()
         .chain(jaq_std::defs())
         .chain(jaq_json::defs());
+    // A gates file is untrusted input (a pull request can change it): no filter may read
+    // the environment, where CI keeps its tokens. (`debug` and `stderr` log through the
+    // `log` crate, and no tool installs a logger: they print nothing.)
     let funs = jaq_core::funs()
         .chain(jaq_std::funs())
-        .chain(jaq_json::funs());
+        .chain(jaq_json::funs())
+        .filter(|(name, ..)| !SANDBOXED.contains(name));
     let arena = Arena::default();
     let modules = Loader::new(defs)
         .load(&arena, File { code, path: () })
@@ -119,6 +123,9 @@ fn globals_with(vars: &[&str], extra: &[&str]) -> Vec<String> {
         .chain(vars.iter().map(|n| format!("${n}")))
         .collect()
 }
+
+/// Natives a filter never gets: `env`, the process environment (with CI's secrets).
+const SANDBOXED: [&str; 1] = ["env"];
 
 /// The prelude every program gets: `now` reads the injected clock.
 const PRELUDE: &str = "def now: $__now;\n";
