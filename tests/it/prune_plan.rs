@@ -1221,15 +1221,7 @@ fn a_reviewed_plan_becomes_exactly_its_commands() {
 
     // another listing (the registry changed since the review)
     std::fs::write(d.join("later.json"), "[]").unwrap();
-    let mut other = tool(TOOL);
-    other.current_dir(d).args([
-        "--plan",
-        "plan.json",
-        "-i",
-        "later.json",
-        "--format",
-        "commands",
-    ]);
+    let other = with_plan(d, "plan.json", "later.json");
     assert_refused(
         d,
         other,
@@ -1243,15 +1235,7 @@ fn a_reviewed_plan_becomes_exactly_its_commands() {
     let mut tampered = plan.clone();
     tampered["packages"][0]["delete"][0]["digest"] = json!(PINNED.replace('7', "8"));
     std::fs::write(d.join("tampered.json"), tampered.to_string()).unwrap();
-    let mut t = tool(TOOL);
-    t.current_dir(d).args([
-        "--plan",
-        "tampered.json",
-        "-i",
-        "listing.json",
-        "--format",
-        "commands",
-    ]);
+    let t = with_plan(d, "tampered.json", "listing.json");
     assert_refused(
         d,
         t,
@@ -1265,15 +1249,7 @@ fn a_reviewed_plan_becomes_exactly_its_commands() {
     let mut refusal = plan.clone();
     refusal["action"] = json!("refused_threshold");
     std::fs::write(d.join("refused.json"), refusal.to_string()).unwrap();
-    let mut r = tool(TOOL);
-    r.current_dir(d).args([
-        "--plan",
-        "refused.json",
-        "-i",
-        "listing.json",
-        "--format",
-        "commands",
-    ]);
+    let r = with_plan(d, "refused.json", "listing.json");
     assert_refused(d, r, TOOL, 3, "plan_listing_mismatch", "was refused");
 
     // without --format commands it is a usage error
@@ -1281,4 +1257,12 @@ fn a_reviewed_plan_becomes_exactly_its_commands() {
     j.current_dir(d)
         .args(["--plan", "plan.json", "-i", "listing.json"]);
     assert_refused(d, j, TOOL, 2, "argument_invalid", "give --format commands");
+}
+
+/// prune-plan --plan PLAN -i LISTING --format commands, in `dir`.
+fn with_plan(dir: &Path, plan: &str, listing: &str) -> assert_cmd::Command {
+    let mut c = tool(TOOL);
+    c.current_dir(dir)
+        .args(["--plan", plan, "-i", listing, "--format", "commands"]);
+    c
 }

@@ -1088,15 +1088,7 @@ fn the_branch_is_the_remotes_default_and_a_missing_one_is_refused() {
     let before = files(&work);
     let mut cmd = f.bump_in(&work, &["--service", "web", "--tag", "2026.12.2"]);
     cmd.args(["--push", "--branch", "main", "--json-errors"]);
-    let out = cmd.output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(json_out(&out)["reasonCode"], "branch_unknown");
-    let line = crate::common::error_line(&out, "tag-bump");
+    let line = refused_with(cmd, 3, "branch_unknown");
     assert_eq!(
         line,
         "tag-bump: error: branch \"main\" does not exist on the remote: give --branch master, or --create-branch to create \"main\" (origin has: master)"
@@ -1157,15 +1149,7 @@ fn a_failure_after_the_reset_of_a_lost_race_says_so() {
     ok(f.bump(&["--service", "web", "--tag", "2026.12.1", "--push"]));
     let mut cmd = f.bump_in(&stale, &["--service", "web", "--tag", "2026.12.2"]);
     cmd.args(["--expect-current", "2026.11.1", "--push", "--json-errors"]);
-    let out = cmd.output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(json_out(&out)["reasonCode"], "current_tag_mismatch");
-    let line = crate::common::error_line(&out, "tag-bump");
+    let line = refused_with(cmd, 3, "current_tag_mismatch");
     assert!(line.contains("not 2026.11.1 (--expect-current)"), "{line}");
     assert!(
         line.contains(&format!(
@@ -1230,7 +1214,7 @@ fn set_gives_each_service_its_own_tag_in_one_commit() {
     );
 
     let before = crate::common::snapshot(&f.work());
-    let mut cmd = f.bump(&[
+    let cmd = f.bump(&[
         "--set",
         "papi=v1",
         "--set",
@@ -1238,13 +1222,12 @@ fn set_gives_each_service_its_own_tag_in_one_commit() {
         "--push",
         "--json-errors",
     ]);
-    let out = cmd.output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert_eq!(json_out(&out)["reasonCode"], "argument_invalid");
+    let line = refused_with(cmd, 2, "argument_invalid");
     assert!(
-        crate::common::error_line(&out, "tag-bump").contains(
+        line.contains(
             "papi and worker share image group \"backend-services\", which takes one tag"
         ),
+        "{line}"
     );
     assert!(crate::common::snapshot(&f.work()) == before);
     for bad in [
@@ -1256,4 +1239,19 @@ fn set_gives_each_service_its_own_tag_in_one_commit() {
         let out = f.bump(&bad).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{bad:?}");
     }
+}
+
+/// Run a refused tag-bump (with --json-errors): its exit code and reason code, and its one
+/// error line, for the caller to check (files are checked by the caller: after a lost
+/// race's reset they are not unchanged).
+fn refused_with(mut cmd: Command, code: i32, reason: &str) -> String {
+    let out = cmd.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json_out(&out)["reasonCode"], reason);
+    crate::common::error_line(&out, "tag-bump")
 }
