@@ -13,3 +13,4 @@ mod help_examples;
 mod policy_apply;
 mod prune_plan;
 mod tag_bump;
+mod tag_bump_ssh;

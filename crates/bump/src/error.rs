@@ -203,6 +203,12 @@ pub enum GitReason {
     Auth,
     /// The network or the server failed.
     Network,
+    /// The SSH server's host key is not in known_hosts.
+    HostKeyUnknown,
+    /// known_hosts records another key of the same type for the SSH server.
+    HostKeyChanged,
+    /// known_hosts marks the SSH server's key `@revoked`.
+    HostKeyRevoked,
     /// The remote branch does not exist.
     BranchMissing,
     /// Anything else in git.
@@ -253,6 +259,9 @@ impl Failure for BumpError {
             E::Git { reason, .. } => match reason {
                 GitReason::Tls => "tls_verification_failed",
                 GitReason::Auth => "authentication_failed",
+                GitReason::HostKeyUnknown => "host_key_unknown",
+                GitReason::HostKeyChanged => "host_key_changed",
+                GitReason::HostKeyRevoked => "host_key_revoked",
                 GitReason::Network => "network_error",
                 GitReason::BranchMissing => "remote_branch_missing",
                 GitReason::Other => "git_error",

@@ -7,7 +7,11 @@
 //!   `Remote::push`; it arrives only through the `push_update_reference` callback, which is
 //!   therefore always installed;
 //! * the credentials callback is called again after every 401, forever; it is bounded, and
-//!   tries a git credential helper first, then `GIT_TOKEN`/`GITHUB_TOKEN`;
+//!   tries a git credential helper first, then `GIT_TOKEN`/`GITHUB_TOKEN` (over SSH: the
+//!   keys of [`crate::ssh::key_sources`], each once);
+//! * libgit2 accepts any SSH host key unless told otherwise; the certificate callback checks
+//!   every one against `known_hosts` ([`crate::ssh::check_host_key`]) and leaves TLS
+//!   certificates to libgit2's own verification;
 //! * the local-path transport writes refs directly and skips the remote's hooks; that is
 //!   libgit2's behaviour, and tests that need a rejecting remote use smart HTTP.
 //!
@@ -24,6 +28,7 @@ use git2::{
 };
 
 use crate::error::{BumpError, GitReason};
+use crate::ssh::{self, HostKeyVerdict, KeySource, SshUrl};
 
 /// How to talk to remotes: TLS, credentials. Read from flags and the environment at the edge.
 #[derive(Debug, Clone, Default)]
@@ -36,16 +41,116 @@ pub struct Transport {
     pub token_source: Option<&'static str>,
     /// `GIT_USER`.
     pub user: Option<String>,
+    /// SSH: the keys to offer and the known_hosts file.
+    pub ssh: SshAuth,
+}
+
+/// How tag-bump authenticates over SSH, and how it authenticates the server.
+#[derive(Debug, Clone, Default)]
+pub struct SshAuth {
+    /// The keys to offer, in order ([`ssh::key_sources`]).
+    pub keys: Vec<KeySource>,
+    /// The known_hosts file (`--known-hosts`, else `~/.ssh/known_hosts`; None without HOME).
+    pub known_hosts: Option<PathBuf>,
+    /// Accept any host key (`--insecure`; warns). `GIT_SSL_NO_VERIFY` does not set it.
+    pub insecure: bool,
 }
 
 impl Transport {
     /// Every secret a message must never show.
     fn secrets(&self) -> Vec<&str> {
+        let inline_keys = self.ssh.keys.iter().filter_map(|k| match k {
+            KeySource::Inline(text) => Some(text.as_str()),
+            _ => None,
+        });
+        let key_lines = inline_keys.flat_map(|k| k.lines().map(str::trim));
         self.token
             .iter()
             .map(String::as_str)
-            .filter(|t| t.len() >= 4)
+            .chain(key_lines)
+            .filter(|t| t.len() >= 4 && !t.starts_with("-----"))
             .collect()
+    }
+
+    /// Check the host key an SSH server showed (`blob`, its wire encoding) against
+    /// known_hosts; the refusal's reason and message when it is not the recorded one.
+    fn verify_host_key(
+        &self,
+        target: Option<&SshUrl>,
+        host: &str,
+        blob: Option<&[u8]>,
+    ) -> Result<(), (GitReason, String)> {
+        let name = target.map_or_else(|| host.to_string(), SshUrl::known_hosts_name);
+        let Some(blob) = blob else {
+            return Err((
+                GitReason::HostKeyUnknown,
+                format!("the host key of {name} could not be read from the connection"),
+            ));
+        };
+        let key = format!(
+            "{} {}",
+            ssh::key_type(blob).unwrap_or("unknown-type"),
+            ssh::fingerprint(blob)
+        );
+        let file = self.ssh.known_hosts.as_ref().map_or_else(
+            || "~/.ssh/known_hosts".to_string(),
+            |f| f.display().to_string(),
+        );
+        let keyscan = match target {
+            Some(t) if t.port != 22 => format!("ssh-keyscan -p {} {}", t.port, t.host),
+            _ => format!("ssh-keyscan {host}"),
+        };
+        let add = format!(
+            "check the fingerprint with the server's owner, then add the key ({keyscan} >> {file}) or name another file with --known-hosts"
+        );
+        let text = match &self.ssh.known_hosts {
+            None => None,
+            Some(f) => match std::fs::read_to_string(f) {
+                Ok(t) => Some(t),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => {
+                    return Err((
+                        GitReason::HostKeyUnknown,
+                        format!("cannot read {file} to check the host key of {name}: {e}"),
+                    ));
+                }
+            },
+        };
+        let Some(text) = text else {
+            let why = if self.ssh.known_hosts.is_some() {
+                format!("{file} does not exist")
+            } else {
+                "HOME is not set and no --known-hosts was given".to_string()
+            };
+            return Err((
+                GitReason::HostKeyUnknown,
+                format!("host key of {name} ({key}) is unknown: {why}; {add}"),
+            ));
+        };
+        match ssh::check_host_key(&text, &name, blob) {
+            HostKeyVerdict::Known => Ok(()),
+            HostKeyVerdict::Unknown { other_types } => {
+                let others = if other_types.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (it records only {} keys for it)", other_types.join(", "))
+                };
+                Err((
+                    GitReason::HostKeyUnknown,
+                    format!("host key of {name} ({key}) is not in {file}{others}; {add}"),
+                ))
+            }
+            HostKeyVerdict::Changed { line } => Err((
+                GitReason::HostKeyChanged,
+                format!(
+                    "host key of {name} has changed: the server shows {key}, {file} line {line} records another; the connection may be intercepted (if the key was rotated, remove the old one: ssh-keygen -R '{name}' -f {file})"
+                ),
+            )),
+            HostKeyVerdict::Revoked { line } => Err((
+                GitReason::HostKeyRevoked,
+                format!("host key of {name} ({key}) is revoked ({file} line {line})"),
+            )),
+        }
     }
 
     /// Remove secrets and URL userinfo from a message.
@@ -73,14 +178,22 @@ pub fn check_url(url: &str) -> Result<(), String> {
         }
         return match scheme {
             "https" | "http" | "file" => Ok(()),
-            "ssh" | "git+ssh" => Err("ssh is not supported; use an https URL and a token".into()),
-            other => Err(format!("unsupported scheme {other:?}; use https")),
+            "ssh" | "git+ssh" | "ssh+git" if ssh::parse_url(url).is_some() => Ok(()),
+            "ssh" | "git+ssh" | "ssh+git" => {
+                Err("not an ssh URL: use ssh://[user@]host[:port]/path".into())
+            }
+            other => Err(format!("unsupported scheme {other:?}; use https or ssh")),
         };
     }
-    if url.contains('@') && url.contains(':') && !url.starts_with('/') {
-        return Err("scp-like ssh URLs are not supported; use an https URL and a token".into());
-    }
     Ok(())
+}
+
+/// Whether `spec` is a URL (https, ssh, scp-like, file) or a path rather than a remote name.
+pub fn is_url(spec: &str) -> bool {
+    spec.contains("://")
+        || spec.starts_with('/')
+        || spec.starts_with('.')
+        || ssh::parse_url(spec).is_some()
 }
 
 /// The outcome of one push attempt.
@@ -121,8 +234,28 @@ pub struct RemoteSpec {
     pub url: String,
 }
 
-fn classify(e: &git2::Error, auth_failed: bool) -> GitReason {
-    if auth_failed || e.code() == ErrorCode::Auth {
+/// What the callbacks of one operation saw: they cannot return a typed error through
+/// libgit2, so the reason of a refusal is kept here and read when the operation fails.
+#[derive(Debug, Default)]
+struct Calls {
+    /// The credentials callback gave up (nothing left to offer).
+    auth_failed: Cell<bool>,
+    /// The server asked for SSH credentials.
+    ssh: Cell<bool>,
+    /// The SSH keys offered, as [`KeySource::describe`] names them.
+    ssh_tried: RefCell<Vec<String>>,
+    /// The host key refusal, when the certificate callback refused one.
+    host_key: RefCell<Option<(GitReason, String)>>,
+}
+
+fn classify(e: &git2::Error, calls: &Calls) -> GitReason {
+    if calls.auth_failed.get() || e.code() == ErrorCode::Auth {
+        return GitReason::Auth;
+    }
+    if calls.ssh.get()
+        && e.class() == ErrorClass::Ssh
+        && e.message().to_ascii_lowercase().contains("authenticat")
+    {
         return GitReason::Auth;
     }
     if e.code() == ErrorCode::Certificate || e.class() == ErrorClass::Ssl {
@@ -147,9 +280,9 @@ impl Git {
         transport: &Transport,
         action: String,
         e: &git2::Error,
-        auth: bool,
+        calls: &Calls,
     ) -> BumpError {
-        git_error(transport, action, e, auth)
+        git_error(transport, action, e, calls)
     }
 
     /// Open the repository whose working directory is `dir`.
@@ -180,9 +313,9 @@ impl Git {
         transport: &Transport,
     ) -> Result<Git, BumpError> {
         let _turn = local_turn(url)?;
-        let auth = Cell::new(false);
+        let calls = Calls::default();
         let mut fo = FetchOptions::new();
-        fo.remote_callbacks(callbacks(transport, &auth, None));
+        fo.remote_callbacks(callbacks(transport, url, &calls, None));
         let result = git2::build::RepoBuilder::new()
             .branch(branch)
             .fetch_options(fo)
@@ -192,7 +325,7 @@ impl Git {
                 transport,
                 format!("clone {} {branch}", redact_userinfo(url)),
                 &e,
-                auth.get(),
+                &calls,
             )
         })?;
         let root = repo.workdir().unwrap_or(dir).to_path_buf();
@@ -205,7 +338,7 @@ impl Git {
 
     /// Resolve `--remote`: a configured remote name, or a URL.
     pub fn remote(&self, spec: &str) -> Result<RemoteSpec, BumpError> {
-        if spec.contains("://") || spec.starts_with('/') || spec.starts_with('.') {
+        if is_url(spec) {
             check_url(spec).map_err(|m| BumpError::BadValue {
                 flag: "--remote",
                 value: redact_userinfo(spec),
@@ -256,11 +389,11 @@ impl Git {
     ) -> Result<Oid, BumpError> {
         let action = format!("fetch {} {branch}", remote.display);
         let _turn = local_turn(&remote.url)?;
-        let auth = Cell::new(false);
+        let calls = Calls::default();
         let run = || -> Result<Oid, git2::Error> {
             let mut r = self.git_remote(remote)?;
             let mut fo = FetchOptions::new();
-            fo.remote_callbacks(callbacks(transport, &auth, None));
+            fo.remote_callbacks(callbacks(transport, &remote.url, &calls, None));
             let refspec = match &remote.name {
                 Some(n) => format!("+refs/heads/{branch}:refs/remotes/{n}/{branch}"),
                 None => format!("refs/heads/{branch}"),
@@ -278,7 +411,7 @@ impl Git {
             })?;
             tip.ok_or_else(|| git2::Error::from_str(&format!("couldn't find remote ref {want}")))
         };
-        run().map_err(|e| self.error(transport, action, &e, auth.get()))
+        run().map_err(|e| self.error(transport, action, &e, &calls))
     }
 
     /// The branches `remote` has, and the one its HEAD names (`git ls-remote`).
@@ -288,12 +421,12 @@ impl Git {
         transport: &Transport,
     ) -> Result<RemoteBranches, BumpError> {
         let action = format!("ls-remote {}", remote.display);
-        let auth = Cell::new(false);
+        let calls = Calls::default();
         let r = self
             .git_remote(remote)
-            .map_err(|e| self.error(transport, action.clone(), &e, false))?;
-        list_branches(r, &remote.url, transport, &auth)
-            .map_err(|e| self.error(transport, action, &e, auth.get()))
+            .map_err(|e| self.error(transport, action.clone(), &e, &Calls::default()))?;
+        list_branches(r, &remote.url, transport, &calls)
+            .map_err(|e| self.error(transport, action, &e, &calls))
     }
 
     /// The branch checked out (None on a detached HEAD).
@@ -333,7 +466,14 @@ impl Git {
             let obj = self.repo.find_object(oid, None)?;
             self.repo.reset(&obj, ResetType::Hard, None)
         };
-        run().map_err(|e| self.error(transport, format!("reset --hard {oid}"), &e, false))
+        run().map_err(|e| {
+            self.error(
+                transport,
+                format!("reset --hard {oid}"),
+                &e,
+                &Calls::default(),
+            )
+        })
     }
 
     /// The commit HEAD points at (None in an empty repository).
@@ -409,7 +549,7 @@ impl Git {
             index.write()?;
             Ok(oid)
         };
-        run().map_err(|e| self.error(transport, "commit".into(), &e, false))
+        run().map_err(|e| self.error(transport, "commit".into(), &e, &Calls::default()))
     }
 
     /// Push HEAD to `refs/heads/<branch>` with an explicit refspec.
@@ -492,7 +632,7 @@ impl Git {
             }
             Ok(outcome)
         };
-        run().map_err(|e| self.error(transport, action, &e, false))
+        run().map_err(|e| self.error(transport, action, &e, &Calls::default()))
     }
 
     /// Push HEAD to `refname` through the transport.
@@ -503,14 +643,14 @@ impl Git {
         transport: &Transport,
     ) -> Result<PushOutcome, BumpError> {
         let action = format!("push {} HEAD:{refname}", remote.display);
-        let auth = Cell::new(false);
+        let calls = Calls::default();
         let rejected: RefCell<Vec<String>> = RefCell::new(Vec::new());
         let said: RefCell<Vec<u8>> = RefCell::new(Vec::new());
         let result = {
             let run = || -> Result<(), git2::Error> {
                 let mut r = self.git_remote(remote)?;
                 let mut po = PushOptions::new();
-                let mut cbs = callbacks(transport, &auth, Some(&rejected));
+                let mut cbs = callbacks(transport, &remote.url, &calls, Some(&rejected));
                 // What the server's hooks print ("remote: …") arrives on the sideband.
                 cbs.sideband_progress(|data| {
                     let mut said = said.borrow_mut();
@@ -527,7 +667,7 @@ impl Git {
         match result {
             Err(e) if e.code() == ErrorCode::NotFastForward => Ok(PushOutcome::NonFastForward),
             Err(e) if retryable(e.message()) => Ok(PushOutcome::NonFastForward),
-            Err(e) => Err(self.error(transport, action, &e, auth.get())),
+            Err(e) => Err(self.error(transport, action, &e, &calls)),
             Ok(()) => {
                 let messages = rejected.take();
                 if messages.is_empty() {
@@ -558,23 +698,23 @@ pub struct RemoteBranches {
 
 /// The branches of `url` before any working copy exists (to choose what to clone).
 pub fn ls_remote_url(url: &str, transport: &Transport) -> Result<RemoteBranches, BumpError> {
-    let auth = Cell::new(false);
+    let calls = Calls::default();
     let action = format!("ls-remote {}", redact_userinfo(url));
     git2::Remote::create_detached(url)
-        .and_then(|r| list_branches(r, url, transport, &auth))
-        .map_err(|e| git_error(transport, action, &e, auth.get()))
+        .and_then(|r| list_branches(r, url, transport, &calls))
+        .map_err(|e| git_error(transport, action, &e, &calls))
 }
 
 fn list_branches(
     mut remote: git2::Remote<'_>,
     url: &str,
     transport: &Transport,
-    auth: &Cell<bool>,
+    calls: &Calls,
 ) -> Result<RemoteBranches, git2::Error> {
     let _turn = local_turn(url).map_err(|e| git2::Error::from_str(&e.to_string()))?;
     let conn = remote.connect_auth(
         git2::Direction::Fetch,
-        Some(callbacks(transport, auth, None)),
+        Some(callbacks(transport, url, calls, None)),
         None,
     )?;
     let mut branches: Vec<String> = conn
@@ -616,7 +756,7 @@ fn local_path(url: &str) -> Option<PathBuf> {
     if let Some(rest) = url.strip_prefix("file://") {
         return Some(PathBuf::from(rest));
     }
-    (!url.contains("://")).then(|| PathBuf::from(url))
+    (!url.contains("://") && ssh::parse_url(url).is_none()).then(|| PathBuf::from(url))
 }
 
 /// The turn of this run on a remote on the local file system (`REMOTE_GIT_DIR/
@@ -665,10 +805,28 @@ fn retryable(message: &str) -> bool {
     .any(|p| m.contains(p))
 }
 
-fn git_error(transport: &Transport, action: String, e: &git2::Error, auth: bool) -> BumpError {
-    let reason = classify(e, auth);
+fn git_error(transport: &Transport, action: String, e: &git2::Error, calls: &Calls) -> BumpError {
+    if let Some((reason, message)) = calls.host_key.borrow().clone() {
+        return BumpError::Git {
+            action: transport.scrub(&action),
+            message,
+            reason,
+            left: None,
+        };
+    }
+    let reason = classify(e, calls);
     let mut message = transport.scrub(e.message());
-    if reason == GitReason::Auth {
+    if reason == GitReason::Auth && calls.ssh.get() {
+        let tried = calls.ssh_tried.borrow();
+        message = if tried.is_empty() {
+            format!(
+                "authentication failed: no SSH key to offer (give --ssh-key FILE or GIT_SSH_KEY, start an ssh-agent, or create ~/.ssh/{})",
+                ssh::DEFAULT_KEY_FILES.join(", ~/.ssh/")
+            )
+        } else {
+            format!("authentication failed (tried {})", tried.join(", "))
+        };
+    } else if reason == GitReason::Auth {
         let tried = match transport.token_source {
             Some(v) => format!("a credential helper, then {v}"),
             None => "a credential helper; GIT_TOKEN and GITHUB_TOKEN are not set".into(),
@@ -710,31 +868,55 @@ fn put(
     tb.write()
 }
 
-/// Most times the credentials callback may be called in one operation.
+/// Most times the credentials callback may be called in one operation (over SSH, one more
+/// per key to offer).
 const MAX_CREDENTIAL_CALLS: u32 = 4;
 
+/// The callbacks of one operation on the remote at `url`.
 fn callbacks<'a>(
     transport: &'a Transport,
-    auth_failed: &'a Cell<bool>,
+    url: &str,
+    calls: &'a Calls,
     rejected: Option<&'a RefCell<Vec<String>>>,
 ) -> RemoteCallbacks<'a> {
     let mut cbs = RemoteCallbacks::new();
-    let mut calls = 0u32;
+    let mut count = 0u32;
     let mut helper_tried = false;
     let mut token_tried = false;
+    let mut next_key = 0usize;
+    let bound = MAX_CREDENTIAL_CALLS + transport.ssh.keys.len() as u32;
     cbs.credentials(move |url, user_from_url, allowed| {
-        calls += 1;
-        if calls > MAX_CREDENTIAL_CALLS {
-            auth_failed.set(true);
+        count += 1;
+        if count > bound {
+            calls.auth_failed.set(true);
             return Err(git2::Error::from_str("authentication failed"));
+        }
+        if allowed.contains(CredentialType::USERNAME) {
+            calls.ssh.set(true);
+            return Cred::username(transport.user.as_deref().unwrap_or("git"));
+        }
+        if allowed.intersects(CredentialType::SSH_KEY | CredentialType::SSH_MEMORY) {
+            calls.ssh.set(true);
+            let user = user_from_url.or(transport.user.as_deref()).unwrap_or("git");
+            let Some(key) = transport.ssh.keys.get(next_key) else {
+                calls.auth_failed.set(true);
+                return Err(git2::Error::from_str("authentication failed"));
+            };
+            next_key += 1;
+            calls.ssh_tried.borrow_mut().push(key.describe());
+            return match key {
+                KeySource::File(path) => Cred::ssh_key(user, None, path, None),
+                KeySource::Inline(text) => Cred::ssh_key_from_memory(user, None, text, None),
+                KeySource::Agent => Cred::ssh_key_from_agent(user),
+            };
         }
         if !allowed.contains(CredentialType::USER_PASS_PLAINTEXT) {
             if allowed.contains(CredentialType::DEFAULT) {
                 return Cred::default();
             }
-            auth_failed.set(true);
+            calls.auth_failed.set(true);
             return Err(git2::Error::from_str(
-                "no supported credential type (https tokens only)",
+                "no supported credential type (tokens over https, keys over ssh)",
             ));
         }
         if !helper_tried {
@@ -754,12 +936,30 @@ fn callbacks<'a>(
                 .unwrap_or("x-access-token");
             return Cred::userpass_plaintext(user, token);
         }
-        auth_failed.set(true);
+        calls.auth_failed.set(true);
         Err(git2::Error::from_str("authentication failed"))
     });
-    if transport.insecure {
-        cbs.certificate_check(|_cert, _host| Ok(CertificateCheckStatus::CertificateOk));
-    }
+    let target = ssh::parse_url(url);
+    cbs.certificate_check(move |cert, host| {
+        let Some(hostkey) = cert.as_hostkey() else {
+            // TLS: libgit2's own verification against the system trust store
+            return Ok(if transport.insecure {
+                CertificateCheckStatus::CertificateOk
+            } else {
+                CertificateCheckStatus::CertificatePassthrough
+            });
+        };
+        if transport.ssh.insecure {
+            return Ok(CertificateCheckStatus::CertificateOk);
+        }
+        match transport.verify_host_key(target.as_ref(), host, hostkey.hostkey()) {
+            Ok(()) => Ok(CertificateCheckStatus::CertificateOk),
+            Err(refusal) => {
+                calls.host_key.replace(Some(refusal));
+                Err(git2::Error::from_str("host key verification failed"))
+            }
+        }
+    });
     if let Some(rejected) = rejected {
         cbs.push_update_reference(move |refname, status| {
             if let Some(msg) = status {
@@ -821,10 +1021,14 @@ mod tests {
     }
 
     #[test]
-    fn urls_with_passwords_or_ssh_are_refused() {
+    fn urls_with_passwords_are_refused_ssh_is_spoken() {
         assert!(check_url("https://u:p@host/r.git").is_err());
-        assert!(check_url("git@github.com:org/r.git").is_err());
-        assert!(check_url("ssh://git@host/r.git").is_err());
+        assert!(check_url("ssh://git:pw@host/r.git").is_err());
+        assert!(check_url("ssh://host:port/r.git").is_err());
+        assert!(check_url("ftp://host/r.git").is_err());
+        check_url("git@github.com:org/r.git").unwrap();
+        check_url("ssh://git@host:2222/r.git").unwrap();
+        assert!(is_url("git@github.com:org/r.git") && !is_url("origin"));
         check_url("https://user@host/r.git").unwrap();
         check_url("file:///tmp/r.git").unwrap();
         check_url("/tmp/r.git").unwrap();

@@ -14,4 +14,5 @@ pub mod error;
 pub mod git;
 pub mod report;
 pub mod services;
+pub mod ssh;
 pub mod tag;
