@@ -60,7 +60,7 @@ $(SHELLCHECK) $(ACTIONLINT) $(ACT) &: Makefile tests/support/ensure-deps.sh
 ## test-scripts: the shell entry points and the demo pass shellcheck
 test-scripts: $(SHELLCHECK)
 	$(SHELLCHECK) -x $(SCRIPTS) bin/rollout-lib.sh examples/demo/demo.sh tests/support/ensure-deps.sh \
-	  tests/support/act/runner-bin/bash
+	  tests/support/act/runner-bin/bash tests/docs/*.sh
 
 ## test-workflows: the example GitHub workflows pass actionlint (with shellcheck on run: steps)
 test-workflows: $(ACTIONLINT) $(SHELLCHECK)

@@ -6,6 +6,7 @@
 mod common;
 mod corpus;
 mod digest_pin;
+mod doc_examples;
 mod freshness_check;
 mod gate_eval;
 mod health_probe;

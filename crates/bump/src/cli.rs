@@ -56,7 +56,7 @@ Examples:
 
   # A HelmRelease value, pinned with its digest, in a fresh clone
   tag-bump --clone https://git.example.com/org/flux.git --workdir /tmp/flux \\
-      --file apps/api/release.yaml --type yaml-path --path .spec.values.image.tag \\
+      --file apps/api/helmrelease.yaml --type yaml-path --path .spec.values.image.tag \\
       --image api --tag v3 --digest \"$DIGEST\" --push
 
   # Over SSH with a deploy key; the host key must be the one the pinned file records

@@ -30,8 +30,8 @@ Examples:
     --expect-body '\"status\":\"ok\"' --retries 3 --retry-delay 2s --fail-on-unhealthy
 
   # Check a list before storing it as a CI secret: normalised, one per line, no network
-  health-probe --validate-only --urls 'https://API.example.com:443/healthz, https://web.example.com' \\
-    --jq '.urls[]'
+  health-probe --validate-only --jq '.urls[]' \\
+    --urls 'https://API.example.com:443/healthz, https://web.example.com'
 
   # The list from a file, one URL per line (or - for stdin)
   health-probe -i health-urls.txt --fail-on-unhealthy
