@@ -10,7 +10,6 @@ mod doc_examples;
 mod freshness_check;
 mod gate_eval;
 mod health_probe;
-mod help_examples;
 mod policy_apply;
 mod prune_plan;
 mod tag_bump;

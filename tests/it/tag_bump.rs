@@ -1255,3 +1255,138 @@ fn refused_with(mut cmd: Command, code: i32, reason: &str) -> String {
     assert_eq!(json_out(&out)["reasonCode"], reason);
     crate::common::error_line(&out, "tag-bump")
 }
+
+/// `tests/support/redirect_server.py`: "origin" redirects everything to "elsewhere", which
+/// asks for credentials; stopped when dropped.
+struct RedirectServer {
+    child: Child,
+    state: TempDir,
+    origin: u16,
+    elsewhere: u16,
+}
+
+impl RedirectServer {
+    fn start() -> RedirectServer {
+        let state = tempfile::tempdir().unwrap();
+        let child = StdCommand::new("python3")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/redirect_server.py"))
+            .args(["--state", state.path().to_str().unwrap()])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("python3 runs the redirect server");
+        let origin = wait_for_port(state.path(), "the redirect server");
+        let elsewhere = std::fs::read_to_string(state.path().join("port-elsewhere"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        RedirectServer {
+            child,
+            state,
+            origin,
+            elsewhere,
+        }
+    }
+
+    /// Every request as "SERVER METHOD PATH AUTHORIZATION".
+    fn requests(&self) -> String {
+        std::fs::read_to_string(self.state.path().join("requests.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for RedirectServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn credentials_go_only_to_the_urls_host_and_never_in_clear() {
+    let server = RedirectServer::start();
+    let scratch = tempfile::tempdir().unwrap();
+    let f = Flux::new();
+    let run = |url: &str, extra: &[&str]| {
+        let mut cmd = f.bump_clone(&[
+            "--clone",
+            url,
+            "--workdir",
+            scratch.path().join("w").to_str().unwrap(),
+            "--service",
+            "papi",
+            "--tag",
+            "r1",
+            "--push",
+            "--json-errors",
+        ]);
+        cmd.args(extra).env("GIT_TOKEN", TOKEN);
+        cmd.output().unwrap()
+    };
+    let origin = format!("127.0.0.1:{}", server.origin);
+    let elsewhere = format!("127.0.0.1:{}", server.elsewhere);
+
+    // A redirect to another host that asks for credentials: refused, both hosts named, and
+    // the other host never sees the token (even with --insecure-http).
+    let out = run(&format!("http://{origin}/flux.git"), &["--insecure-http"]);
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    never_shows_the_token(&out);
+    let doc = json_out(&out);
+    assert_eq!(doc["reasonCode"], "redirect_refused");
+    let m = doc["message"].as_str().unwrap();
+    assert!(
+        m.contains(&format!("{origin} redirected to {elsewhere}")),
+        "{m}"
+    );
+    let log = server.requests();
+    assert!(
+        log.contains("elsewhere GET"),
+        "the redirect was followed: {log}"
+    );
+    assert!(
+        log.lines().all(|l| l.ends_with(" -")),
+        "credentials were sent: {log}"
+    );
+    assert!(!scratch.path().join("w").exists());
+
+    // Plain http: the token is not sent unless --insecure-http says so.
+    let out = run(&format!("http://{elsewhere}/flux.git"), &[]);
+    assert_eq!(out.status.code(), Some(5));
+    never_shows_the_token(&out);
+    let doc = json_out(&out);
+    assert_eq!(doc["reasonCode"], "cleartext_credentials_refused");
+    assert!(doc["message"].as_str().unwrap().contains("use https"));
+    assert!(server.requests().lines().all(|l| l.ends_with(" -")));
+
+    // With --insecure-http it is sent, to that host only, with a warning.
+    let out = run(
+        &format!("http://{elsewhere}/flux.git"),
+        &["--insecure-http"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "the server refuses every credential"
+    );
+    never_shows_the_token(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(
+            "tag-bump: warning: credentials may be sent over plain http (--insecure-http)"
+        )
+    );
+    assert_eq!(json_out(&out)["reasonCode"], "authentication_failed");
+    let requests = server.requests();
+    let sent: Vec<&str> = requests
+        .lines()
+        .filter(|l| !l.ends_with(" -"))
+        .map(|l| l.split(' ').next().unwrap())
+        .collect::<Vec<_>>();
+    assert!(
+        !sent.is_empty() && sent.iter().all(|s| *s == "elsewhere"),
+        "{sent:?}"
+    );
+}

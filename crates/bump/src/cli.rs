@@ -71,7 +71,9 @@ Services map (default FILE: services.json at the repository root):
   flux-setter (values marked # {\"$imagepolicy\": \"ns:name:tag\"}; \"policy\" or imageName).
 
 Credentials: git credential helpers, then GIT_TOKEN or GITHUB_TOKEN (user GIT_USER, else
-x-access-token). TLS is verified unless --insecure or GIT_SSL_NO_VERIFY=true (warns).
+x-access-token), only to the URL's host (a redirect elsewhere is refused) and never over
+plain http unless --insecure-http. TLS is verified unless --insecure or
+GIT_SSL_NO_VERIFY=true (warns).
 SSH (ssh://host:port/path, git@host:path): --ssh-key FILE or GIT_SSH_KEY (a file or the key
 text), else the ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa; host keys must be in
 --known-hosts FILE (default ~/.ssh/known_hosts; add one with ssh-keyscan once checked).
@@ -186,6 +188,9 @@ pub struct Cli {
     /// Do not verify TLS certificates or SSH host keys (warns; GIT_SSL_NO_VERIFY=true: TLS only).
     #[arg(long)]
     pub insecure: bool,
+    /// Send credentials over plain http:// (warns: anyone on the network can read them).
+    #[arg(long)]
+    pub insecure_http: bool,
     /// SSH private key to offer, alone (also GIT_SSH_KEY: a path or the key's text).
     #[arg(long, value_name = "FILE")]
     pub ssh_key: Option<PathBuf>,
@@ -911,12 +916,20 @@ fn transport(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<Transport, BumpError
         token,
         token_source,
         user: genv.git_user.clone(),
+        cleartext: cli.insecure_http,
         ssh: SshAuth {
             keys,
             known_hosts,
             insecure: cli.insecure,
         },
     };
+    if cli.insecure_http {
+        warn(
+            TOOL,
+            env,
+            "credentials may be sent over plain http (--insecure-http); anyone on the network can read them",
+        );
+    }
     if cli.insecure {
         warn(
             TOOL,

@@ -209,6 +209,10 @@ pub enum GitReason {
     HostKeyChanged,
     /// known_hosts marks the SSH server's key `@revoked`.
     HostKeyRevoked,
+    /// A server redirected to another host, which asked for the credentials.
+    RedirectRefused,
+    /// Credentials would have crossed the network in clear (plain http).
+    CleartextRefused,
     /// The remote branch does not exist.
     BranchMissing,
     /// Anything else in git.
@@ -262,6 +266,8 @@ impl Failure for BumpError {
                 GitReason::HostKeyUnknown => "host_key_unknown",
                 GitReason::HostKeyChanged => "host_key_changed",
                 GitReason::HostKeyRevoked => "host_key_revoked",
+                GitReason::RedirectRefused => "redirect_refused",
+                GitReason::CleartextRefused => "cleartext_credentials_refused",
                 GitReason::Network => "network_error",
                 GitReason::BranchMissing => "remote_branch_missing",
                 GitReason::Other => "git_error",

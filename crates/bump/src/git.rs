@@ -9,6 +9,10 @@
 //! * the credentials callback is called again after every 401, forever; it is bounded, and
 //!   tries a git credential helper first, then `GIT_TOKEN`/`GITHUB_TOKEN` (over SSH: the
 //!   keys of [`crate::ssh::key_sources`], each once);
+//! * libgit2 follows a redirect to another host and the credentials callback would answer
+//!   it: credentials are given only to the host of the URL tag-bump was given (a redirect
+//!   elsewhere that asks for them is refused, naming both hosts), never over plain `http`
+//!   unless `--insecure-http`, and fetches and pushes follow no off-site redirect at all;
 //! * libgit2 accepts any SSH host key unless told otherwise; the certificate callback checks
 //!   every one against `known_hosts` ([`crate::ssh::check_host_key`]) and leaves TLS
 //!   certificates to libgit2's own verification;
@@ -41,6 +45,8 @@ pub struct Transport {
     pub token_source: Option<&'static str>,
     /// `GIT_USER`.
     pub user: Option<String>,
+    /// Send credentials over plain `http://` (`--insecure-http`; warns).
+    pub cleartext: bool,
     /// SSH: the keys to offer and the known_hosts file.
     pub ssh: SshAuth,
 }
@@ -244,8 +250,16 @@ struct Calls {
     ssh: Cell<bool>,
     /// The SSH keys offered, as [`KeySource::describe`] names them.
     ssh_tried: RefCell<Vec<String>>,
-    /// The host key refusal, when the certificate callback refused one.
-    host_key: RefCell<Option<(GitReason, String)>>,
+    /// A refusal of the callbacks (host key, redirect, cleartext): its reason and message.
+    refused: RefCell<Option<(GitReason, String)>>,
+}
+
+/// The `host[:port]` of a URL, lowercased, without userinfo (None for paths, scp-like).
+fn authority(url: &str) -> Option<String> {
+    let (_, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    Some(host.to_ascii_lowercase())
 }
 
 fn classify(e: &git2::Error, calls: &Calls) -> GitReason {
@@ -316,6 +330,7 @@ impl Git {
         let calls = Calls::default();
         let mut fo = FetchOptions::new();
         fo.remote_callbacks(callbacks(transport, url, &calls, None));
+        fo.follow_redirects(git2::RemoteRedirect::None);
         let result = git2::build::RepoBuilder::new()
             .branch(branch)
             .fetch_options(fo)
@@ -394,6 +409,7 @@ impl Git {
             let mut r = self.git_remote(remote)?;
             let mut fo = FetchOptions::new();
             fo.remote_callbacks(callbacks(transport, &remote.url, &calls, None));
+            fo.follow_redirects(git2::RemoteRedirect::None);
             let refspec = match &remote.name {
                 Some(n) => format!("+refs/heads/{branch}:refs/remotes/{n}/{branch}"),
                 None => format!("refs/heads/{branch}"),
@@ -650,6 +666,7 @@ impl Git {
             let run = || -> Result<(), git2::Error> {
                 let mut r = self.git_remote(remote)?;
                 let mut po = PushOptions::new();
+                po.follow_redirects(git2::RemoteRedirect::None);
                 let mut cbs = callbacks(transport, &remote.url, &calls, Some(&rejected));
                 // What the server's hooks print ("remote: …") arrives on the sideband.
                 cbs.sideband_progress(|data| {
@@ -806,7 +823,7 @@ fn retryable(message: &str) -> bool {
 }
 
 fn git_error(transport: &Transport, action: String, e: &git2::Error, calls: &Calls) -> BumpError {
-    if let Some((reason, message)) = calls.host_key.borrow().clone() {
+    if let Some((reason, message)) = calls.refused.borrow().clone() {
         return BumpError::Git {
             action: transport.scrub(&action),
             message,
@@ -885,8 +902,33 @@ fn callbacks<'a>(
     let mut token_tried = false;
     let mut next_key = 0usize;
     let bound = MAX_CREDENTIAL_CALLS + transport.ssh.keys.len() as u32;
+    let home = authority(url);
     cbs.credentials(move |url, user_from_url, allowed| {
         count += 1;
+        if let (Some(home), Some(asking)) = (&home, authority(url))
+            && asking != *home
+        {
+            calls.refused.replace(Some((
+                GitReason::RedirectRefused,
+                format!(
+                    "{home} redirected to {asking}, which asked for credentials; they are only sent to {home} (use the URL the repository really lives at)"
+                ),
+            )));
+            return Err(git2::Error::from_str("redirect to another host refused"));
+        }
+        if url.starts_with("http://")
+            && allowed.contains(CredentialType::USER_PASS_PLAINTEXT)
+            && !transport.cleartext
+        {
+            calls.refused.replace(Some((
+                GitReason::CleartextRefused,
+                format!(
+                    "{} asks for credentials over plain http, where anyone on the network can read them; use https (or --insecure-http to send them anyway)",
+                    home.as_deref().unwrap_or("the remote")
+                ),
+            )));
+            return Err(git2::Error::from_str("cleartext credentials refused"));
+        }
         if count > bound {
             calls.auth_failed.set(true);
             return Err(git2::Error::from_str("authentication failed"));
@@ -955,7 +997,7 @@ fn callbacks<'a>(
         match transport.verify_host_key(target.as_ref(), host, hostkey.hostkey()) {
             Ok(()) => Ok(CertificateCheckStatus::CertificateOk),
             Err(refusal) => {
-                calls.host_key.replace(Some(refusal));
+                calls.refused.replace(Some(refusal));
                 Err(git2::Error::from_str("host key verification failed"))
             }
         }
@@ -1010,6 +1052,16 @@ pub fn remove_stale_locks(git_dir: &Path) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn authorities_compare_host_and_port() {
+        assert_eq!(
+            authority("https://u@Git.Example.com:8443/r.git").as_deref(),
+            Some("git.example.com:8443")
+        );
+        assert_eq!(authority("http://h/r?x=1").as_deref(), Some("h"));
+        assert_eq!(authority("/srv/r.git"), None);
+    }
 
     #[test]
     fn userinfo_and_tokens_never_show() {
