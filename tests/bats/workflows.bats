@@ -86,6 +86,25 @@ canary() {
   assert_output --partial 'idempotency key "rollout-7" was used for a different request'
 }
 
+@test "promotion-rollout apply with ROLLOUT_SIGNING_KEY: the decision is signed, the audit record keyed" {
+  promotion_consumer
+  ACT_EXTRA+=(--secret "ROLLOUT_SIGNING_KEY=0f1e2d3c4b5a69788796a5b4c3d2e1f0")
+  inputs "{\"mode\": \"apply\", \"step\": 25, \"idempotency_key\": \"rollout-8\", $GOVERNANCE}"
+  run rehearse workflow_dispatch promotion-rollout.yml
+  assert_success
+  assert_equal "$(canary)" 35
+  run json_get "$T/artifacts/rollout-1001-1/decision.json" 'd["signature"][:12]'
+  assert_output "hmac-sha256:"
+  run bash -c "git --git-dir '$REMOTE' show main:ops/registry.v1.json.audit.jsonl | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())[\"mac\"][:12])'"
+  assert_output "hmac-sha256:"
+  # the same chain checked with the key, from a clone of what the workflow pushed
+  git clone -q "$REMOTE" "$T/check"
+  ROLLOUT_SIGNING_KEY=0f1e2d3c4b5a69788796a5b4c3d2e1f0 run policy-apply verify \
+    --audit-log "$T/check/ops/registry.v1.json.audit.jsonl" --jq '[.ok, .keyed, .unkeyedRecords]' --compact
+  assert_success
+  assert_output '[true,true,0]'
+}
+
 @test "promotion-rollout apply without a key, review_in instead of a date: re-running the job replays" {
   promotion_consumer
   inputs '{"mode": "apply", "step": 25, "actor": "alice", "approval_ref": "CHG-1042", "rationale": "widen", "review_in": "14d"}'

@@ -16,6 +16,7 @@ pub fn tool(name: &str) -> Command {
         "ROLLOUT_JSON_ERRORS",
         "GITHUB_ACTIONS",
         "GITHUB_STEP_SUMMARY",
+        "ROLLOUT_SIGNING_KEY",
     ] {
         cmd.env_remove(var);
     }

@@ -1123,3 +1123,268 @@ fn random_sequences_keep_the_invariants() {
         }
     }
 }
+
+const SIGNING_KEY: &str = "k3y-0f-the-pipeline-0123456789";
+
+impl Fleet {
+    /// A decision made by hand (as a pull request could), generated at `generated`.
+    fn decision_at(&self, name: &str, generated: &str, valid_until: &str) -> String {
+        let d = json!({"schemaVersion": "v1", "kind": "gate-decision", "generatedAt": generated,
+                       "validUntil": valid_until, "traceId": "forged", "subject": null,
+                       "summary": {"decision": "promote", "reasonCodes": []}});
+        let p = self.path(name);
+        std::fs::write(&p, d.to_string()).unwrap();
+        p.display().to_string()
+    }
+
+    /// A decision made by gate-eval (signed when `key` is given).
+    fn gate_eval_decision(&self, name: &str, key: Option<&str>) -> String {
+        std::fs::write(
+            self.path("gates.yaml"),
+            "schemaVersion: v1\nkind: gates\ngates:\n  - id: ok\n    checks:\n      - {code: x_failed, assert: .ok == true}\n",
+        )
+        .unwrap();
+        std::fs::write(self.path("evidence.json"), r#"{"ok": true}"#).unwrap();
+        let mut c = tool("gate-eval");
+        c.current_dir(self.dir.path()).args([
+            "--gates",
+            "gates.yaml",
+            "-i",
+            "evidence.json",
+            "--now",
+            NOW,
+        ]);
+        if let Some(k) = key {
+            c.env("ROLLOUT_SIGNING_KEY", k);
+        }
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::write(self.path(name), &out.stdout).unwrap();
+        name.to_string()
+    }
+}
+
+#[test]
+fn a_hand_written_decision_expires_with_the_default_age_and_cannot_come_from_the_future() {
+    let f = Fleet::new(REGISTRY);
+    // generated two days ago, "valid" until 2099: the default --max-decision-age is 24h
+    let old = f.decision_at("old.json", "2026-11-19T08:00:00Z", "2099-01-01T00:00:00Z");
+    let args = with_gov(&["--intent", "resume", "-i", &old]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    refused(&f, &args, 3, "decision_too_old", "more than 1d ago");
+    let future = f.decision_at(
+        "future.json",
+        "2099-01-01T00:00:00Z",
+        "2099-01-02T00:00:00Z",
+    );
+    let args = with_gov(&["--intent", "resume", "-i", &future]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    refused(
+        &f,
+        &args,
+        2,
+        "decision_malformed",
+        "cannot come from the future",
+    );
+    // A wider age is the operator's choice, on the command line.
+    let mut c = f.cmd();
+    c.args([
+        "--intent",
+        "resume",
+        "-i",
+        &old,
+        "--max-decision-age",
+        "72h",
+    ])
+    .args(GOV);
+    c.assert().success();
+}
+
+#[test]
+fn with_a_signing_key_only_gate_evals_signed_decisions_are_acted_on() {
+    let f = Fleet::new(REGISTRY);
+    let signed = f.gate_eval_decision("signed.json", Some(SIGNING_KEY));
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(f.path(&signed)).unwrap()).unwrap();
+    assert!(
+        doc["signature"]
+            .as_str()
+            .unwrap()
+            .starts_with("hmac-sha256:")
+    );
+    let unsigned = f.gate_eval_decision("unsigned.json", None);
+    let doc_unsigned: Value =
+        serde_json::from_str(&std::fs::read_to_string(f.path(&unsigned)).unwrap()).unwrap();
+    assert!(
+        doc_unsigned.get("signature").is_none(),
+        "no key, no signature"
+    );
+    let forged = f.decision("promote", "2026-11-21T09:00:00Z", None);
+    let mut altered = doc.clone();
+    altered["validUntil"] = json!("2099-01-01T00:00:00Z");
+    std::fs::write(f.path("altered.json"), altered.to_string()).unwrap();
+
+    let keyed = |decision: &str, step: &str| {
+        let mut c = f.cmd();
+        c.env("ROLLOUT_SIGNING_KEY", SIGNING_KEY)
+            .args(["--intent", "expand", "--step", step, "-i", decision])
+            .args(GOV);
+        c
+    };
+    for (decision, reason, message) in [
+        (
+            forged.as_str(),
+            "decision_unsigned",
+            "the decision is not signed",
+        ),
+        (
+            unsigned.as_str(),
+            "decision_unsigned",
+            "the decision is not signed",
+        ),
+        (
+            "altered.json",
+            "decision_signature_invalid",
+            "altered after gate-eval signed it",
+        ),
+    ] {
+        assert_refused(
+            f.dir.path(),
+            keyed(decision, "5"),
+            "policy-apply",
+            3,
+            reason,
+            message,
+        );
+    }
+    // Another key: the signature does not match.
+    let mut c = keyed(&signed, "5");
+    c.env("ROLLOUT_SIGNING_KEY", "another-key-another-pipeline");
+    assert_refused(
+        f.dir.path(),
+        c,
+        "policy-apply",
+        3,
+        "decision_signature_invalid",
+        "signed with another key",
+    );
+    // A key too short to be a secret is a usage error, before anything is read.
+    let mut c = keyed(&signed, "5");
+    c.env("ROLLOUT_SIGNING_KEY", "short");
+    assert_refused(f.dir.path(), c, "policy-apply", 2, "usage", "at least 16");
+
+    // The signed decision: applied, and the record carries a mac.
+    keyed(&signed, "5").assert().success();
+    assert!(f.registry().contains("\"canaryPercent\": 30"));
+    let records = audit_lines(&f);
+    assert!(
+        records[0]["mac"]
+            .as_str()
+            .unwrap()
+            .starts_with("hmac-sha256:")
+    );
+    let mut v = f.verify();
+    v.env("ROLLOUT_SIGNING_KEY", SIGNING_KEY);
+    let out = v.output().unwrap();
+    let doc = json_out(&out);
+    assert_eq!(
+        (
+            doc["ok"].clone(),
+            doc["keyed"].clone(),
+            doc["unkeyedRecords"].clone()
+        ),
+        (json!(true), json!(true), json!(0))
+    );
+
+    // Someone with write access but no key edits the record and recomputes its hash: the
+    // chain verifies without the key, not with it, and the next apply refuses the log.
+    let log = f.path("registry.json.audit.jsonl");
+    let recompute = r#"
+import hashlib, json, sys
+path = sys.argv[1]
+records = [json.loads(l) for l in open(path)]
+records[0]["governance"]["actor"] = "mallory"
+body = {k: v for k, v in records[0].items() if k not in ("hash", "mac")}
+canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+records[0]["hash"] = "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+open(path, "w").write("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records))
+"#;
+    let ok = std::process::Command::new("python3")
+        .args(["-c", recompute])
+        .arg(&log)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let out = f.verify().output().unwrap();
+    assert_eq!(
+        json_out(&out)["ok"],
+        true,
+        "without the key the rewrite is not seen"
+    );
+    let mut v = f.verify();
+    v.env("ROLLOUT_SIGNING_KEY", SIGNING_KEY);
+    let out = v.output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json_out(&out)["firstBreak"]["reason"], "mac_invalid");
+    let again = f.gate_eval_decision("signed2.json", Some(SIGNING_KEY));
+    let mut c = keyed(&again, "5");
+    c.arg("--reuse-decision");
+    assert_refused(
+        f.dir.path(),
+        c,
+        "policy-apply",
+        3,
+        "audit_log_broken",
+        "mac is not this signing key's",
+    );
+}
+
+#[test]
+fn a_removed_record_is_noticed_by_verify_and_by_the_next_expand() {
+    let f = Fleet::new(REGISTRY);
+    for (name, step) in [("d1.json", "5"), ("d2.json", "10")] {
+        let d = f.decision_at(
+            name,
+            &format!("2026-11-21T07:5{}:00Z", step.len()),
+            "2026-11-21T09:00:00Z",
+        );
+        let mut c = f.cmd();
+        c.args(["--intent", "expand", "--step", step, "-i", &d])
+            .args(GOV);
+        c.assert().success();
+    }
+    assert!(f.registry().contains("\"canaryPercent\": 40"));
+    f.verify().assert().success();
+    // Delete the last record, as someone hiding a change would.
+    let log = f.path("registry.json.audit.jsonl");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let first = text.lines().next().unwrap();
+    std::fs::write(&log, format!("{first}\n")).unwrap();
+    let out = f.verify().output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v = json_out(&out);
+    assert_eq!(v["firstBreak"]["reason"], "registry_mismatch");
+    assert_eq!(v["registry"], "registry.json");
+    let m = v["firstBreak"]["message"].as_str().unwrap();
+    assert!(
+        m.contains("left the rollout at canary 30%, but the registry says canary 40%"),
+        "{m}"
+    );
+    // The next expand would reuse seq 2: refused, nothing written.
+    let d3 = f.decision_at("d3.json", "2026-11-21T07:58:00Z", "2026-11-21T09:00:00Z");
+    let args = with_gov(&["--intent", "expand", "--step", "5", "-i", &d3]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    refused(&f, &args, 3, "audit_state_mismatch", "a record was removed");
+    // An emergency rollback still works, and records the state as it is.
+    let mut c = f.cmd();
+    c.args(["--intent", "rollback", "--to-percent", "0"])
+        .args(GOV);
+    c.assert().success();
+    let records = audit_lines(&f);
+    assert_eq!(records[1]["rollout"]["before"]["canaryPercent"], 40);
+    f.verify().assert().success();
+}

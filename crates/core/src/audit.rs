@@ -5,6 +5,11 @@
 //! `hash` field. Editing, deleting, reordering or truncating a record breaks the chain at
 //! that point, and [`verify`] names the first record where it breaks.
 //!
+//! With a signing key ([`crate::sign`]) every record also carries `mac`, the HMAC of its
+//! `hash`: whoever can edit the log but lacks the key can no longer recompute the chain
+//! after an edit. `mac` is outside the hash (it is made from it). A log started before the
+//! key keeps its unkeyed records; from the first keyed record on, every record must be.
+//!
 //! Appending needs only the tail: [`tail`] reads the last record from the end of the file
 //! (constant cost whatever the log's size) and checks that it is intact, so a writer never
 //! extends a log whose end was damaged. The caller holds the log's lock while it appends.
@@ -17,14 +22,16 @@ use crate::error::CoreError;
 use crate::fsx::append_jsonl;
 use crate::hash::canonical_digest;
 use crate::jsonl::{ReverseLines, trim_line};
+use crate::sign::SigningKey;
 
 /// `prevHash` of the first record.
 pub const GENESIS: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 
-/// The hash a record must carry: canonical sha256 of the record without `hash`.
+/// The hash a record must carry: canonical sha256 of the record without `hash` and `mac`.
 pub fn record_hash(record: &Map<String, Value>) -> String {
     let mut body = record.clone();
     body.remove("hash");
+    body.remove("mac");
     canonical_digest(&Value::Object(body))
 }
 
@@ -35,6 +42,19 @@ pub struct Tail {
     pub seq: u64,
     /// `hash` of the last record ([`GENESIS`] for an empty log).
     pub hash: String,
+    /// The last record itself (None for an empty log).
+    pub last: Option<Map<String, Value>>,
+}
+
+/// A log that verifies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// How many records it holds.
+    pub records: u64,
+    /// How many of them, from the first, carry no `mac` (all of them without a key).
+    pub unkeyed: u64,
+    /// The last record (None for an empty log).
+    pub last: Option<Map<String, Value>>,
 }
 
 /// Why a log does not verify.
@@ -58,11 +78,13 @@ fn tail_error(path: &Path, message: String) -> CoreError {
 }
 
 /// Read and check the last record of `path` (constant cost). A missing or empty log is
-/// the genesis tail; a torn, malformed or edited last record is an error.
-pub fn tail(path: &Path) -> Result<Tail, CoreError> {
+/// the genesis tail; a torn, malformed or edited last record is an error, and so is, with
+/// `key`, a last record whose `mac` is not that key's.
+pub fn tail(path: &Path, key: Option<&SigningKey>) -> Result<Tail, CoreError> {
     let genesis = Tail {
         seq: 0,
         hash: GENESIS.to_string(),
+        last: None,
     };
     let meta = match std::fs::metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(genesis),
@@ -136,9 +158,20 @@ pub fn tail(path: &Path) -> Result<Tail, CoreError> {
                     format!("record {seq} is first in the file but not the genesis record"),
                 ));
             }
+            if let (Some(key), Some(mac)) = (key, record.get("mac").and_then(Value::as_str))
+                && !key.record_mac_matches(hash, mac)
+            {
+                return Err(tail_error(
+                    path,
+                    format!(
+                        "record {seq}'s mac is not this signing key's (the chain was recomputed, or the key changed)"
+                    ),
+                ));
+            }
             Ok(Tail {
                 seq,
                 hash: hash.to_string(),
+                last: Some(record),
             })
         }
         (Some(seq), Some(_)) => Err(tail_error(
@@ -152,12 +185,21 @@ pub fn tail(path: &Path) -> Result<Tail, CoreError> {
     }
 }
 
-/// Chain `record` after `tail` (sets `seq`, `prevHash`, `hash`) and return it.
-pub fn seal(mut record: Map<String, Value>, tail: &Tail) -> Map<String, Value> {
+/// Chain `record` after `tail` (sets `seq`, `prevHash`, `hash`, and with `key` its `mac`)
+/// and return it.
+pub fn seal(
+    mut record: Map<String, Value>,
+    tail: &Tail,
+    key: Option<&SigningKey>,
+) -> Map<String, Value> {
     record.insert("seq".into(), Value::from(tail.seq + 1));
     record.insert("prevHash".into(), Value::String(tail.hash.clone()));
     record.remove("hash");
+    record.remove("mac");
     let hash = record_hash(&record);
+    if let Some(key) = key {
+        record.insert("mac".into(), Value::String(key.record_mac(&hash)));
+    }
     record.insert("hash".into(), Value::String(hash));
     record
 }
@@ -167,14 +209,19 @@ pub fn append(path: &Path, sealed: &Map<String, Value>) -> Result<(), CoreError>
     append_jsonl(path, &Value::Object(sealed.clone()))
 }
 
-/// Verify a whole log; returns the number of records, or the first break.
-pub fn verify(path: &Path) -> Result<Result<u64, Break>, CoreError> {
+/// Verify a whole log; returns what verified, or the first break. With `key`, a `mac` that
+/// is not the key's breaks the chain (`mac_invalid`), and so does a record without one
+/// after a keyed record (`unkeyed_record`).
+pub fn verify(path: &Path, key: Option<&SigningKey>) -> Result<Result<Verified, Break>, CoreError> {
     let bytes = std::fs::read(path).map_err(|e| CoreError::Unreadable {
         origin: path.display().to_string(),
         source: e,
     })?;
     let mut prev_hash = GENESIS.to_string();
     let mut expected = 1u64;
+    let mut unkeyed = 0u64;
+    let mut keyed = false;
+    let mut last = None;
     let complete = bytes.is_empty() || bytes.last() == Some(&b'\n');
     let lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
     let count = lines.len();
@@ -250,10 +297,35 @@ pub fn verify(path: &Path) -> Result<Result<u64, Break>, CoreError> {
                 format!("record {expected}: its content does not match its hash (edited)"),
             );
         }
+        match (record.get("mac").and_then(Value::as_str), key) {
+            (Some(mac), Some(key)) if !key.record_mac_matches(&hash, mac) => {
+                return brk(
+                    "mac_invalid",
+                    format!(
+                        "record {expected}: its mac is not this signing key's (the chain was recomputed after an edit, or the key is another)"
+                    ),
+                );
+            }
+            (Some(_), _) => keyed = true,
+            (None, Some(_)) if keyed => {
+                return brk(
+                    "unkeyed_record",
+                    format!(
+                        "record {expected}: no mac, after keyed records (written or rewritten without the key)"
+                    ),
+                );
+            }
+            (None, _) => unkeyed += 1,
+        }
         prev_hash = hash;
         expected += 1;
+        last = Some(record);
     }
-    Ok(Ok(expected - 1))
+    Ok(Ok(Verified {
+        records: expected - 1,
+        unkeyed,
+        last,
+    }))
 }
 
 #[cfg(test)]
@@ -264,12 +336,12 @@ mod tests {
     fn write_log(dir: &Path, n: u64) -> std::path::PathBuf {
         let p = dir.join("audit.jsonl");
         for i in 0..n {
-            let t = tail(&p).unwrap();
+            let t = tail(&p, None).unwrap();
             let rec = json!({"intent": "expand", "n": i})
                 .as_object()
                 .unwrap()
                 .clone();
-            append(&p, &seal(rec, &t)).unwrap();
+            append(&p, &seal(rec, &t, None)).unwrap();
         }
         p
     }
@@ -278,10 +350,13 @@ mod tests {
     fn a_chain_verifies_and_its_tail_is_cheap() {
         let dir = tempfile::tempdir().unwrap();
         let p = write_log(dir.path(), 5);
-        assert_eq!(verify(&p).unwrap(), Ok(5));
-        let t = tail(&p).unwrap();
+        assert_eq!(verify(&p, None).unwrap().unwrap().records, 5);
+        let t = tail(&p, None).unwrap();
         assert_eq!(t.seq, 5);
-        assert_eq!(tail(&dir.path().join("none.jsonl")).unwrap().hash, GENESIS);
+        assert_eq!(
+            tail(&dir.path().join("none.jsonl"), None).unwrap().hash,
+            GENESIS
+        );
     }
 
     fn lines(p: &Path) -> Vec<String> {
@@ -307,28 +382,33 @@ mod tests {
         let mut edited = orig.clone();
         edited[1] = edited[1].replace("\"n\":1", "\"n\":9");
         write(&edited, true);
-        assert_eq!(verify(&p).unwrap().unwrap_err().reason, "edited");
+        assert_eq!(verify(&p, None).unwrap().unwrap_err().reason, "edited");
 
         let mut gone = orig.clone();
         gone.remove(1);
         write(&gone, true);
-        let b = verify(&p).unwrap().unwrap_err();
+        let b = verify(&p, None).unwrap().unwrap_err();
         assert_eq!((b.reason, b.line), ("missing_record", 2));
 
         let mut swapped = orig.clone();
         swapped.swap(1, 2);
         write(&swapped, true);
-        assert_eq!(verify(&p).unwrap().unwrap_err().reason, "reordered");
+        assert_eq!(verify(&p, None).unwrap().unwrap_err().reason, "reordered");
 
         write(&orig[..3], false);
-        assert_eq!(verify(&p).unwrap().unwrap_err().reason, "truncated");
-        assert!(tail(&p).unwrap_err().to_string().contains("truncated"));
+        assert_eq!(verify(&p, None).unwrap().unwrap_err().reason, "truncated");
+        assert!(
+            tail(&p, None)
+                .unwrap_err()
+                .to_string()
+                .contains("truncated")
+        );
 
         let mut torn = orig.clone();
         torn[3] = torn[3][..20].to_string();
         write(&torn, true);
-        assert_eq!(verify(&p).unwrap().unwrap_err().reason, "malformed");
-        assert!(tail(&p).is_err());
+        assert_eq!(verify(&p, None).unwrap().unwrap_err().reason, "malformed");
+        assert!(tail(&p, None).is_err());
 
         // The tail itself is intact, but record 3's prevHash no longer matches record 2.
         write(
@@ -340,8 +420,65 @@ mod tests {
             true,
         );
         assert!(
-            tail(&p).is_err(),
+            tail(&p, None).is_err(),
             "record 4 must not follow an edited record 3"
         );
+    }
+
+    #[test]
+    fn a_keyed_chain_cannot_be_recomputed_without_the_key() {
+        let key = SigningKey::from_env_value(Some("0123456789abcdef0123"))
+            .unwrap()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("audit.jsonl");
+        // two records from before the key, two with it
+        for i in 0..4 {
+            let k = (i >= 2).then_some(&key);
+            let t = tail(&p, k).unwrap();
+            let rec = json!({"n": i}).as_object().unwrap().clone();
+            append(&p, &seal(rec, &t, k)).unwrap();
+        }
+        let v = verify(&p, Some(&key)).unwrap().unwrap();
+        assert_eq!((v.records, v.unkeyed), (4, 2));
+        assert_eq!(v.last.unwrap()["n"], 3);
+        let orig = std::fs::read_to_string(&p).unwrap();
+        let parse = |text: &str| -> Vec<Map<String, Value>> {
+            text.lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect()
+        };
+        let write = |records: &[Map<String, Value>]| {
+            let text: String = records
+                .iter()
+                .map(|r| format!("{}\n", Value::Object(r.clone())))
+                .collect();
+            std::fs::write(&p, text).unwrap();
+        };
+        // Rewrite record 3 and recompute every hash after it, as anyone could without the
+        // key: the hashes chain again, the macs do not.
+        let mut records = parse(&orig);
+        records[2].insert("n".into(), json!(99));
+        let mut prev = records[1]["hash"].as_str().unwrap().to_string();
+        for r in &mut records[2..] {
+            r.insert("prevHash".into(), json!(prev));
+            let h = record_hash(r);
+            r.insert("hash".into(), json!(h));
+            prev = h;
+        }
+        write(&records);
+        assert!(
+            verify(&p, None).unwrap().is_ok(),
+            "without the key it verifies"
+        );
+        let b = verify(&p, Some(&key)).unwrap().unwrap_err();
+        assert_eq!((b.reason, b.line), ("mac_invalid", 3));
+        assert!(tail(&p, Some(&key)).is_err());
+        // Dropping the last record's mac (it is outside the hash): unkeyed after keyed.
+        let mut records = parse(&orig);
+        records[3].remove("mac");
+        write(&records);
+        let b = verify(&p, Some(&key)).unwrap().unwrap_err();
+        assert_eq!((b.reason, b.line), ("unkeyed_record", 4));
     }
 }

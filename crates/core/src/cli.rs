@@ -77,7 +77,7 @@ impl LockArgs {
 }
 
 /// The parts of the process environment the contract depends on, read once at the edge.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Env {
     /// `GITHUB_ACTIONS=true`: print workflow commands for errors and warnings.
     pub github_actions: bool,
@@ -85,6 +85,29 @@ pub struct Env {
     pub step_summary: Option<PathBuf>,
     /// `ROLLOUT_JSON_ERRORS` is set to a true value.
     pub json_errors: bool,
+    /// `ROLLOUT_SIGNING_KEY` (see [`crate::sign`]): the key, none, or why it is unusable.
+    pub signing_key: Result<Option<crate::sign::SigningKey>, String>,
+}
+
+impl Default for Env {
+    fn default() -> Self {
+        Env {
+            github_actions: false,
+            step_summary: None,
+            json_errors: false,
+            signing_key: Ok(None),
+        }
+    }
+}
+
+impl Env {
+    /// The signing key, or the usage error of an unusable one.
+    pub fn signing_key(&self) -> Result<Option<&crate::sign::SigningKey>, CoreError> {
+        match &self.signing_key {
+            Ok(key) => Ok(key.as_ref()),
+            Err(message) => Err(CoreError::usage(message.clone())),
+        }
+    }
 }
 
 impl Env {
@@ -101,6 +124,7 @@ impl Env {
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
             json_errors: truthy("ROLLOUT_JSON_ERRORS"),
+            signing_key: crate::sign::SigningKey::from_env().map_err(|e| e.to_string()),
         }
     }
 }

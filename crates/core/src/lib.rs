@@ -42,6 +42,7 @@ pub mod jsonl;
 pub mod oci;
 pub mod output;
 pub mod pattern;
+pub mod sign;
 pub mod summary;
 pub mod time;
 pub mod trace;

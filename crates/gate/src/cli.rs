@@ -211,9 +211,13 @@ pub fn run(cli: &Cli, env: &Env) -> Result<u8, GateError> {
             .collect::<IndexMap<_, _>>(),
         summary: summary_doc,
         gates,
+        signature: None,
     };
-    let doc = serde_json::to_value(&decision)
+    let mut doc = serde_json::to_value(&decision)
         .map_err(|e| rollout_core::CoreError::usage(e.to_string()))?;
+    if let Some(key) = env.signing_key()? {
+        key.sign_in_place(&mut doc);
+    }
 
     // 4. Persist, summarise, print.
     if let Some(path) = &cli.state_file {

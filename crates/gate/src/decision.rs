@@ -299,6 +299,10 @@ pub struct GateDecision {
     pub summary: Summary,
     /// Every gate and check.
     pub gates: Vec<GateResult>,
+    /// `hmac-sha256:HEX` over the document without this field, when ROLLOUT_SIGNING_KEY is
+    /// set (policy-apply then requires it); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 fn show(v: &Option<Value>) -> String {

@@ -123,9 +123,9 @@ pub struct Cli {
     /// Furthest --review-by allowed from now.
     #[arg(long, value_name = "DURATION", default_value = "90d")]
     pub max_review_window: String,
-    /// Oldest decision (generatedAt) accepted.
-    #[arg(long, value_name = "DURATION")]
-    pub max_decision_age: Option<String>,
+    /// Oldest decision (generatedAt) accepted, whatever its validUntil says.
+    #[arg(long, value_name = "DURATION", default_value = "24h")]
+    pub max_decision_age: String,
     /// The hash-chained audit log (default: REGISTRY.audit.jsonl).
     #[arg(long, value_name = "FILE")]
     pub audit_log: Option<PathBuf>,
@@ -170,6 +170,13 @@ pub enum Command {
         /// The audit log.
         #[arg(long, value_name = "FILE")]
         audit_log: PathBuf,
+        /// The registry the log's last record must describe (default: the log's name
+        /// without .audit.jsonl, when that file exists).
+        #[arg(long, value_name = "FILE")]
+        registry: Option<PathBuf>,
+        /// JSON pointer of the rollout object in the registry.
+        #[arg(long, value_name = "PTR", default_value = "/policy/autonomous/rollout")]
+        rollout_pointer: String,
     },
 }
 
@@ -225,8 +232,21 @@ fn bad(flag: &'static str, value: impl ToString, message: &str) -> PolicyError {
 pub fn run(cli: &Cli, env: &Env, fault: Option<Fault>) -> Result<u8, PolicyError> {
     let now = resolve_now(cli.common.now.as_deref())?;
     let output = cli.common.output(now)?;
-    if let Some(Command::Verify { audit_log }) = &cli.command {
-        return verify(audit_log, now, &output);
+    let signing_key = env.signing_key()?;
+    if let Some(Command::Verify {
+        audit_log,
+        registry,
+        rollout_pointer,
+    }) = &cli.command
+    {
+        return verify(
+            audit_log,
+            registry.as_deref(),
+            rollout_pointer,
+            signing_key,
+            now,
+            &output,
+        );
     }
     let registry_path = cli.registry.clone().unwrap_or_default();
     let intent = cli.intent.unwrap_or(Intent::Pause);
@@ -268,11 +288,7 @@ pub fn run(cli: &Cli, env: &Env, fault: Option<Fault>) -> Result<u8, PolicyError
         None => parse_timestamp(review_text)?,
     };
     let window = Duration::parse(&cli.max_review_window)?;
-    let max_decision_age = cli
-        .max_decision_age
-        .as_deref()
-        .map(Duration::parse)
-        .transpose()?;
+    let max_decision_age = Some(Duration::parse(&cli.max_decision_age)?);
     let lock_timeout = cli.lock.timeout()?;
     for (flag, ptr) in [
         ("--rollout-pointer", &cli.rollout_pointer),
@@ -356,7 +372,7 @@ pub fn run(cli: &Cli, env: &Env, fault: Option<Fault>) -> Result<u8, PolicyError
         }
         Some(lock)
     };
-    let tail = store::tail(&paths)?;
+    let tail = store::tail(&paths, signing_key)?;
     if let Some(key) = &idempotency_key
         && let Some(entry) = store::lookup(&paths, key)?
     {
@@ -382,13 +398,18 @@ pub fn run(cli: &Cli, env: &Env, fault: Option<Fault>) -> Result<u8, PolicyError
 
     // 3. Decision and time checks.
     let decision = match &decision_doc {
-        Some((doc, origin)) if intent.needs_decision() => Some(rules::check_decision(
-            doc,
-            origin,
-            now,
-            cli.subject.as_deref(),
-            max_decision_age,
-        )?),
+        Some((doc, origin)) if intent.needs_decision() => {
+            if let Some(key) = signing_key {
+                rules::check_signature(doc, origin, key)?;
+            }
+            Some(rules::check_decision(
+                doc,
+                origin,
+                now,
+                cli.subject.as_deref(),
+                max_decision_age,
+            )?)
+        }
         Some((doc, origin)) => Some(
             rules::check_decision(doc, origin, now, None, None).unwrap_or_else(|_| {
                 // rollback and pause accept any decision; record what it says.
@@ -435,6 +456,12 @@ pub fn run(cli: &Cli, env: &Env, fault: Option<Fault>) -> Result<u8, PolicyError
     jsonedit::check(&text, &origin)?;
     let registry: Value = rollout_core::input::parse_json(text.as_bytes(), &origin)?;
     let before = rules::read_rollout(&registry, &cli.rollout_pointer, &origin)?;
+    if intent.needs_decision()
+        && let Some(last) = &tail.last
+        && store::describes(last, &paths)
+    {
+        rules::check_continuity(last, before)?;
+    }
     let after = rules::next_state(intent, before, step, cli.to_percent)?;
     let governance = Governance {
         actor: request.actor.clone(),
@@ -512,7 +539,7 @@ pub fn run(cli: &Cli, env: &Env, fault: Option<Fault>) -> Result<u8, PolicyError
         hash: String::new(),
     };
     let unsealed: Map<String, Value> = to_value(&record).as_object().cloned().unwrap_or_default();
-    let sealed = audit::seal(unsealed, &tail);
+    let sealed = audit::seal(unsealed, &tail, signing_key);
 
     if cli.dry_run {
         let mut shown = Value::Object(sealed);
@@ -580,14 +607,44 @@ fn markdown(record: &Value) -> String {
 
 fn verify(
     path: &std::path::Path,
+    registry: Option<&std::path::Path>,
+    rollout_pointer: &str,
+    key: Option<&rollout_core::sign::SigningKey>,
     now: jiff::Timestamp,
     output: &Output,
 ) -> Result<u8, PolicyError> {
-    let result = audit::verify(path)?;
-    let (records, first_break) = match result {
-        Ok(n) => (n, None),
+    // The registry the chain ends in: named, or the default REGISTRY.audit.jsonl's.
+    let registry = match registry {
+        Some(r) => Some(r.to_path_buf()),
+        None => path
+            .to_str()
+            .and_then(|p| p.strip_suffix(".audit.jsonl"))
+            .map(PathBuf::from)
+            .filter(|r| r.is_file()),
+    };
+    let (records, unkeyed, first_break) = match audit::verify(path, key)? {
+        Ok(v) => {
+            let mismatch = match (&registry, &v.last) {
+                (Some(r), Some(last)) => {
+                    let (bytes, _) = store::read_registry(r)?;
+                    let origin = r.display().to_string();
+                    let doc = rollout_core::input::parse_json(&bytes, &origin)?;
+                    let current = rules::read_rollout(&doc, rollout_pointer, &origin)?;
+                    rules::check_continuity(last, current).err()
+                }
+                _ => None,
+            };
+            let brk = mismatch.map(|e| ChainBreak {
+                line: v.records,
+                expected_seq: v.records + 1,
+                reason: "registry_mismatch".into(),
+                message: e.to_string(),
+            });
+            (v.records, v.unkeyed, brk)
+        }
         Err(b) => (
             b.expected_seq - 1,
+            0,
             Some(ChainBreak {
                 line: b.line,
                 expected_seq: b.expected_seq,
@@ -604,6 +661,9 @@ fn verify(
         verified_at: format_timestamp(now),
         ok,
         records,
+        keyed: key.is_some(),
+        unkeyed_records: if key.is_some() { unkeyed } else { records },
+        registry: registry.map(|r| r.display().to_string()),
         first_break,
     };
     output.emit(&to_value(&doc))?;

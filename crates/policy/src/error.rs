@@ -62,6 +62,34 @@ pub enum PolicyError {
         /// The limit.
         max_age: String,
     },
+    /// A signing key is set and the decision carries no signature.
+    #[error(
+        "{origin}: the decision is not signed, and ROLLOUT_SIGNING_KEY is set: only a gate-eval run with the same key makes decisions policy-apply acts on"
+    )]
+    DecisionUnsigned {
+        /// Where the decision came from.
+        origin: String,
+    },
+    /// The decision's signature is not the key's over its content.
+    #[error(
+        "{origin}: the decision's signature does not match (it was altered after gate-eval signed it, or signed with another key)"
+    )]
+    DecisionSignatureInvalid {
+        /// Where the decision came from.
+        origin: String,
+    },
+    /// The audit log's last record does not describe the registry's rollout state.
+    #[error(
+        "the audit log's last record (seq {seq}) left the rollout at {recorded}, but the registry says {current}: a record was removed or the rollout was changed outside policy-apply (policy-apply verify shows where; a rollback or pause records the state as it is)"
+    )]
+    AuditStateMismatch {
+        /// The last record's seq.
+        seq: u64,
+        /// The state it recorded.
+        recorded: String,
+        /// The registry's state.
+        current: String,
+    },
     /// The decision is for another subject.
     #[error("the decision is for subject {decision:?}, not {wanted:?}")]
     DecisionSubjectMismatch {
@@ -199,6 +227,9 @@ impl Failure for PolicyError {
             E::DecisionNotPromote { .. } => "decision_not_promote",
             E::DecisionExpired { .. } => "decision_expired",
             E::DecisionTooOld { .. } => "decision_too_old",
+            E::DecisionUnsigned { .. } => "decision_unsigned",
+            E::DecisionSignatureInvalid { .. } => "decision_signature_invalid",
+            E::AuditStateMismatch { .. } => "audit_state_mismatch",
             E::DecisionSubjectMismatch { .. } => "decision_subject_mismatch",
             E::DecisionMalformed { .. } => "decision_malformed",
             E::BadValue { .. } => "argument_invalid",

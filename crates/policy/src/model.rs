@@ -259,6 +259,12 @@ pub struct AuditVerification {
     pub ok: bool,
     /// Records that verify (from the start).
     pub records: u64,
+    /// Whether a signing key checked the records' macs.
+    pub keyed: bool,
+    /// Records, from the first, that carry no mac (with no key: every record).
+    pub unkeyed_records: u64,
+    /// The registry whose rollout state the last record was checked against, or null.
+    pub registry: Option<String>,
     /// The first break, or null.
     pub first_break: Option<ChainBreak>,
 }

@@ -213,6 +213,55 @@ pub fn check_review_by(
     Ok(())
 }
 
+/// How far a decision's `generatedAt` may be ahead of this run's clock (runners' clocks
+/// differ by a little; a decision from next year is made up).
+pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
+
+/// With a signing key, a decision must carry that key's signature over its content.
+pub fn check_signature(
+    doc: &Value,
+    origin: &str,
+    key: &rollout_core::sign::SigningKey,
+) -> Result<(), PolicyError> {
+    match key.check(doc) {
+        rollout_core::sign::Signature::Valid => Ok(()),
+        rollout_core::sign::Signature::Missing => Err(PolicyError::DecisionUnsigned {
+            origin: origin.to_string(),
+        }),
+        rollout_core::sign::Signature::Invalid => Err(PolicyError::DecisionSignatureInvalid {
+            origin: origin.to_string(),
+        }),
+    }
+}
+
+/// The rollout state the audit log's last record left must be the registry's now: a
+/// removed record or a change made outside policy-apply shows here.
+pub fn check_continuity(
+    last: &serde_json::Map<String, Value>,
+    current: RolloutState,
+) -> Result<(), PolicyError> {
+    let recorded = last
+        .get("rollout")
+        .and_then(|r| r.get("after"))
+        .and_then(|a| serde_json::from_value::<RolloutState>(a.clone()).ok());
+    match recorded {
+        Some(recorded) if recorded != current => Err(PolicyError::AuditStateMismatch {
+            seq: last.get("seq").and_then(Value::as_u64).unwrap_or(0),
+            recorded: describe_state(recorded),
+            current: describe_state(current),
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn describe_state(s: RolloutState) -> String {
+    format!(
+        "canary {}%{}",
+        s.canary_percent,
+        if s.manual_pause { ", paused" } else { "" }
+    )
+}
+
 /// Bind a decision to this mutation: a fresh `promote` gate-decision for the right subject.
 pub fn check_decision(
     doc: &Value,
@@ -261,6 +310,13 @@ pub fn check_decision(
             valid_until: format_timestamp(until),
             now: format_timestamp(now),
         });
+    }
+    if generated.as_second() > now.as_second() + MAX_CLOCK_SKEW_SECS {
+        return Err(malformed(&format!(
+            "generatedAt {} is later than now ({}): a decision cannot come from the future",
+            format_timestamp(generated),
+            format_timestamp(now)
+        )));
     }
     if let Some(max) = max_age
         && now.as_second() - generated.as_second() > max.as_secs()

@@ -74,6 +74,8 @@ pub struct Paths {
     pub keys: PathBuf,
     /// The pending journal.
     pub pending: PathBuf,
+    /// The audit log is the registry's own (`REGISTRY.audit.jsonl`, no `--audit-log`).
+    pub default_audit: bool,
 }
 
 fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
@@ -85,8 +87,10 @@ fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
 impl Paths {
     /// The files for `registry`, with the audit log at `audit` or beside the registry.
     pub fn new(registry: &Path, audit: Option<&Path>) -> Paths {
+        let default_audit = audit.is_none();
         let audit = audit.map_or_else(|| with_suffix(registry, ".audit.jsonl"), Path::to_path_buf);
         Paths {
+            default_audit,
             registry: registry.to_path_buf(),
             keys: with_suffix(&audit, ".keys"),
             audit,
@@ -193,11 +197,38 @@ fn write_key(
     Ok(())
 }
 
-/// The audit log's tail, or the refusal to extend a damaged log.
-pub fn tail(paths: &Paths) -> Result<Tail, PolicyError> {
-    audit::tail(&paths.audit).map_err(|e| PolicyError::AuditBroken {
+/// The audit log's tail, or the refusal to extend a damaged log (with a key: one whose
+/// last mac is not the key's).
+pub fn tail(
+    paths: &Paths,
+    key: Option<&rollout_core::sign::SigningKey>,
+) -> Result<Tail, PolicyError> {
+    audit::tail(&paths.audit, key).map_err(|e| PolicyError::AuditBroken {
         message: e.to_string(),
     })
+}
+
+/// Whether an audit record is about this registry: its `registry.path` names the same
+/// file (symlinks resolved, relative to the working directory as when it was written), or
+/// the log is this registry's own default one.
+pub fn describes(record: &serde_json::Map<String, serde_json::Value>, paths: &Paths) -> bool {
+    if paths.default_audit {
+        return true;
+    }
+    let Some(path) = record
+        .get("registry")
+        .and_then(|r| r.get("path"))
+        .and_then(serde_json::Value::as_str)
+    else {
+        return false;
+    };
+    match (
+        std::fs::canonicalize(path),
+        std::fs::canonicalize(&paths.registry),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// A mutation ready to be made durable.
@@ -273,7 +304,7 @@ pub fn recover(paths: &Paths) -> Result<Option<String>, PolicyError> {
     let (_, current) = read_registry(&paths.registry)?;
     if current == after {
         repair_torn_append(paths, &record)?;
-        let t = tail(paths)?;
+        let t = tail(paths, None)?;
         let seq = record.get("seq").and_then(Value::as_u64).unwrap_or(0);
         if t.seq + 1 == seq
             && Some(t.hash.as_str()) == record.get("prevHash").and_then(Value::as_str)

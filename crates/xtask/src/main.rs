@@ -107,6 +107,10 @@ the Markdown summary is appended to this file (unless \fB\-\-no\-step\-summary\f
 \fBGITHUB_ACTIONS\fR
 when \fBtrue\fR, errors and warnings are also printed as \fB::error::\fR and \fB::warning::\fR
 workflow commands
+.TP
+\fBROLLOUT_SIGNING_KEY\fR
+a secret of at least 16 bytes: gate\-eval signs its decisions with it, policy\-apply acts only
+on decisions it signed and keys its audit records (see policy\-apply(1)); other tools ignore it
 .SH LIMITS
 A JSON or YAML document is at most 64 MiB (a prune\-plan versions listing, which is streamed,
 512 MiB), a JSONL record at most 1 MiB, nesting at most 128 levels; a YAML file may expand through aliases to at most 1,000,000 nodes. Larger or
