@@ -1117,3 +1117,72 @@ fn a_rewrite_then_check_is_clean_and_counts_add_up() {
         );
     }
 }
+
+#[test]
+fn files_git_tracks_are_read_whatever_ignore_files_say() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let pin =
+        |digest: &str| format!("image: ghcr.io/glitchwerks/claude-runtime-fix@sha256:{digest}\n");
+    std::fs::create_dir_all(d.join("deploy")).unwrap();
+    std::fs::write(d.join("deploy/prod.yaml"), pin(FIX)).unwrap();
+    // a committed .ignore (ripgrep's) hiding deploy/, a .gitignore hiding *.generated.yaml,
+    // and a generated file that is tracked all the same (git add -f)
+    std::fs::write(d.join(".ignore"), "deploy/\n").unwrap();
+    std::fs::write(d.join(".gitignore"), "*.generated.yaml\n").unwrap();
+    std::fs::write(d.join("app.generated.yaml"), pin(REVIEW)).unwrap();
+    git(d, &["init", "-q", "-b", "main"]);
+    git(d, &["add", "-A"]);
+    git(d, &["add", "-f", "app.generated.yaml"]);
+    git(d, &["commit", "-qm", "seed"]);
+    // untracked and git-ignored: not this repository's content
+    std::fs::write(d.join("local.generated.yaml"), pin(EXPLAIN)).unwrap();
+    let run = |args: &[&str]| {
+        let out = tool("digest-pin")
+            .current_dir(d)
+            .args(["--now", NOW, "--compact"])
+            .args(args)
+            .output()
+            .unwrap();
+        (out.status.code(), json_out(&out))
+    };
+
+    let (code, scan) = run(&["scan", "--jq", "[.references[].file] | unique"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        scan,
+        serde_json::json!(["app.generated.yaml", "deploy/prod.yaml"])
+    );
+    // --respect-ignore: the ignore files hide tracked files too (the walker's own rules)
+    let (_, scan) = run(&[
+        "scan",
+        "--respect-ignore",
+        "--jq",
+        "[.references[].file] | unique",
+    ]);
+    assert_eq!(scan, serde_json::json!([]));
+
+    // The drift check and the rewrite see deploy/prod.yaml.
+    let (code, report) = run(&[
+        "--check",
+        "--set",
+        &format!("claude-runtime-fix=sha256:{NEW_FIX}"),
+        "--jq",
+        "[.changes[].file]",
+    ]);
+    assert_eq!(code, Some(1), "{report}");
+    assert_eq!(
+        report,
+        serde_json::json!(["app.generated.yaml", "deploy/prod.yaml"])
+    );
+    let (code, _) = run(&["--set", &format!("claude-runtime-fix=sha256:{NEW_FIX}")]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        std::fs::read_to_string(d.join("deploy/prod.yaml")).unwrap(),
+        pin(NEW_FIX)
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.join("local.generated.yaml")).unwrap(),
+        pin(EXPLAIN)
+    );
+}

@@ -75,6 +75,9 @@ pub struct SelectArgs {
     /// Skip walked files whose path matches a glob (repeatable).
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
+    /// Also skip what .ignore and .gitignore name among the files git tracks.
+    #[arg(long)]
+    pub respect_ignore: bool,
 }
 
 /// Promote and roll back image digest pins across files, counted and all-or-nothing.
@@ -238,6 +241,7 @@ fn selection(select: &SelectArgs) -> Result<Selection, PinError> {
         paths,
         include: walk::globs("--include", &select.include)?,
         exclude: walk::globs("--exclude", &select.exclude)?,
+        respect_ignore: select.respect_ignore,
     })
 }
 

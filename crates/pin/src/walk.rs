@@ -1,7 +1,12 @@
 //! Which files a run reads, and reading them.
 //!
-//! Directories are walked with ripgrep's walker: `.gitignore` (and `.ignore`) rules hold,
-//! hidden directories such as `.github/` are read, `.git/` is not, nor is a directory
+//! Directories are walked with ripgrep's walker, and every file git tracks is read whatever
+//! ignore files say: a committed `.ignore` or `.gitignore` naming `deploy/` must not hide
+//! `deploy/prod.yaml` from a rewrite, a drift check or the scan `prune-plan` protects
+//! digests with. For untracked files `.gitignore` holds (as in git: it only ever applies to
+//! untracked files); ripgrep's `.ignore` files only with `--respect-ignore`, which also lets
+//! both hide tracked files (the tracked list comes from the repository's index, read with
+//! libgit2, which runs nothing). Hidden directories such as `.github/` are read, `.git/` is not, nor is a directory
 //! holding a `.git` of its own (another repository checked out inside this one, such as a
 //! tool's source in a CI workspace: reported as skipped). Symbolic links are never
 //! followed in a walk (they are reported); a path named on the command line is resolved,
@@ -57,6 +62,8 @@ pub struct Selection {
     pub include: Option<GlobSet>,
     /// `--exclude` globs.
     pub exclude: Option<GlobSet>,
+    /// `--respect-ignore`: ignore files may hide tracked files too, and `.ignore` counts.
+    pub respect_ignore: bool,
 }
 
 /// Compile `--include`/`--exclude` globs.
@@ -153,7 +160,7 @@ fn walk(
     let walker = ignore::WalkBuilder::new(dir)
         .hidden(false)
         .parents(true)
-        .ignore(true)
+        .ignore(sel.respect_ignore)
         .git_ignore(true)
         .git_global(false)
         .git_exclude(true)
@@ -239,13 +246,63 @@ fn walk(
             abs: entry.into_path(),
         });
     }
-    for p in nested.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+    let nested_dirs: Vec<PathBuf> = nested.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if !sel.respect_ignore {
+        let found: std::collections::HashSet<PathBuf> =
+            files.iter().map(|c| c.abs.clone()).collect();
+        for abs in tracked_files(dir) {
+            if found.contains(&abs) || nested_dirs.iter().any(|n| abs.starts_with(n)) {
+                continue;
+            }
+            // what git tracks as a regular file and the work tree still holds as one
+            if !std::fs::symlink_metadata(&abs).is_ok_and(|m| m.is_file()) {
+                continue;
+            }
+            let r = rel(&sel.root, &abs);
+            let name = abs.file_name().unwrap_or_default().to_string_lossy();
+            if name.starts_with(rollout_core::fsx::TEMP_PREFIX)
+                || sel.include.as_ref().is_some_and(|g| !g.is_match(&r))
+                || sel.exclude.as_ref().is_some_and(|g| g.is_match(&r))
+            {
+                continue;
+            }
+            files.push(Candidate { rel: r, abs });
+        }
+    }
+    for p in nested_dirs {
         skipped.push(Skipped {
             file: rel(&sel.root, &p),
             reason: "nested_repository",
         });
     }
     Ok(())
+}
+
+/// The regular files (not links, not submodules) the index of the repository holding `dir`
+/// tracks below `dir`, as absolute paths. Empty outside a repository. Only the index is
+/// read: no configuration, hook or filter of the repository runs.
+fn tracked_files(dir: &Path) -> Vec<PathBuf> {
+    // A checkout made by another user (a CI container) is read all the same: reading an
+    // index executes nothing, which is what the ownership check guards against.
+    // SAFETY: set once, before any repository is opened; digest-pin opens no other.
+    unsafe {
+        let _ = git2::opts::set_verify_owner_validation(false);
+    }
+    let Ok(repo) = git2::Repository::discover(dir) else {
+        return Vec::new();
+    };
+    let (Some(workdir), Ok(index)) = (repo.workdir(), repo.index()) else {
+        return Vec::new();
+    };
+    let Ok(workdir) = std::fs::canonicalize(workdir) else {
+        return Vec::new();
+    };
+    index
+        .iter()
+        .filter(|e| matches!(e.mode, 0o100644 | 0o100755))
+        .filter_map(|e| std::str::from_utf8(&e.path).ok().map(|p| workdir.join(p)))
+        .filter(|abs| abs.starts_with(dir))
+        .collect()
 }
 
 /// Read one candidate into `buf` (reused across files: a scan of a large tree allocates
