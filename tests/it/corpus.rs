@@ -15,7 +15,7 @@
 //! (`canary-…`) appears in stdout, stderr or any file written (summaries included).
 //!
 //! File specs: a string (UTF-8 text), `{"hex": …}` (any bytes), `{"copy": PATH}` (from the
-//! repository), `{"symlink": TARGET}`, `{"gen": "nest"|"long"|"yaml-nest"|"alias-bomb", "n":
+//! repository), `{"symlink": TARGET}`, `{"gen": "nest"|"long"|"yaml-nest"|"alias-bomb"|"alias-bytes", "n":
 //! …}` (large or deep inputs made here, not committed), `{"git-init": true}` at `DIR/.git`
 //! (a repository of the files under DIR, one commit).
 
@@ -77,6 +77,14 @@ fn generated(spec: &Value) -> Vec<u8> {
                 lines.push(format!("a{i}: &a{i} [{refs}]"));
             }
             (lines.join("\n") + "\n").into_bytes()
+        }
+        // one 1 MiB string, then n aliases of it: few nodes, n MiB of text
+        "alias-bytes" => {
+            let mut y = format!("big: &a \"{}\"\nmany:\n", "x".repeat(1 << 20));
+            for _ in 0..n {
+                y.push_str("  - *a\n");
+            }
+            y.into_bytes()
         }
         other => panic!("unknown generator {other}"),
     }

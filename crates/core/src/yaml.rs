@@ -6,7 +6,8 @@
 //! anything quoted is a string. Unlike YAML 1.1 readers, `yes`, `no`, `on` and `off` stay
 //! strings. Refused with a clear error: several documents in one file, duplicate keys,
 //! non-string keys, nesting deeper than [`crate::input::MAX_DEPTH`], and alias expansion past
-//! a node budget (a "billion laughs" file must not exhaust memory).
+//! a node budget or a byte budget (a "billion laughs" file must not exhaust memory, and
+//! neither must 20,000 aliases of one 1 MiB string: few nodes, 20 GiB).
 
 use std::collections::HashMap;
 
@@ -19,6 +20,10 @@ use crate::input::MAX_DEPTH;
 /// Most nodes a document may expand to through aliases.
 const MAX_NODES: usize = 1_000_000;
 
+/// Most bytes of text (scalars and keys) a document may expand to through aliases: the
+/// size bound of a document read without them.
+pub const MAX_EXPANDED_BYTES: usize = crate::input::MAX_DOCUMENT_BYTES as usize;
+
 /// Parse a single-document YAML text into a JSON value.
 pub fn parse_yaml(text: &str, origin: &str) -> Result<Value, CoreError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -27,6 +32,7 @@ pub fn parse_yaml(text: &str, origin: &str) -> Result<Value, CoreError> {
         origin,
         anchors: HashMap::new(),
         nodes: 0,
+        bytes: 0,
     };
     let mut doc: Option<Value> = None;
     loop {
@@ -58,6 +64,7 @@ struct Reader<'a> {
     origin: &'a str,
     anchors: HashMap<usize, Value>,
     nodes: usize,
+    bytes: usize,
 }
 
 /// The next parser event, a scan error turned into [`CoreError::MalformedYaml`] with its
@@ -100,10 +107,20 @@ impl<'a> Reader<'a> {
         span_error(self.origin, &span, message)
     }
 
-    fn count(&mut self, n: usize, span: Span) -> Result<(), CoreError> {
+    fn count(&mut self, n: usize, bytes: usize, span: Span) -> Result<(), CoreError> {
         self.nodes += n;
+        self.bytes = self.bytes.saturating_add(bytes);
         if self.nodes > MAX_NODES {
             return Err(self.error(span, "document expands to too many nodes (alias bomb?)"));
+        }
+        if self.bytes > MAX_EXPANDED_BYTES {
+            return Err(self.error(
+                span,
+                &format!(
+                    "document expands through aliases to more than {} MiB of text (alias bomb?)",
+                    MAX_EXPANDED_BYTES >> 20
+                ),
+            ));
         }
         Ok(())
     }
@@ -112,7 +129,11 @@ impl<'a> Reader<'a> {
         if depth > MAX_DEPTH {
             return Err(self.error(span, "nesting deeper than 128 levels"));
         }
-        self.count(1, span)?;
+        let own_bytes = match &event {
+            Event::Scalar(text, ..) => text.len(),
+            _ => 0,
+        };
+        self.count(1, own_bytes, span)?;
         let (value, anchor) = match event {
             Event::Alias(id) => {
                 let v = self
@@ -120,7 +141,7 @@ impl<'a> Reader<'a> {
                     .get(&id)
                     .cloned()
                     .ok_or_else(|| self.error(span, "alias to an unknown anchor"))?;
-                self.count(node_count(&v), span)?;
+                self.count(node_count(&v), text_bytes(&v), span)?;
                 return Ok(v);
             }
             Event::Scalar(text, style, anchor, tag) => {
@@ -243,6 +264,16 @@ pub(crate) fn core_schema(text: &str) -> Value {
     Value::String(text.to_string())
 }
 
+/// The bytes of text in a value: strings and keys (8 for any other scalar).
+fn text_bytes(v: &Value) -> usize {
+    match v {
+        Value::String(s) => s.len(),
+        Value::Array(a) => a.iter().map(text_bytes).sum(),
+        Value::Object(m) => m.iter().map(|(k, v)| k.len() + text_bytes(v)).sum(),
+        _ => 8,
+    }
+}
+
 fn node_count(v: &Value) -> usize {
     match v {
         Value::Array(a) => 1 + a.iter().map(node_count).sum::<usize>(),
@@ -296,6 +327,29 @@ mod tests {
         }
         let e = parse_yaml(&y, "x").unwrap_err();
         assert!(e.to_string().contains("too many nodes"), "{e}");
+    }
+
+    #[test]
+    fn aliases_of_a_large_string_are_bounded_in_bytes() {
+        // 1 MiB once, then 100 aliases of it: 101 nodes, 101 MiB
+        let mut y = format!("big: &a \"{}\"\nmany:\n", "x".repeat(1 << 20));
+        for _ in 0..100 {
+            y.push_str("  - *a\n");
+        }
+        let e = parse_yaml(&y, "x").unwrap_err();
+        assert!(e.to_string().contains("more than 64 MiB of text"), "{e}");
+        // a few aliases of it are fine
+        let mut y = format!("big: &a \"{}\"\nmany:\n", "x".repeat(1 << 20));
+        for _ in 0..10 {
+            y.push_str("  - *a\n");
+        }
+        assert_eq!(
+            parse_yaml(&y, "x").unwrap()["many"]
+                .as_array()
+                .unwrap()
+                .len(),
+            10
+        );
     }
 
     #[test]

@@ -113,7 +113,7 @@ a secret of at least 16 bytes: gate\-eval signs its decisions with it, policy\-a
 on decisions it signed and keys its audit records (see policy\-apply(1)); other tools ignore it
 .SH LIMITS
 A JSON or YAML document is at most 64 MiB (a prune\-plan versions listing, which is streamed,
-512 MiB), a JSONL record at most 1 MiB, nesting at most 128 levels; a YAML file may expand through aliases to at most 1,000,000 nodes. Larger or
+512 MiB), a JSONL record at most 1 MiB, nesting at most 128 levels; a YAML file may expand through aliases to at most 1,000,000 nodes and 64 MiB of text. Larger or
 deeper input is refused with exit 2 (or, for evidence, makes the source \fBinvalid\fR).
 "#;
 
