@@ -834,3 +834,146 @@ fn a_state_file_and_history_in_new_directories_are_started() {
         1
     );
 }
+
+/// A gates file whose one check's value is `expr`, and an evidence file, in a new directory.
+fn hostile(expr: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("gates.yaml"),
+        format!(
+            "schemaVersion: v1\nkind: gates\ngates:\n  - id: budget\n    checks:\n      - code: c\n        value: '{expr}'\n        max: 1\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("evidence.json"), "{}").unwrap();
+    dir
+}
+
+#[test]
+fn expressions_that_never_end_or_grow_without_end_stop_with_exit_2_never_a_crash() {
+    // (expression, extra flags, the bound named in the message)
+    let cases: [(&str, &[&str], &str); 7] = [
+        (
+            "def f: f; f",
+            &["--eval-timeout", "1s"],
+            "--eval-timeout 1s",
+        ),
+        (
+            "until(false; .)",
+            &["--eval-timeout", "1s"],
+            "--eval-timeout 1s",
+        ),
+        (
+            "last(range(1e12))",
+            &["--eval-timeout", "1s"],
+            "--eval-timeout 1s",
+        ),
+        (
+            "[range(1e12)]",
+            &["--eval-timeout", "60s", "--max-memory", "128MiB"],
+            "--max-memory 128MiB",
+        ),
+        (
+            "[repeat(.)]",
+            &["--eval-timeout", "1s"],
+            "--eval-timeout 1s",
+        ),
+        // recursion: its stack pages count as memory, and the worker's stack is larger
+        (
+            "def f: 1+f; f",
+            &["--eval-timeout", "60s", "--max-memory", "128MiB"],
+            "--max-memory 128MiB",
+        ),
+        (
+            "def f: [f]; f",
+            &["--eval-timeout", "60s", "--max-memory", "128MiB"],
+            "--max-memory 128MiB",
+        ),
+    ];
+    std::thread::scope(|s| {
+        for (expr, flags, bound) in cases {
+            s.spawn(move || {
+                let dir = hostile(expr);
+                let out = gate()
+                    .current_dir(dir.path())
+                    .args([
+                        "--gates",
+                        "gates.yaml",
+                        "-i",
+                        "evidence.json",
+                        "--json-errors",
+                    ])
+                    .args(["--state-file", "decision.json", "--history-file", "h.jsonl"])
+                    .args(flags)
+                    .timeout(std::time::Duration::from_secs(90))
+                    .output()
+                    .unwrap();
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                assert_eq!(out.status.code(), Some(2), "{expr}: {stderr}");
+                let doc = json_out(&out);
+                assert_eq!(doc["reasonCode"], "evaluation_budget_exceeded", "{expr}");
+                let m = doc["message"].as_str().unwrap();
+                assert!(
+                    m.starts_with("evaluation stopped at gate budget, check c: "),
+                    "{expr}: {m}"
+                );
+                assert!(m.contains(bound), "{expr}: {m}");
+                assert!(
+                    !dir.path().join("decision.json").exists(),
+                    "{expr}: nothing written"
+                );
+                assert!(
+                    !dir.path().join("h.jsonl").exists(),
+                    "{expr}: nothing written"
+                );
+            });
+        }
+    });
+}
+
+#[test]
+fn a_result_nested_300000_deep_is_a_failed_check_not_a_crash() {
+    let dir = hostile("reduce range(300000) as $i (0; [.])");
+    let out = gate()
+        .current_dir(dir.path())
+        .args(["--gates", "gates.yaml", "-i", "evidence.json"])
+        .args(["--jq", "[.summary.decision, .gates[0].checks[0].status]"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        r#"["hold","missing"]"#
+    );
+}
+
+#[test]
+fn budget_flags_are_checked_before_anything_runs() {
+    let dir = hostile("1");
+    for (flags, message) in [
+        (
+            ["--max-memory", "1MiB"],
+            "--max-memory: \"1MiB\" is below 64MiB",
+        ),
+        (["--max-memory", "2GB"], "unit must be B, KiB, MiB or GiB"),
+        (["--eval-timeout", "soon"], "soon"),
+    ] {
+        let out = gate()
+            .current_dir(dir.path())
+            .args(["--gates", "gates.yaml", "-i", "evidence.json"])
+            .args(flags)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            error_line(&out, "gate-eval").contains(message),
+            "{}",
+            error_line(&out, "gate-eval")
+        );
+    }
+}

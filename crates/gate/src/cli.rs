@@ -58,7 +58,7 @@ Exit status: 0 decision printed (promote, or hold without --fail-on-hold); 1 hol
 --fail-on-hold; 2 usage error or invalid input; 4 lock not obtained; 5 I/O failure.";
 
 /// Evaluate promotion gates over JSON evidence and print a gate-decision.
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(
     name = "gate-eval",
     version,
@@ -99,6 +99,12 @@ pub struct Cli {
     /// How long the decision stays valid (validUntil = generatedAt + TTL).
     #[arg(long, value_name = "DURATION", default_value = "60m")]
     pub ttl: String,
+    /// Longest the expressions may run, sources' filters included (then exit 2).
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    pub eval_timeout: String,
+    /// Most memory the run may hold while evaluating (then exit 2; Linux).
+    #[arg(long, value_name = "SIZE", default_value = "2GiB")]
+    pub max_memory: String,
     /// Exit 1 on hold (after printing and persisting the decision).
     #[arg(long)]
     pub fail_on_hold: bool,
@@ -117,7 +123,7 @@ pub struct Cli {
 }
 
 /// gate-eval subcommands.
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// List the built-in presets, or print one preset's gates file.
     Presets {
@@ -128,7 +134,7 @@ pub enum Command {
 
 /// Entry point of the `gate-eval` binary.
 pub fn main() -> ExitCode {
-    rollout_core::cli::main(TOOL, |cli: &Cli, env| run(cli, env))
+    rollout_core::cli::main(TOOL, |cli: &Cli, env| run_bounded(cli, env))
 }
 
 impl rollout_core::cli::ToolCli for Cli {
@@ -138,7 +144,56 @@ impl rollout_core::cli::ToolCli for Cli {
 }
 
 /// Run gate-eval with parsed flags; returns the exit code on success.
-pub fn run(cli: &Cli, env: &Env) -> Result<u8, GateError> {
+/// Run gate-eval on a worker thread with a stack larger than the memory bound, and stop it
+/// when it goes past `--eval-timeout` or `--max-memory` ([`crate::budget`]).
+pub fn run_bounded(cli: &Cli, env: &Env) -> Result<u8, GateError> {
+    let timeout = Duration::parse(&cli.eval_timeout)?;
+    let max_memory = crate::budget::parse_size(&cli.max_memory).map_err(|message| {
+        GateError::Core(rollout_core::CoreError::usage(format!(
+            "--max-memory: {message}"
+        )))
+    })?;
+    let budget = std::sync::Arc::new(crate::budget::Budget::new(
+        std::time::Duration::from_secs(timeout.as_secs().max(1) as u64),
+        max_memory,
+        (cli.eval_timeout.clone(), cli.max_memory.clone()),
+    ));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let worker = {
+        let (cli, env, budget) = (cli.clone(), env.clone(), std::sync::Arc::clone(&budget));
+        std::thread::Builder::new()
+            .name("gate-eval".into())
+            .stack_size(budget.stack_bytes())
+            .spawn(move || {
+                let _ = tx.send(run(&cli, &env, &budget));
+            })
+    };
+    worker.map_err(|e| {
+        GateError::Core(rollout_core::CoreError::usage(format!(
+            "cannot start the evaluation ({e}); lower --max-memory"
+        )))
+    })?;
+    loop {
+        match rx.recv_timeout(crate::budget::POLL) {
+            Ok(result) => return result,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if let Some(e) =
+                    budget.exceeded(std::time::Instant::now(), crate::budget::resident_bytes())
+                {
+                    return Err(e);
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(GateError::Core(rollout_core::CoreError::usage(
+                    "the evaluation stopped unexpectedly (see the message above)",
+                )));
+            }
+        }
+    }
+}
+
+/// Run gate-eval with parsed flags within `budget`; returns the exit code on success.
+pub fn run(cli: &Cli, env: &Env, budget: &crate::budget::Budget) -> Result<u8, GateError> {
     let now = resolve_now(cli.common.now.as_deref())?;
     let output = cli.common.output(now)?;
     if let Some(Command::Presets { name }) = &cli.command {
@@ -175,13 +230,15 @@ pub fn run(cli: &Cli, env: &Env) -> Result<u8, GateError> {
         .and_then(Value::as_str)
         .map(str::to_string);
     let params_jq: Value = params.iter().map(|(k, v)| (k.clone(), v.to_jq())).collect();
+    budget.arm();
     let loader = Runner::new(&plan, &params_jq, &Value::Null, now);
     let sources = attach(&mut root, &evidence_args, &plan.sources, &loader)?;
     let sources_json = serde_json::to_value(&sources).unwrap_or(Value::Null);
 
     // 3. Decide (pure).
-    let runner = Runner::new(&plan, &params_jq, &sources_json, now);
+    let runner = Runner::new(&plan, &params_jq, &sources_json, now).with_budget(budget);
     let gates = evaluate(&runner, &root, now);
+    drop(runner);
     let summary_doc = Summary::of(&gates);
     let decision = GateDecision {
         schema_version: SCHEMA_VERSION.into(),
@@ -219,7 +276,8 @@ pub fn run(cli: &Cli, env: &Env) -> Result<u8, GateError> {
         key.sign_in_place(&mut doc);
     }
 
-    // 4. Persist, summarise, print.
+    // 4. Persist, summarise, print: nothing of the budget is spent on writing.
+    budget.disarm();
     if let Some(path) = &cli.state_file {
         write_state_file(path, &doc)?;
     }

@@ -29,6 +29,7 @@ pub struct Runner<'a> {
     params: Val,
     sources: Val,
     now: Val,
+    budget: Option<&'a crate::budget::Budget>,
 }
 
 impl<'a> Runner<'a> {
@@ -39,6 +40,25 @@ impl<'a> Runner<'a> {
             params: to_val(params),
             sources: to_val(sources),
             now: to_val(&Value::String(format_timestamp(now))),
+            budget: None,
+        }
+    }
+
+    /// Tell `budget` what is being evaluated, as evaluation goes.
+    pub fn with_budget(mut self, budget: &'a crate::budget::Budget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    fn at_gate(&self, id: &str) {
+        if let Some(b) = self.budget {
+            b.at_gate(format!("gate {id}"));
+        }
+    }
+
+    fn at_check(&self, code: &str) {
+        if let Some(b) = self.budget {
+            b.at_check(format!("check {code}"));
         }
     }
 
@@ -118,6 +138,7 @@ fn lets_for(
 }
 
 fn evaluate_gate(runner: &Runner<'_>, gate: &GatePlan, input: &Val, now: Timestamp) -> GateResult {
+    runner.at_gate(&gate.id);
     let mut checks = Vec::new();
     let gate_items: Result<Vec<Option<Val>>, String> = match gate.for_each {
         None => Ok(vec![None]),
@@ -286,6 +307,7 @@ fn run_check(
     lets: &Result<Vec<Val>, String>,
     now: Timestamp,
 ) -> CheckResult {
+    runner.at_check(&check.code);
     let item_json = item.map(|v| from_val(v).unwrap_or(Value::Null));
     let done = |status, observed, limit, detail, message: Option<String>| {
         finish(

@@ -5,6 +5,14 @@ use rollout_core::{CoreError, ExitClass, Failure};
 /// Everything that stops gate-eval before a decision is printed.
 #[derive(Debug, thiserror::Error)]
 pub enum GateError {
+    /// The evaluation went past `--eval-timeout` or `--max-memory`.
+    #[error("evaluation stopped at {at}: {message}")]
+    BudgetExceeded {
+        /// The gate and check being evaluated.
+        at: String,
+        /// Which bound, and a likely cause.
+        message: String,
+    },
     /// A shared-contract failure (input, output, files, jq).
     #[error(transparent)]
     Core(#[from] CoreError),
@@ -68,6 +76,7 @@ impl Failure for GateError {
         match self {
             GateError::Core(e) => e.reason_code(),
             GateError::InvalidGates { .. } => "gates_invalid",
+            GateError::BudgetExceeded { .. } => "evaluation_budget_exceeded",
             GateError::UnknownPreset { .. } => "preset_unknown",
             GateError::UnknownParam { .. } => "param_unknown",
             GateError::InvalidParam { .. } => "param_invalid",

@@ -293,7 +293,14 @@ fn load_jsonl(
         return invalid(base, format!("line {line}: {message}"));
     }
     let parse = |(number, line): (u64, Vec<u8>)| -> Result<Val, String> {
-        jaq_json::read::parse_single(trim_line(&line)).map_err(|e| format!("line {number}: {e}"))
+        let line = trim_line(&line);
+        if rollout_core::input::nesting_exceeds(line, rollout_core::input::MAX_DEPTH) {
+            return Err(format!(
+                "line {number}: nesting deeper than {} levels",
+                rollout_core::input::MAX_DEPTH
+            ));
+        }
+        jaq_json::read::parse_single(line).map_err(|e| format!("line {number}: {e}"))
     };
     let result = match plan.filter(|p| p.last.is_some()) {
         Some(p) => match ReverseLines::open(std::path::Path::new(path), scanned.lines) {

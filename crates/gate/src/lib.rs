@@ -19,6 +19,7 @@
 //! * [`cli`]: flags and the run sequence (nothing written before everything is validated).
 #![warn(missing_docs)]
 
+pub mod budget;
 pub mod cli;
 pub mod decision;
 pub mod engine;
