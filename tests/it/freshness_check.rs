@@ -430,3 +430,34 @@ fn feeds_the_upstream_freshness_gate() {
         )
     );
 }
+
+#[test]
+fn tokens_in_a_query_string_or_an_scp_like_origin_never_show() {
+    for (origin, shown) in [
+        (
+            "https://github.com/glitchwerks/claude-configs.git?access_token=canary-q-s3cret",
+            "https://github.com/glitchwerks/claude-configs.git?access_token=***",
+        ),
+        (
+            "deploy:canary-scp-s3cret@git.example.com:ops/claude-configs.git",
+            "git.example.com:ops/claude-configs",
+        ),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = private_repo(tmp.path());
+        git(&repo, &["remote", "add", "origin", origin]);
+        let out = fresh(&repo)
+            .args(["--pinned", "ci-v0.1.0", "--path", "CLAUDE.md"])
+            .output()
+            .unwrap();
+        for stream in [&out.stdout, &out.stderr] {
+            assert!(
+                !String::from_utf8_lossy(stream).contains("canary-"),
+                "{origin}: leaked"
+            );
+        }
+        let doc = json_out(&out);
+        assert!(doc["title"].as_str().unwrap().ends_with(shown), "{doc}");
+        assert!(doc["dedupeKey"].as_str().unwrap().contains(shown), "{doc}");
+    }
+}

@@ -694,3 +694,38 @@ fn feeds_the_runtime_health_gate() {
         "{decision}"
     );
 }
+
+#[test]
+fn an_https_url_that_lands_on_plain_http_is_not_healthy() {
+    let tls = Server::start(true);
+    let plain = Server::start(false);
+    let target = plain.url("/healthz");
+    let url = tls.url(&format!(
+        "/goto/{}",
+        target.replace(':', "%3A").replace('/', "%2F")
+    ));
+    let run = |extra: &[&str]| {
+        let out = probe()
+            .env("SSL_CERT_FILE", tls.cert())
+            .args(["--url", &url, "--retries", "0"])
+            .args(extra)
+            .output()
+            .unwrap();
+        json_out(&out)["checks"][0].clone()
+    };
+    let c = run(&[]);
+    assert_eq!(
+        (c["ok"].clone(), c["reason"].clone()),
+        (false.into(), "redirect_downgrade".into()),
+        "{c}"
+    );
+    assert!(
+        c["error"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("to plain http ({target})")),
+        "{c}"
+    );
+    let c = run(&["--allow-downgrade"]);
+    assert_eq!(c["ok"], true, "{c}");
+}

@@ -1388,3 +1388,38 @@ fn a_removed_record_is_noticed_by_verify_and_by_the_next_expand() {
     assert_eq!(records[1]["rollout"]["before"]["canaryPercent"], 40);
     f.verify().assert().success();
 }
+
+#[test]
+fn an_apply_interrupted_after_the_registry_write_is_not_a_removed_record() {
+    let f = Fleet::new(REGISTRY);
+    let d1 = f.decision_at("d1.json", "2026-11-21T07:51:00Z", "2026-11-21T09:00:00Z");
+    let mut c = f.cmd();
+    c.args(["--intent", "expand", "-i", &d1]).args(GOV);
+    c.assert().success();
+    // killed between replacing the registry (75%) and appending its record
+    let d2 = f.decision_at("d2.json", "2026-11-21T07:52:00Z", "2026-11-21T09:00:00Z");
+    let crashed = f
+        .cmd()
+        .env("POLICY_APPLY_FAULT", "after-registry")
+        .args(["--intent", "expand", "-i", &d2])
+        .args(GOV)
+        .output()
+        .unwrap();
+    assert!(!crashed.status.success());
+    assert!(f.registry().contains("\"canaryPercent\": 75"));
+    assert_eq!(audit_lines(&f).len(), 1);
+    // verify counts the journaled record; so does a dry run (which recovers nothing)
+    f.verify().assert().success();
+    let d3 = f.decision_at("d3.json", "2026-11-21T07:53:00Z", "2026-11-21T09:00:00Z");
+    let mut c = f.cmd();
+    c.args(["--intent", "expand", "--step", "5", "-i", &d3, "--dry-run"])
+        .args(GOV);
+    c.assert().success();
+    // the next real apply completes the interrupted one, then applies its own
+    let mut c = f.cmd();
+    c.args(["--intent", "expand", "--step", "5", "-i", &d3])
+        .args(GOV);
+    c.assert().success();
+    assert_eq!(audit_lines(&f).len(), 3);
+    f.verify().assert().success();
+}

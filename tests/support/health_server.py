@@ -19,6 +19,7 @@ Endpoints:
     /loop                 302 to /loop, for ever
     /redirect/N           302 to /redirect/N-1; /redirect/0 is 200
     /body/TEXT            200 with TEXT (URL-decoded) as the body
+    /goto/URL             302 to URL (URL-decoded; another server, another scheme)
 """
 
 import argparse
@@ -91,6 +92,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.reply(200, b'{"status":"ok"}')
             else:
                 self.reply(302, headers=[("Location", "/redirect/%d" % (n - 1))])
+        elif head == "goto":
+            self.reply(302, headers=[("Location", urllib.parse.unquote(rest))])
         elif head == "body":
             self.reply(200, urllib.parse.unquote(rest).encode())
         else:

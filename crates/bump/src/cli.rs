@@ -406,6 +406,14 @@ fn inside(root: &Path, rel: &str) -> Result<PathBuf, BumpError> {
         message: e.to_string(),
     })?;
     match joined.canonicalize() {
+        Ok(c)
+            if c.strip_prefix(&canon_root)
+                .is_ok_and(|r| r.components().any(|p| p.as_os_str() == ".git")) =>
+        {
+            Err(BumpError::PathInGitDir {
+                path: rel.to_string(),
+            })
+        }
         Ok(c) if c.starts_with(&canon_root) => Ok(c),
         Ok(_) => Err(outside()),
         Err(_) if std::fs::symlink_metadata(&joined).is_ok() => Err(outside()),

@@ -54,6 +54,14 @@ pub enum BumpError {
         /// The repository root.
         repo: String,
     },
+    /// A path from the configuration names git's own files.
+    #[error(
+        "{path}: inside .git/, which holds git's own files (HEAD, config, hooks), never a file to edit"
+    )]
+    PathInGitDir {
+        /// As configured.
+        path: String,
+    },
     /// The file to edit does not exist.
     #[error("{file}: no such file in the repository")]
     FileMissing {
@@ -229,6 +237,7 @@ impl Failure for BumpError {
             E::ServiceUnknown { .. }
             | E::NoImageGroup { .. }
             | E::PathOutsideRepo { .. }
+            | E::PathInGitDir { .. }
             | E::FileMissing { .. }
             | E::EntryNotFound { .. }
             | E::Uneditable { .. }
@@ -252,6 +261,7 @@ impl Failure for BumpError {
             E::ServiceUnknown { .. } => "service_unknown",
             E::NoImageGroup { .. } => "service_without_image_group",
             E::PathOutsideRepo { .. } => "path_outside_repository",
+            E::PathInGitDir { .. } => "path_in_git_directory",
             E::FileMissing { .. } => "file_missing",
             E::EntryNotFound { .. } => "image_entry_not_found",
             E::Uneditable { .. } => "file_uneditable",

@@ -267,9 +267,9 @@ fn report(tool: &str, env: &Env, json_errors: bool, e: &dyn Failure, hints: &[St
     let class = e.class();
     let code = class.code();
     let message = e.to_string();
-    let mut text = format!("{tool}: error: {message}\n");
+    let mut text = format!("{tool}: error: {}\n", one_line(&message));
     for h in hints {
-        text.push_str(&format!("  hint: {h}\n"));
+        text.push_str(&format!("  hint: {}\n", one_line(h)));
     }
     if env.github_actions {
         text.push_str(&format!(
@@ -297,10 +297,31 @@ fn report(tool: &str, env: &Env, json_errors: bool, e: &dyn Failure, hints: &[St
 
 /// Print a warning: `TOOL: warning: MESSAGE` on stderr, plus `::warning::` under Actions.
 pub fn warn(tool: &str, env: &Env, message: &str) {
-    eprintln!("{tool}: warning: {message}");
+    eprintln!("{tool}: warning: {}", one_line(message));
     if env.github_actions {
         eprintln!("::warning title={tool}::{}", escape_workflow(message));
     }
+}
+
+/// A message as one line of stderr: newlines and other control characters (which a file
+/// name or a server's text may hold) are shown escaped (`\n`, `\u{1b}`). A runner reads
+/// every line a step prints for workflow commands, so a raw newline followed by
+/// `::add-mask::` or `::warning::` would be obeyed.
+pub fn one_line(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push('\t'),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Escape a message for a GitHub workflow command.
@@ -334,6 +355,11 @@ mod tests {
     #[test]
     fn workflow_messages_are_escaped() {
         assert_eq!(escape_workflow("a%b\nc"), "a%25b%0Ac");
+        assert_eq!(one_line("plain"), "plain");
+        assert_eq!(
+            one_line("x\n::add-mask::y\r\u{1b}[31m\tz"),
+            "x\\n::add-mask::y\\r\\u{1b}[31m\tz"
+        );
     }
 
     #[test]

@@ -456,8 +456,10 @@ pub fn run(cli: &Cli, env: &Env, fault: Option<Fault>) -> Result<u8, PolicyError
     jsonedit::check(&text, &origin)?;
     let registry: Value = rollout_core::input::parse_json(text.as_bytes(), &origin)?;
     let before = rules::read_rollout(&registry, &cli.rollout_pointer, &origin)?;
+    // (a dry run does not recover an interrupted apply: its journaled record counts)
+    let last = store::journaled_record(&paths.registry, &revision_before).or(tail.last.clone());
     if intent.needs_decision()
-        && let Some(last) = &tail.last
+        && let Some(last) = &last
         && store::describes(last, &paths)
     {
         rules::check_continuity(last, before)?;
@@ -626,11 +628,15 @@ fn verify(
         Ok(v) => {
             let mismatch = match (&registry, &v.last) {
                 (Some(r), Some(last)) => {
-                    let (bytes, _) = store::read_registry(r)?;
+                    let (bytes, revision) = store::read_registry(r)?;
                     let origin = r.display().to_string();
                     let doc = rollout_core::input::parse_json(&bytes, &origin)?;
                     let current = rules::read_rollout(&doc, rollout_pointer, &origin)?;
-                    rules::check_continuity(last, current).err()
+                    // An apply interrupted after writing the registry and before appending
+                    // its record left both in its journal; the next run appends it.
+                    let last =
+                        store::journaled_record(r, &revision).unwrap_or_else(|| last.clone());
+                    rules::check_continuity(&last, current).err()
                 }
                 _ => None,
             };

@@ -155,6 +155,19 @@ pub fn read_registry(path: &Path) -> Result<(Vec<u8>, String), PolicyError> {
     Ok((bytes, revision))
 }
 
+/// The record of an apply interrupted after it replaced the registry (now at `revision`)
+/// and before it appended the record: its journal `REGISTRY.pending.json` holds it, and the
+/// next apply completes it. None when there is no such journal.
+pub fn journaled_record(registry: &Path, revision: &str) -> Option<Map<String, Value>> {
+    let journal = Paths::new(registry, None).pending;
+    let text = std::fs::read_to_string(journal).ok()?;
+    let journal: Value = serde_json::from_str(&text).ok()?;
+    if journal.get("revisionAfter").and_then(Value::as_str) != Some(revision) {
+        return None;
+    }
+    journal.get("record")?.as_object().cloned()
+}
+
 /// What the index holds for a key.
 #[derive(Debug, Clone)]
 pub struct KeyEntry {

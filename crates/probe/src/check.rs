@@ -91,7 +91,7 @@ pub struct Answer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failed {
     /// `timeout`, `connection_refused`, `connection_failed`, `dns`, `tls`,
-    /// `too_many_redirects`, `http_error`, `status`, `body`.
+    /// `too_many_redirects`, `redirect_downgrade`, `http_error`, `status`, `body`.
     pub reason: &'static str,
     /// What happened.
     pub message: String,

@@ -94,6 +94,9 @@ pub struct Cli {
     /// Do not verify TLS certificates (warns on every run).
     #[arg(long)]
     pub insecure: bool,
+    /// Accept an https URL that redirects to plain http (else a failure, redirect_downgrade).
+    #[arg(long)]
+    pub allow_downgrade: bool,
     /// Exit 1 when any check fails (after printing the report).
     #[arg(long)]
     pub fail_on_unhealthy: bool,
@@ -245,7 +248,12 @@ pub fn run(cli: &Cli, env: &Env, from_env: Option<&str>) -> Result<u8, ProbeErro
                 "TLS verification is off (--insecure): any server on the path can answer for these URLs",
             );
         }
-        let fetch = HttpFetch::new(timeout, cli.max_redirects, cli.insecure);
+        let fetch = HttpFetch::new(
+            timeout,
+            cli.max_redirects,
+            cli.insecure,
+            cli.allow_downgrade,
+        );
         probe_all(&fetch, &urls, &policy, &std::thread::sleep)
     };
     let doc = report(

@@ -8,7 +8,9 @@
 //! * the timeout covers the whole attempt (connect, TLS, redirects, headers and body), so
 //!   a slow endpoint cannot hold a rollout longer than `--timeout` per attempt;
 //! * redirects are followed up to `--max-redirects` and more is a failure
-//!   (`too_many_redirects`); with 0 a 3xx is judged as it is;
+//!   (`too_many_redirects`); with 0 a 3xx is judged as it is; an https URL that ends on
+//!   plain http is a failure (`redirect_downgrade`) unless `--allow-downgrade`: the answer
+//!   did not come from the authenticated endpoint the list names;
 //! * non-2xx statuses are answers, not errors: the status range decides;
 //! * a body is read only for `--expect-body`, at most [`MAX_BODY_BYTES`].
 
@@ -25,12 +27,18 @@ pub struct HttpFetch {
     agent: ureq::Agent,
     timeout: Duration,
     max_redirects: u32,
+    allow_downgrade: bool,
 }
 
 impl HttpFetch {
     /// An agent with the per-attempt `timeout`, the redirect bound and TLS verification
     /// (off only with `insecure`).
-    pub fn new(timeout: Duration, max_redirects: u32, insecure: bool) -> Self {
+    pub fn new(
+        timeout: Duration,
+        max_redirects: u32,
+        insecure: bool,
+        allow_downgrade: bool,
+    ) -> Self {
         let tls = TlsConfig::builder()
             .provider(TlsProvider::NativeTls)
             .root_certs(RootCerts::PlatformVerifier)
@@ -48,6 +56,7 @@ impl HttpFetch {
             agent: ureq::Agent::new_with_config(config),
             timeout,
             max_redirects,
+            allow_downgrade,
         }
     }
 
@@ -92,7 +101,18 @@ impl Fetch for HttpFetch {
             .agent
             .get(url)
             .call()
+            .map_err(|e| self.failed(e))
             .and_then(|response| {
+                use ureq::ResponseExt;
+                let landed = response.get_uri().to_string();
+                if url.starts_with("https://") && landed.starts_with("http://") && !self.allow_downgrade {
+                    return Err(Failed {
+                        reason: "redirect_downgrade",
+                        message: format!(
+                            "redirected from https to plain http ({landed}): the answer is not from the authenticated endpoint (--allow-downgrade accepts it)"
+                        ),
+                    });
+                }
                 let status = response.status().as_u16();
                 let body = if want_body {
                     let mut buf = Vec::new();
@@ -103,14 +123,13 @@ impl Fetch for HttpFetch {
                         .reader()
                         .take(MAX_BODY_BYTES)
                         .read_to_end(&mut buf)
-                        .map_err(ureq::Error::from)?;
+                        .map_err(|e| self.failed(ureq::Error::from(e)))?;
                     Some(buf)
                 } else {
                     None
                 };
                 Ok(Answer { status, body })
-            })
-            .map_err(|e| self.failed(e));
+            });
         Attempt {
             result,
             latency_ms: u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),

@@ -72,7 +72,8 @@ pub struct CheckDoc {
     /// Attempts made (1 + retries used).
     pub attempts: u32,
     /// Why the last attempt failed: `timeout`, `connection_refused`, `connection_failed`,
-    /// `dns`, `tls`, `too_many_redirects`, `http_error`, `status`, `body`; null when ok.
+    /// `dns`, `tls`, `too_many_redirects`, `redirect_downgrade`, `http_error`, `status`,
+    /// `body`; null when ok.
     pub reason: Option<String>,
     /// The same, for people; null when ok.
     pub error: Option<String>,
