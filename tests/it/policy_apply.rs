@@ -1423,3 +1423,72 @@ fn an_apply_interrupted_after_the_registry_write_is_not_a_removed_record() {
     assert_eq!(audit_lines(&f).len(), 3);
     f.verify().assert().success();
 }
+
+#[test]
+fn every_spelling_of_the_registry_takes_one_lock_and_writes_the_real_file() {
+    let f = Fleet::new(REGISTRY);
+    let d = f.dir.path();
+    std::fs::create_dir(d.join("sub")).unwrap();
+    std::os::unix::fs::symlink("registry.json", d.join("link.json")).unwrap();
+    // 12 expands by 1 at once, through the real name, a symlink and a roundabout path
+    let spellings = ["registry.json", "link.json", "sub/../registry.json"];
+    std::thread::scope(|s| {
+        for i in 0..12 {
+            let f = &f;
+            s.spawn(move || {
+                let dec = f.decision_at(
+                    &format!("d{i}.json"),
+                    &format!("2026-11-21T07:55:{i:02}Z"),
+                    "2026-11-21T09:00:00Z",
+                );
+                let mut c = tool("policy-apply");
+                c.current_dir(f.dir.path())
+                    .args(["--now", NOW, "--compact", "--registry", spellings[i % 3]])
+                    .args(["--audit-log", "registry.json.audit.jsonl"])
+                    .args([
+                        "--intent",
+                        "expand",
+                        "--step",
+                        "1",
+                        "-i",
+                        &dec,
+                        "--lock-timeout",
+                        "60s",
+                    ])
+                    .args(GOV);
+                c.assert().success();
+            });
+        }
+    });
+    assert!(
+        f.registry().contains("\"canaryPercent\": 37"),
+        "{}",
+        f.registry()
+    );
+    assert!(
+        std::fs::symlink_metadata(d.join("link.json"))
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the symlink is still a symlink"
+    );
+    assert_eq!(audit_lines(&f).len(), 12);
+    f.verify().assert().success();
+
+    // A hard link: two names, two locks, and a rename would split them: refused.
+    std::fs::hard_link(d.join("registry.json"), d.join("hard.json")).unwrap();
+    let dec = f.decision_at("dh.json", "2026-11-21T07:56:00Z", "2026-11-21T09:00:00Z");
+    let mut c = tool("policy-apply");
+    c.current_dir(d)
+        .args(["--now", NOW, "--compact", "--registry", "hard.json"])
+        .args(["--intent", "expand", "--step", "1", "-i", &dec])
+        .args(GOV);
+    assert_refused(
+        d,
+        c,
+        "policy-apply",
+        2,
+        "registry_hard_linked",
+        "2 hard links",
+    );
+}

@@ -327,7 +327,11 @@ pub fn run(cli: &Cli, env: &Env, fault: Option<Fault>) -> Result<u8, PolicyError
             Some(validator)
         }
     };
-    let paths = Paths::new(&registry_path, cli.audit_log.as_deref());
+    // Every spelling of the registry's path takes the same lock and writes the same file.
+    let paths = Paths::new(
+        &store::real_registry(&registry_path)?,
+        cli.audit_log.as_deref().map(store::real_file).as_deref(),
+    );
     let request = Request {
         intent,
         step,

@@ -168,6 +168,61 @@ pub fn journaled_record(registry: &Path, revision: &str) -> Option<Map<String, V
     journal.get("record")?.as_object().cloned()
 }
 
+/// The registry as the file it really is: symlinks resolved, so that every spelling of its
+/// path (a symlink, `./a/../r.json`, the real path) takes the same lock, and a write
+/// replaces the file itself rather than a symlink to it. A registry with several hard links
+/// is refused: an atomic write (a rename) would give one name the new content and leave
+/// the others with the old, and each name would take its own lock. A missing registry is
+/// returned as given (reading it reports it).
+pub fn real_registry(path: &Path) -> Result<PathBuf, PolicyError> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(real) = std::fs::canonicalize(path) else {
+        return Ok(path.to_path_buf());
+    };
+    if let Ok(meta) = std::fs::metadata(&real)
+        && meta.is_file()
+        && meta.nlink() > 1
+    {
+        return Err(PolicyError::RegistryInvalid {
+            origin: path.display().to_string(),
+            message: format!(
+                "the registry has {} hard links; each name would take its own lock and a write would leave the others with the old content (keep one name; a symlink is fine)",
+                meta.nlink()
+            ),
+            code: "registry_hard_linked",
+        });
+    }
+    Ok(shown_as_given(path, real))
+}
+
+/// `real`, relative to the working directory when `given` was relative and `real` lies
+/// below it (messages keep naming `reg.json`, not `/home/…/reg.json`).
+fn shown_as_given(given: &Path, real: PathBuf) -> PathBuf {
+    if given.is_absolute() {
+        return real;
+    }
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| std::fs::canonicalize(cwd).ok())
+        .and_then(|cwd| real.strip_prefix(&cwd).ok().map(Path::to_path_buf))
+        .filter(|r| !r.as_os_str().is_empty())
+        .unwrap_or(real)
+}
+
+/// An audit log path as the file it really is (symlinks resolved), or, when it does not
+/// exist yet, in its directory as that really is.
+pub fn real_file(path: &Path) -> PathBuf {
+    if let Ok(real) = std::fs::canonicalize(path) {
+        return shown_as_given(path, real);
+    }
+    match (path.parent(), path.file_name()) {
+        (Some(dir), Some(name)) if !dir.as_os_str().is_empty() => std::fs::canonicalize(dir)
+            .map(|d| shown_as_given(path, d.join(name)))
+            .unwrap_or_else(|_| path.to_path_buf()),
+        _ => path.to_path_buf(),
+    }
+}
+
 /// What the index holds for a key.
 #[derive(Debug, Clone)]
 pub struct KeyEntry {
