@@ -1390,3 +1390,55 @@ fn credentials_go_only_to_the_urls_host_and_never_in_clear() {
         "{sent:?}"
     );
 }
+
+#[test]
+fn a_remote_that_never_answers_is_given_up_after_the_timeout() {
+    // accepts connections, reads the request, and never answers
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let f = Flux::new();
+    let scratch = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let mut cmd = f.bump_clone(&[
+        "--clone",
+        &format!("https://127.0.0.1:{port}/flux.git"),
+        "--workdir",
+        scratch.path().join("w").to_str().unwrap(),
+        "--service",
+        "papi",
+        "--tag",
+        "t1",
+        "--push",
+        "--timeout",
+        "2s",
+        "--json-errors",
+    ]);
+    let out = cmd
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc = json_out(&out);
+    assert_eq!(doc["reasonCode"], "network_error");
+    assert!(
+        doc["message"]
+            .as_str()
+            .unwrap()
+            .contains("no answer within --timeout 2s"),
+        "{doc}"
+    );
+    assert!(took < std::time::Duration::from_secs(30), "took {took:?}");
+    assert!(!scratch.path().join("w").exists());
+}

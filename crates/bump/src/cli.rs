@@ -188,6 +188,9 @@ pub struct Cli {
     /// Do not verify TLS certificates or SSH host keys (warns; GIT_SSL_NO_VERIFY=true: TLS only).
     #[arg(long)]
     pub insecure: bool,
+    /// Longest wait for a remote: to connect, and for each read or write after that.
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub timeout: String,
     /// Send credentials over plain http:// (warns: anyone on the network can read them).
     #[arg(long)]
     pub insecure_http: bool,
@@ -915,6 +918,17 @@ fn transport(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<Transport, BumpError
             "no such file",
         ));
     }
+    let timeout = rollout_core::time::Duration::parse(&cli.timeout)?;
+    let timeout_ms = i32::try_from(timeout.as_secs().saturating_mul(1000))
+        .ok()
+        .filter(|ms| *ms > 0)
+        .ok_or_else(|| bad("--timeout", &cli.timeout, "between 1s and 24d"))?;
+    // SAFETY: libgit2's global options, set once at the edge before any remote is opened;
+    // tag-bump runs no other thread that uses libgit2.
+    unsafe {
+        let _ = git2::opts::set_server_connect_timeout_in_milliseconds(timeout_ms);
+        let _ = git2::opts::set_server_timeout_in_milliseconds(timeout_ms);
+    }
     let known_hosts = cli
         .known_hosts
         .clone()
@@ -925,6 +939,7 @@ fn transport(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<Transport, BumpError
         token_source,
         user: genv.git_user.clone(),
         cleartext: cli.insecure_http,
+        timeout: cli.timeout.clone(),
         ssh: SshAuth {
             keys,
             known_hosts,

@@ -47,6 +47,8 @@ pub struct Transport {
     pub user: Option<String>,
     /// Send credentials over plain `http://` (`--insecure-http`; warns).
     pub cleartext: bool,
+    /// `--timeout` as given, for messages (libgit2's global deadlines are set from it).
+    pub timeout: String,
     /// SSH: the keys to offer and the known_hosts file.
     pub ssh: SshAuth,
 }
@@ -833,6 +835,15 @@ fn git_error(transport: &Transport, action: String, e: &git2::Error, calls: &Cal
     }
     let reason = classify(e, calls);
     let mut message = transport.scrub(e.message());
+    let lower = message.to_ascii_lowercase();
+    if reason == GitReason::Network
+        && (lower.contains("timed out") || lower.contains("resource temporarily unavailable"))
+    {
+        message = format!(
+            "no answer within --timeout {} ({message})",
+            transport.timeout
+        );
+    }
     if reason == GitReason::Auth && calls.ssh.get() {
         let tried = calls.ssh_tried.borrow();
         message = if tried.is_empty() {
