@@ -1186,3 +1186,45 @@ fn files_git_tracks_are_read_whatever_ignore_files_say() {
         pin(EXPLAIN)
     );
 }
+
+#[test]
+fn pins_inside_shell_default_value_expansions_are_rewritten_under_their_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("run.sh"),
+        format!("IMAGE_B=\"${{IMAGE_B:-cgr.dev/chainguard/static:latest@sha256:{FIX}}}\"\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("Dockerfile"),
+        format!("FROM ${{REDIS_IMAGE:-redis@sha256:{FIX}}}\n"),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = tool("digest-pin")
+            .current_dir(d)
+            .args(["--now", NOW, "--compact"])
+            .args(args)
+            .output()
+            .unwrap();
+        (out.status.code(), json_out(&out))
+    };
+    // A stale pin used to be named after its tag ("latest"): --check passed.
+    let set = format!("cgr.dev/chainguard/static=sha256:{NEW_FIX}");
+    let (code, _) = run(&["--check", "--set", &set]);
+    assert_eq!(code, Some(1), "the stale pin is drift");
+    let (code, report) = run(&["--set", &set, "--expect", "1", "--jq", "[.changes[].file]"]);
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(report, serde_json::json!(["run.sh"]));
+    assert!(
+        std::fs::read_to_string(d.join("run.sh"))
+            .unwrap()
+            .contains(NEW_FIX)
+    );
+    let (_, scan) = run(&["scan", "--jq", "[.references[] | .image] | sort"]);
+    assert_eq!(
+        scan,
+        serde_json::json!(["cgr.dev/chainguard/static", "redis"])
+    );
+}

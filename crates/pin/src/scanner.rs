@@ -143,7 +143,10 @@ fn text_pins(bytes: &[u8]) -> Vec<Pin> {
 }
 
 /// The reference at the end of a run of reference characters: the whole run, else the
-/// part after a scheme (`docker://`), else the longest part after a colon that parses.
+/// part after a scheme (`docker://`), else the longest part after a colon that parses. A
+/// shell default-value expansion (`${IMAGE:-redis:5@sha256:…}`, also `:=`, `:+`, `:?`)
+/// puts an operator between that colon and the reference: it is skipped, so the pin is
+/// named after `redis`, not after its tag `5`.
 fn name_in_token(token: &str) -> Option<(&str, Option<&str>)> {
     let token = match token.rfind("://") {
         Some(i) => &token[i + 3..],
@@ -152,9 +155,13 @@ fn name_in_token(token: &str) -> Option<(&str, Option<&str>)> {
     if let Some(r) = split_name_tag(token) {
         return Some(r);
     }
-    token
-        .match_indices(':')
-        .find_map(|(i, _)| split_name_tag(&token[i + 1..]))
+    token.match_indices(':').find_map(|(i, _)| {
+        let after = &token[i + 1..];
+        match after.strip_prefix(['-', '=', '+', '?']) {
+            Some(expanded) => split_name_tag(expanded),
+            None => split_name_tag(after),
+        }
+    })
 }
 
 /// The pins a YAML mapping holds in separate fields.
@@ -346,6 +353,29 @@ mod tests {
         );
         assert_eq!(got[1].1.as_deref(), Some("v1"));
         assert!(!got[0].2 && got[6].2, "the 63-hex pin is malformed");
+    }
+
+    #[test]
+    fn shell_default_value_expansions_name_the_image_not_its_tag() {
+        let text = format!(
+            "IMAGE_B=\"${{IMAGE_B:-cgr.dev/chainguard/static:latest@sha256:{A}}}\"\n\
+             image: ${{REDIS_IMAGE:-redis:5.0.0@sha256:{A}}}\n\
+             FROM ${{REDIS_IMAGE:-redis@sha256:{A}}}\n\
+             X=${{X:=ghcr.io/a/b:1@sha256:{A}}} ${{Y:+q.io/c@sha256:{A}}}\n"
+        );
+        let got = images(&text, false);
+        let named: Vec<(&str, Option<&str>)> =
+            got.iter().map(|g| (g.0.as_str(), g.1.as_deref())).collect();
+        assert_eq!(
+            named,
+            [
+                ("cgr.dev/chainguard/static", Some("latest")),
+                ("redis", Some("5.0.0")),
+                ("redis", None),
+                ("ghcr.io/a/b", Some("1")),
+                ("q.io/c", None),
+            ]
+        );
     }
 
     #[test]
