@@ -120,7 +120,7 @@ fn promote_rewrites_every_shape_and_only_the_digest_bytes() {
     assert_eq!(r["filesChanged"], 6);
     assert_eq!(
         r["perImage"]["claude-runtime-fix"],
-        serde_json::json!({"found": 4, "changed": 4, "alreadyPinned": 0})
+        serde_json::json!({"found": 4, "changed": 4, "alreadyPinned": 0, "malformed": 0})
     );
     assert_eq!(r["perImage"]["claude-runtime-explain"]["found"], 3);
     assert_eq!(
@@ -1227,4 +1227,38 @@ fn pins_inside_shell_default_value_expansions_are_rewritten_under_their_image() 
         scan,
         serde_json::json!(["cgr.dev/chainguard/static", "redis"])
     );
+}
+
+#[test]
+fn an_image_whose_only_pins_are_malformed_is_drift_not_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("x.yaml"),
+        format!("image: ghcr.io/a/app@sha256:{}\n", &FIX[1..]),
+    )
+    .unwrap();
+    let set = format!("ghcr.io/a/app=sha256:{NEW_FIX}");
+    let out = tool("digest-pin")
+        .current_dir(dir.path())
+        .args(["--now", NOW, "--compact", "--check", "--set", &set])
+        .args([
+            "--jq",
+            "[.inSync, [.changes[] | \"\\(.file):\\(.line)\"], .perImage[].malformed]",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json_out(&out), serde_json::json!([false, ["x.yaml:1"], 1]));
+    // a rewrite still refuses to leave it behind
+    let out = tool("digest-pin")
+        .current_dir(dir.path())
+        .args(["--now", NOW, "--set", &set, "--json-errors"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
 }

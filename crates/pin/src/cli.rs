@@ -405,6 +405,7 @@ fn expectations(cli: &Cli, set: &DigestSet) -> Result<Expectations, PinError> {
         total: cli.expect,
         per_image,
         allow_missing: cli.allow_missing,
+        malformed_is_present: cli.check,
     })
 }
 

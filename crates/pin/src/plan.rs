@@ -39,6 +39,8 @@ pub struct Counts {
     pub changed: u64,
     /// Pins that already hold the digest.
     pub already_pinned: u64,
+    /// Pins of the image whose digest is malformed (not counted in `found`).
+    pub malformed: u64,
 }
 
 /// What one file contributes to the plan.
@@ -90,6 +92,7 @@ pub fn plan_file(file: &str, bytes: &[u8], yaml: bool, set: &DigestSet) -> FileP
             new: new.to_string(),
         };
         if pin.malformed {
+            plan.counts[i].malformed += 1;
             plan.stale.push(change);
             continue;
         }
@@ -186,6 +189,9 @@ pub struct Expectations {
     pub per_image: Vec<(usize, u64)>,
     /// `--allow-missing`.
     pub allow_missing: bool,
+    /// `--check`: an image whose only pins are malformed is there (the drift check lists
+    /// them, exit 1), not missing.
+    pub malformed_is_present: bool,
 }
 
 /// The plan of a whole run, summed over files.
@@ -204,6 +210,7 @@ impl Totals {
                 t.found += c.found;
                 t.changed += c.changed;
                 t.already_pinned += c.already_pinned;
+                t.malformed += c.malformed;
             }
         }
         Totals { counts }
@@ -236,7 +243,7 @@ impl Totals {
                 .images
                 .iter()
                 .zip(&self.counts)
-                .filter(|(_, c)| c.found == 0)
+                .filter(|(_, c)| c.found == 0 && !(expect.malformed_is_present && c.malformed > 0))
                 .map(|((i, _), _)| i.as_str().to_string())
                 .collect();
             if !missing.is_empty() {
