@@ -304,7 +304,8 @@ mod tests {
             Counts {
                 found: 2,
                 changed: 1,
-                already_pinned: 1
+                already_pinned: 1,
+                malformed: 0
             }
         );
         assert_eq!(p.changes[0].tag.as_deref(), Some("v1"));
@@ -342,6 +343,7 @@ mod tests {
             total: Some(3),
             per_image: vec![(0, 2)],
             allow_missing: false,
+            malformed_is_present: false,
         };
         t.check(&s, &ok).unwrap();
         let bad = Expectations {

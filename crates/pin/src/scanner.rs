@@ -7,7 +7,8 @@
 //!   backwards with the reference grammar;
 //! * the YAML pass finds the pins whose image and digest are separate fields: kustomize
 //!   `images[]` entries (`digest:`, or `newTag: tag@sha256:…`, image `newName` else
-//!   `name`) and chart values (`repository:` with `digest:` or `tag: tag@sha256:…`).
+//!   `name`), chart values (`repository:` with `digest:` or `tag: tag@sha256:…`) and Flux
+//!   `OCIRepository` specs (`url: oci://REPO` with `ref.digest` or `ref.tag: tag@sha256:…`).
 //!
 //! A digest found by both passes is reported once, with the image the YAML pass found (the
 //! text pass would take the tag in `newTag: v1@sha256:…` for an image name). A digest
@@ -170,6 +171,18 @@ fn yaml_pins(text: &str, node: &Node, out: &mut Vec<Pin>) {
         return;
     }
     let scalar = |k: &str| node.get_str(k);
+    // Flux OCIRepository spec: the image is the url's repository, the pin is under ref.
+    if let Some(url) = scalar("url")
+        && let Some(repo) = url.value.strip_prefix("oci://")
+        && let Some(reference) = node.get("ref")
+        && matches!(reference, Node::Map(..))
+    {
+        if split_name_tag(repo).is_some_and(|(_, t)| t.is_none()) {
+            let tag = reference.get_str("tag").map(|t| t.value.clone());
+            push_fields(text, reference, repo, tag, "tag", out);
+        }
+        return;
+    }
     // kustomize images[] entry: the image is newName, else name (which may carry a tag).
     if let Some(name) = scalar("name")
         && (scalar("digest").is_some() || scalar("newTag").is_some())
@@ -374,6 +387,23 @@ mod tests {
                 ("redis", None),
                 ("ghcr.io/a/b", Some("1")),
                 ("q.io/c", None),
+            ]
+        );
+    }
+
+    #[test]
+    fn flux_oci_repositories_are_named_after_their_url() {
+        let text = format!(
+            "apiVersion: source.toolkit.fluxcd.io/v1beta2\nkind: OCIRepository\nspec:\n  url: oci://ghcr.io/stefanprodan/manifests/podinfo\n  ref:\n    tag: v1.8.2@sha256:{A}\n---\nkind: OCIRepository\nspec:\n  url: oci://registry.example/apps/web\n  ref:\n    digest: sha256:{A}\n"
+        );
+        let got = images(&text, true);
+        let named: Vec<(&str, Option<&str>)> =
+            got.iter().map(|g| (g.0.as_str(), g.1.as_deref())).collect();
+        assert_eq!(
+            named,
+            [
+                ("ghcr.io/stefanprodan/manifests/podinfo", Some("v1.8.2")),
+                ("registry.example/apps/web", None)
             ]
         );
     }
