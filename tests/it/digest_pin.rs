@@ -949,7 +949,9 @@ fn scan_lists_every_pin_of_the_corpus() {
     assert_eq!(find("Dockerfile.pins", 1)["image"], "docker/dockerfile");
     assert_eq!(find("kustomization-flow-bom.yaml", 4)["image"], "redis");
     assert_eq!(find("kustomization-flow-bom.yaml", 4)["column"], 42);
-    assert_eq!(r["digests"].as_array().unwrap().len(), 9);
+    // the 9 pinned digests, and 5 the corpus holds without a name (the registry listings'
+    // version names): a scan for prune protection lists every digest the tree holds
+    assert_eq!(r["digests"].as_array().unwrap().len(), 14);
 
     // --image narrows the listing with the same matching rules as --set.
     let out = tool("digest-pin")
@@ -1261,4 +1263,59 @@ fn an_image_whose_only_pins_are_malformed_is_drift_not_missing() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
+}
+
+#[test]
+fn a_digest_reached_through_a_variable_is_protected_from_pruning() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("Dockerfile"),
+        format!("ARG sha_digest=sha256:{FIX}\nFROM gcr.io/distroless/java17@$sha_digest\n"),
+    )
+    .unwrap();
+    let scan = tool("digest-pin")
+        .current_dir(d)
+        .args(["scan", "--now", NOW])
+        .output()
+        .unwrap();
+    assert!(scan.status.success());
+    std::fs::write(d.join("pins.json"), &scan.stdout).unwrap();
+    assert_eq!(
+        json_out(&scan)["digests"],
+        serde_json::json!([format!("sha256:{FIX}")])
+    );
+    let listing = serde_json::json!([
+        {"id": 1, "digest": format!("sha256:{FIX}"), "createdAt": "2026-01-01T00:00:00Z", "tags": ["pending-1"]},
+        {"id": 2, "digest": format!("sha256:{NEW_FIX}"), "createdAt": "2026-01-01T00:00:00Z", "tags": ["pending-2"]}
+    ]);
+    std::fs::write(d.join("versions.json"), listing.to_string()).unwrap();
+    let plan = tool("prune-plan")
+        .current_dir(d)
+        .args([
+            "-i",
+            "versions.json",
+            "--package",
+            "app",
+            "--match",
+            "pending-*",
+            "--protect-tag",
+            "none",
+        ])
+        .args(["--protect-digests", "pins.json", "--now", NOW, "--compact"])
+        .args([
+            "--jq",
+            "[.packages[0].delete[].id, (.packages[0].keep[] | [.id, .reason])]",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        plan.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plan.stderr)
+    );
+    assert_eq!(
+        json_out(&plan),
+        serde_json::json!([2, [1, "protected_digest"]])
+    );
 }

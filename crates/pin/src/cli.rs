@@ -718,6 +718,8 @@ struct TreeScan {
     scanned: u64,
     /// Image → its well-formed digests, sorted.
     by_image: IndexMap<String, Vec<String>>,
+    /// Every well-formed digest the files hold, named or not (empty with `--image`).
+    loose: Vec<String>,
 }
 
 /// The set a `--baseline` records: each image the tree pins, at the one digest it pins.
@@ -755,6 +757,7 @@ fn scan(
 ) -> Result<u8, PinError> {
     let tree = scan_tree(env, select, images)?;
     let mut digests: Vec<String> = tree.by_image.values().flatten().cloned().collect();
+    digests.extend(tree.loose);
     digests.sort();
     digests.dedup();
     let doc = DigestScan {
@@ -793,6 +796,11 @@ fn scan_tree(env: &Env, select: &SelectArgs, images: &[String]) -> Result<TreeSc
             Some(reason) => Err(reason),
             None => {
                 let (pins, warning) = scan_file(bytes, is_yaml_name(&c.rel));
+                let loose = if specs.is_empty() {
+                    crate::scanner::loose_digests(bytes)
+                } else {
+                    Vec::new()
+                };
                 let mut lines = LineIndex::new(bytes);
                 let refs: Vec<Reference> = pins
                     .into_iter()
@@ -810,12 +818,13 @@ fn scan_tree(env: &Env, select: &SelectArgs, images: &[String]) -> Result<TreeSc
                         }
                     })
                     .collect();
-                Ok((refs, warning))
+                Ok((refs, warning, loose))
             }
         })
     })?;
     let mut references = Vec::new();
     let mut warnings = Vec::new();
+    let mut loose = Vec::new();
     let mut scanned = 0;
     for (c, r) in files.iter().zip(found) {
         match r {
@@ -823,9 +832,10 @@ fn scan_tree(env: &Env, select: &SelectArgs, images: &[String]) -> Result<TreeSc
                 file: c.rel.clone(),
                 reason,
             }),
-            Ok((refs, warning)) => {
+            Ok((refs, warning, digests)) => {
                 scanned += 1;
                 references.extend(refs);
+                loose.extend(digests);
                 if let Some(message) = warning {
                     rollout_core::cli::warn(TOOL, env, &format!("{}: {message}", c.rel));
                     warnings.push(FileWarning {
@@ -852,6 +862,7 @@ fn scan_tree(env: &Env, select: &SelectArgs, images: &[String]) -> Result<TreeSc
         warnings,
         scanned,
         by_image,
+        loose,
     })
 }
 

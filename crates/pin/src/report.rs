@@ -132,7 +132,9 @@ pub struct DigestScan {
     pub references: Vec<Reference>,
     /// Repository → the distinct well-formed digests pinned for it, sorted.
     pub images: IndexMap<String, Vec<String>>,
-    /// Every distinct well-formed digest, sorted (for `prune-plan --protect-digests`).
+    /// Every distinct well-formed digest the files hold, sorted, pinned to a named image or
+    /// reached through a variable (for `prune-plan --protect-digests`; with `--image`, only
+    /// those images' digests).
     pub digests: Vec<String>,
     /// Files read.
     pub files_scanned: u64,

@@ -143,6 +143,25 @@ fn text_pins(bytes: &[u8]) -> Vec<Pin> {
     pins
 }
 
+/// Every well-formed digest written anywhere in `bytes`, whether or not a name is attached
+/// to it: `ARG sha=sha256:…` then `FROM img@$sha`, `ARG HASH="@sha256:…"`,
+/// `FROM ubuntu:$TAG@sha256:…` reach an image through a variable, and what a tree still
+/// uses must never be pruned.
+pub fn loose_digests(bytes: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    for needle in [&b"sha256:"[..], &b"sha512:"[..]] {
+        for at in memmem::find_iter(bytes, needle) {
+            if at > 0 && (bytes[at - 1].is_ascii_alphanumeric() || bytes[at - 1] == b'_') {
+                continue;
+            }
+            if let Some((_, end, false)) = digest_at(bytes, at) {
+                out.push(String::from_utf8_lossy(&bytes[at..end]).to_ascii_lowercase());
+            }
+        }
+    }
+    out
+}
+
 /// The reference at the end of a run of reference characters: the whole run, else the
 /// part after a scheme (`docker://`), else the longest part after a colon that parses. A
 /// shell default-value expansion (`${IMAGE:-redis:5@sha256:…}`, also `:=`, `:+`, `:?`)
@@ -404,6 +423,24 @@ mod tests {
             [
                 ("ghcr.io/stefanprodan/manifests/podinfo", Some("v1.8.2")),
                 ("registry.example/apps/web", None)
+            ]
+        );
+    }
+
+    #[test]
+    fn digests_reached_through_variables_are_listed() {
+        const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+        let text = format!(
+            "ARG sha_digest=sha256:{A}\nFROM gcr.io/distroless/java17@$sha_digest\nARG NODE_IMAGE_HASH=\"@sha256:{B}\"\nFROM ubuntu:$IMAGE_TAG@sha256:{A}\nx notsha256:{B} sha256:{}\n",
+            &A[1..]
+        );
+        assert!(images(&text, false).is_empty(), "no image is named");
+        assert_eq!(
+            loose_digests(text.as_bytes()),
+            [
+                format!("sha256:{A}"),
+                format!("sha256:{B}"),
+                format!("sha256:{A}")
             ]
         );
     }
