@@ -1442,3 +1442,48 @@ fn a_remote_that_never_answers_is_given_up_after_the_timeout() {
     assert!(took < std::time::Duration::from_secs(30), "took {took:?}");
     assert!(!scratch.path().join("w").exists());
 }
+
+#[test]
+fn a_flux_kustomization_takes_its_images_under_spec() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let flux = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: podinfo\nspec:\n  interval: 10m\n  images:\n    - name: ghcr.io/stefanprodan/podinfo\n      newTag: 6.5.0 # pinned\n  sourceRef:\n    kind: GitRepository\n    name: podinfo\n";
+    std::fs::write(d.join("app.yaml"), flux).unwrap();
+    std::fs::write(
+        d.join("bare.yaml"),
+        flux.replace(
+            "  images:\n    - name: ghcr.io/stefanprodan/podinfo\n      newTag: 6.5.0 # pinned\n",
+            "",
+        ),
+    )
+    .unwrap();
+    git(d, &["init", "-q", "-b", "main"]);
+    git(d, &["add", "-A"]);
+    git(d, &["commit", "-qm", "seed"]);
+    let bump = |file: &str, extra: &[&str]| {
+        let mut c = tool("tag-bump");
+        c.args([
+            "--repo",
+            d.to_str().unwrap(),
+            "--file",
+            file,
+            "--image",
+            "ghcr.io/stefanprodan/podinfo",
+        ])
+        .args(["--tag", "6.6.0", "--commit", "--compact", "--now", NOW])
+        .args(extra);
+        ok(c)
+    };
+    bump("app.yaml", &[]);
+    assert_eq!(
+        std::fs::read_to_string(d.join("app.yaml")).unwrap(),
+        flux.replace("newTag: 6.5.0 # pinned", "newTag: 6.6.0 # pinned")
+    );
+    let (r, _) = bump("bare.yaml", &["--create"]);
+    assert_eq!(r["edits"][0]["created"], true);
+    let text = std::fs::read_to_string(d.join("bare.yaml")).unwrap();
+    assert!(
+        text.contains("  images:\n  - name: ghcr.io/stefanprodan/podinfo\n    newTag: 6.6.0\n"),
+        "{text}"
+    );
+}

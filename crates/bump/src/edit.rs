@@ -87,6 +87,8 @@ enum Form {
 #[derive(Debug)]
 struct NewEntry<'n> {
     doc: usize,
+    /// Where the images list lives in the document: "" (kustomize), "/spec" (Flux).
+    prefix: &'static str,
     /// The `images` sequence, or None to add `images:` to the document.
     seq: Option<&'n Node>,
     root: &'n Node,
@@ -153,6 +155,19 @@ fn kustomizations(docs: &[Node]) -> Vec<usize> {
     }
 }
 
+/// The mapping that holds a document's `images` list, and its JSON pointer: the document
+/// itself for a kustomize Kustomization, its `spec` for a Flux one
+/// (`kustomize.toolkit.fluxcd.io`), which takes the same `images[]` entries there.
+fn images_holder(doc: &Node) -> (&Node, &'static str) {
+    let flux = doc
+        .get_str("apiVersion")
+        .is_some_and(|v| v.value.starts_with("kustomize.toolkit.fluxcd.io/"));
+    match doc.get("spec") {
+        Some(spec @ Node::Map(..)) if flux => (spec, "/spec"),
+        _ => (doc, ""),
+    }
+}
+
 /// Locate the sites of a kustomize-images group.
 fn kustomize_sites<'n>(
     docs: &'n [Node],
@@ -164,7 +179,8 @@ fn kustomize_sites<'n>(
     let mut names = Vec::new();
     let candidates = kustomizations(docs);
     for &d in &candidates {
-        let Some(images) = docs[d].get("images") else {
+        let (holder, prefix) = images_holder(&docs[d]);
+        let Some(images) = holder.get("images") else {
             continue;
         };
         let Node::Seq(items, _) = images else {
@@ -186,11 +202,11 @@ fn kustomize_sites<'n>(
                 return Err(uneditable(
                     file,
                     format!(
-                        "images lists {image:?} twice; kustomize would refuse it, fix it by hand"
+                        "images lists {image:?} twice; kustomize applies both entries, so which tag an image gets depends on their order: merge them by hand"
                     ),
                 ));
             }
-            let base = format!("/images/{i}");
+            let base = format!("{prefix}/images/{i}");
             let (tag, form) = match item.get("newTag") {
                 Some(Node::Scalar(s)) if s.value.contains('@') => (Slot::At(s), Form::TagAtDigest),
                 Some(Node::Scalar(s)) => (Slot::At(s), Form::Tag),
@@ -261,7 +277,8 @@ fn kustomize_sites<'n>(
             "no document is a mapping; cannot add images",
         ));
     };
-    let seq = docs[d].get("images").filter(|n| matches!(n, Node::Seq(..)));
+    let (holder, prefix) = images_holder(&docs[d]);
+    let seq = holder.get("images").filter(|n| matches!(n, Node::Seq(..)));
     let index = match seq {
         Some(Node::Seq(items, _)) => items.len(),
         _ => 0,
@@ -277,8 +294,9 @@ fn kustomize_sites<'n>(
         Vec::new(),
         Some(NewEntry {
             doc: d,
+            prefix,
             seq,
-            root: &docs[d],
+            root: holder,
             index,
             fields,
         }),
@@ -725,8 +743,16 @@ pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome
             .collect();
         let value = Value::Object(obj);
         match entry.seq {
-            Some(_) => changes.push((entry.doc, format!("/images/{}", entry.index), value)),
-            None => changes.push((entry.doc, "/images".into(), json!([value]))),
+            Some(_) => changes.push((
+                entry.doc,
+                format!("{}/images/{}", entry.prefix, entry.index),
+                value,
+            )),
+            None => changes.push((
+                entry.doc,
+                format!("{}/images", entry.prefix),
+                json!([value]),
+            )),
         }
         created = true;
     }
