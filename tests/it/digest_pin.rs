@@ -1139,15 +1139,7 @@ fn files_git_tracks_are_read_whatever_ignore_files_say() {
     git(d, &["commit", "-qm", "seed"]);
     // untracked and git-ignored: not this repository's content
     std::fs::write(d.join("local.generated.yaml"), pin(EXPLAIN)).unwrap();
-    let run = |args: &[&str]| {
-        let out = tool("digest-pin")
-            .current_dir(d)
-            .args(["--now", NOW, "--compact"])
-            .args(args)
-            .output()
-            .unwrap();
-        (out.status.code(), json_out(&out))
-    };
+    let run = |args: &[&str]| pin_in(d, args);
 
     let (code, scan) = run(&["scan", "--jq", "[.references[].file] | unique"]);
     assert_eq!(code, Some(0));
@@ -1203,15 +1195,7 @@ fn pins_inside_shell_default_value_expansions_are_rewritten_under_their_image() 
         format!("FROM ${{REDIS_IMAGE:-redis@sha256:{FIX}}}\n"),
     )
     .unwrap();
-    let run = |args: &[&str]| {
-        let out = tool("digest-pin")
-            .current_dir(d)
-            .args(["--now", NOW, "--compact"])
-            .args(args)
-            .output()
-            .unwrap();
-        (out.status.code(), json_out(&out))
-    };
+    let run = |args: &[&str]| pin_in(d, args);
     // A stale pin used to be named after its tag ("latest"): --check passed.
     let set = format!("cgr.dev/chainguard/static=sha256:{NEW_FIX}");
     let (code, _) = run(&["--check", "--set", &set]);
@@ -1318,4 +1302,15 @@ fn a_digest_reached_through_a_variable_is_protected_from_pruning() {
         json_out(&plan),
         serde_json::json!([2, [1, "protected_digest"]])
     );
+}
+
+/// digest-pin in `dir` with the fixed clock, compact: its exit code and document.
+fn pin_in(dir: &Path, args: &[&str]) -> (Option<i32>, Value) {
+    let out = tool("digest-pin")
+        .current_dir(dir)
+        .args(["--now", NOW, "--compact"])
+        .args(args)
+        .output()
+        .unwrap();
+    (out.status.code(), json_out(&out))
 }

@@ -243,6 +243,15 @@ fn ssh_host_keys_are_checked_against_known_hosts() {
     let kh = home.join("known_hosts");
     let khs = kh.to_str().unwrap();
     let name = format!("[127.0.0.1]:{}", sshd.port);
+    // a run with the deploy key, checked against the known_hosts file under test
+    let pinned = |tag: &str| {
+        over_ssh(
+            &url,
+            home,
+            "w",
+            &["--tag", tag, "--ssh-key", k, "--known-hosts", khs],
+        )
+    };
 
     // No known_hosts at all (HOME has no .ssh): unknown, refused, nothing cloned.
     let m = refused(
@@ -263,15 +272,7 @@ fn ssh_host_keys_are_checked_against_known_hosts() {
 
     // An empty file: unknown. A key of another type only: unknown, and the message says so.
     std::fs::write(&kh, "").unwrap();
-    let m = refused(
-        over_ssh(
-            &url,
-            home,
-            "w",
-            &["--tag", "s1", "--ssh-key", k, "--known-hosts", khs],
-        ),
-        "host_key_unknown",
-    );
+    let m = refused(pinned("s1"), "host_key_unknown");
     assert!(m.contains(&format!("is not in {khs}")), "{m}");
     run(
         "ssh-keygen",
@@ -287,30 +288,14 @@ fn ssh_host_keys_are_checked_against_known_hosts() {
     );
     let ecdsa = std::fs::read_to_string(home.join("other_ecdsa.pub")).unwrap();
     std::fs::write(&kh, format!("{name} {ecdsa}")).unwrap();
-    let m = refused(
-        over_ssh(
-            &url,
-            home,
-            "w",
-            &["--tag", "s1", "--ssh-key", k, "--known-hosts", khs],
-        ),
-        "host_key_unknown",
-    );
+    let m = refused(pinned("s1"), "host_key_unknown");
     assert!(m.contains("records only ecdsa-sha2-nistp256 keys"), "{m}");
 
     // Another ed25519 key recorded for this host: changed, the line named.
     keygen(&home.join("impostor"));
     let impostor = std::fs::read_to_string(home.join("impostor.pub")).unwrap();
     std::fs::write(&kh, format!("# fleet hosts\n{name} {impostor}")).unwrap();
-    let m = refused(
-        over_ssh(
-            &url,
-            home,
-            "w",
-            &["--tag", "s1", "--ssh-key", k, "--known-hosts", khs],
-        ),
-        "host_key_changed",
-    );
+    let m = refused(pinned("s1"), "host_key_changed");
     assert!(m.contains(&format!("{khs} line 2 records another")), "{m}");
     assert!(m.contains(&format!("ssh-keygen -R '{name}'")), "{m}");
     assert!(!home.join("w").exists());
@@ -318,12 +303,7 @@ fn ssh_host_keys_are_checked_against_known_hosts() {
 
     // The key as ssh-keyscan reports it: pushed.
     std::fs::write(&kh, sshd.keyscan()).unwrap();
-    pushed(over_ssh(
-        &url,
-        home,
-        "w",
-        &["--tag", "s1", "--ssh-key", k, "--known-hosts", khs],
-    ));
+    pushed(pinned("s1"));
     assert!(
         f.remote_file("apps/backend-services/kustomization.yaml")
             .contains("newTag: s1")
@@ -332,15 +312,7 @@ fn ssh_host_keys_are_checked_against_known_hosts() {
     // @revoked wins over a line that records the key.
     let revoked = format!("{}@revoked * {host_key}", sshd.keyscan());
     std::fs::write(&kh, revoked).unwrap();
-    let m = refused(
-        over_ssh(
-            &url,
-            home,
-            "w",
-            &["--tag", "s2", "--ssh-key", k, "--known-hosts", khs],
-        ),
-        "host_key_revoked",
-    );
+    let m = refused(pinned("s2"), "host_key_revoked");
     assert!(m.contains("is revoked"), "{m}");
 
     // Hashed names (ssh-keygen -H), in the default ~/.ssh/known_hosts: pushed.
