@@ -900,6 +900,141 @@ fn put(
 /// per key to offer).
 const MAX_CREDENTIAL_CALLS: u32 = 4;
 
+/// The credentials callback's state for one operation: what was offered already, so that
+/// each source is tried once and the callback's calls stay bounded.
+struct Asker<'a> {
+    transport: &'a Transport,
+    calls: &'a Calls,
+    /// `host:port` of the URL given (credentials are for it alone).
+    home: Option<String>,
+    count: u32,
+    bound: u32,
+    helper_tried: bool,
+    token_tried: bool,
+    next_key: usize,
+}
+
+impl<'a> Asker<'a> {
+    fn new(transport: &'a Transport, url: &str, calls: &'a Calls) -> Self {
+        Asker {
+            transport,
+            calls,
+            home: authority(url),
+            count: 0,
+            bound: MAX_CREDENTIAL_CALLS + transport.ssh.keys.len() as u32,
+            helper_tried: false,
+            token_tried: false,
+            next_key: 0,
+        }
+    }
+
+    fn refuse(&self, reason: GitReason, message: String, short: &str) -> git2::Error {
+        self.calls.refused.replace(Some((reason, message)));
+        git2::Error::from_str(short)
+    }
+
+    fn give_up(&self, message: &str) -> git2::Error {
+        self.calls.auth_failed.set(true);
+        git2::Error::from_str(message)
+    }
+
+    /// Answer libgit2's request for credentials for `url`.
+    fn answer(
+        &mut self,
+        url: &str,
+        user_from_url: Option<&str>,
+        allowed: CredentialType,
+    ) -> Result<Cred, git2::Error> {
+        self.count += 1;
+        if let (Some(home), Some(asking)) = (&self.home, authority(url))
+            && asking != *home
+        {
+            return Err(self.refuse(
+                GitReason::RedirectRefused,
+                format!(
+                    "{home} redirected to {asking}, which asked for credentials; they are only sent to {home} (use the URL the repository really lives at)"
+                ),
+                "redirect to another host refused",
+            ));
+        }
+        if url.starts_with("http://")
+            && allowed.contains(CredentialType::USER_PASS_PLAINTEXT)
+            && !self.transport.cleartext
+        {
+            return Err(self.refuse(
+                GitReason::CleartextRefused,
+                format!(
+                    "{} asks for credentials over plain http, where anyone on the network can read them; use https (or --insecure-http to send them anyway)",
+                    self.home.as_deref().unwrap_or("the remote")
+                ),
+                "cleartext credentials refused",
+            ));
+        }
+        if self.count > self.bound {
+            return Err(self.give_up("authentication failed"));
+        }
+        if allowed.contains(CredentialType::USERNAME) {
+            self.calls.ssh.set(true);
+            return Cred::username(self.transport.user.as_deref().unwrap_or("git"));
+        }
+        if allowed.intersects(CredentialType::SSH_KEY | CredentialType::SSH_MEMORY) {
+            return self.ssh_key(user_from_url);
+        }
+        if !allowed.contains(CredentialType::USER_PASS_PLAINTEXT) {
+            if allowed.contains(CredentialType::DEFAULT) {
+                return Cred::default();
+            }
+            return Err(
+                self.give_up("no supported credential type (tokens over https, keys over ssh)")
+            );
+        }
+        self.https_token(url, user_from_url)
+    }
+
+    /// The next SSH key of [`ssh::key_sources`], each offered once.
+    fn ssh_key(&mut self, user_from_url: Option<&str>) -> Result<Cred, git2::Error> {
+        self.calls.ssh.set(true);
+        let user = user_from_url
+            .or(self.transport.user.as_deref())
+            .unwrap_or("git");
+        let Some(key) = self.transport.ssh.keys.get(self.next_key) else {
+            return Err(self.give_up("authentication failed"));
+        };
+        self.next_key += 1;
+        self.calls.ssh_tried.borrow_mut().push(key.describe());
+        match key {
+            KeySource::File(path) => Cred::ssh_key(user, None, path, None),
+            KeySource::Inline(text) => Cred::ssh_key_from_memory(user, None, text, None),
+            KeySource::Agent => Cred::ssh_key_from_agent(user),
+        }
+    }
+
+    /// A git credential helper first, then the token, each once.
+    fn https_token(&mut self, url: &str, user_from_url: Option<&str>) -> Result<Cred, git2::Error> {
+        if !self.helper_tried {
+            self.helper_tried = true;
+            if let Ok(config) = git2::Config::open_default()
+                && let Ok(cred) = Cred::credential_helper(&config, url, user_from_url)
+            {
+                return Ok(cred);
+            }
+        }
+        if !self.token_tried
+            && let Some(token) = &self.transport.token
+        {
+            self.token_tried = true;
+            let user = self
+                .transport
+                .user
+                .as_deref()
+                .or(user_from_url)
+                .unwrap_or("x-access-token");
+            return Cred::userpass_plaintext(user, token);
+        }
+        Err(self.give_up("authentication failed"))
+    }
+}
+
 /// The callbacks of one operation on the remote at `url`.
 fn callbacks<'a>(
     transport: &'a Transport,
@@ -908,90 +1043,8 @@ fn callbacks<'a>(
     rejected: Option<&'a RefCell<Vec<String>>>,
 ) -> RemoteCallbacks<'a> {
     let mut cbs = RemoteCallbacks::new();
-    let mut count = 0u32;
-    let mut helper_tried = false;
-    let mut token_tried = false;
-    let mut next_key = 0usize;
-    let bound = MAX_CREDENTIAL_CALLS + transport.ssh.keys.len() as u32;
-    let home = authority(url);
-    cbs.credentials(move |url, user_from_url, allowed| {
-        count += 1;
-        if let (Some(home), Some(asking)) = (&home, authority(url))
-            && asking != *home
-        {
-            calls.refused.replace(Some((
-                GitReason::RedirectRefused,
-                format!(
-                    "{home} redirected to {asking}, which asked for credentials; they are only sent to {home} (use the URL the repository really lives at)"
-                ),
-            )));
-            return Err(git2::Error::from_str("redirect to another host refused"));
-        }
-        if url.starts_with("http://")
-            && allowed.contains(CredentialType::USER_PASS_PLAINTEXT)
-            && !transport.cleartext
-        {
-            calls.refused.replace(Some((
-                GitReason::CleartextRefused,
-                format!(
-                    "{} asks for credentials over plain http, where anyone on the network can read them; use https (or --insecure-http to send them anyway)",
-                    home.as_deref().unwrap_or("the remote")
-                ),
-            )));
-            return Err(git2::Error::from_str("cleartext credentials refused"));
-        }
-        if count > bound {
-            calls.auth_failed.set(true);
-            return Err(git2::Error::from_str("authentication failed"));
-        }
-        if allowed.contains(CredentialType::USERNAME) {
-            calls.ssh.set(true);
-            return Cred::username(transport.user.as_deref().unwrap_or("git"));
-        }
-        if allowed.intersects(CredentialType::SSH_KEY | CredentialType::SSH_MEMORY) {
-            calls.ssh.set(true);
-            let user = user_from_url.or(transport.user.as_deref()).unwrap_or("git");
-            let Some(key) = transport.ssh.keys.get(next_key) else {
-                calls.auth_failed.set(true);
-                return Err(git2::Error::from_str("authentication failed"));
-            };
-            next_key += 1;
-            calls.ssh_tried.borrow_mut().push(key.describe());
-            return match key {
-                KeySource::File(path) => Cred::ssh_key(user, None, path, None),
-                KeySource::Inline(text) => Cred::ssh_key_from_memory(user, None, text, None),
-                KeySource::Agent => Cred::ssh_key_from_agent(user),
-            };
-        }
-        if !allowed.contains(CredentialType::USER_PASS_PLAINTEXT) {
-            if allowed.contains(CredentialType::DEFAULT) {
-                return Cred::default();
-            }
-            calls.auth_failed.set(true);
-            return Err(git2::Error::from_str(
-                "no supported credential type (tokens over https, keys over ssh)",
-            ));
-        }
-        if !helper_tried {
-            helper_tried = true;
-            if let Ok(config) = git2::Config::open_default()
-                && let Ok(cred) = Cred::credential_helper(&config, url, user_from_url)
-            {
-                return Ok(cred);
-            }
-        }
-        if !token_tried && let Some(token) = &transport.token {
-            token_tried = true;
-            let user = transport
-                .user
-                .as_deref()
-                .or(user_from_url)
-                .unwrap_or("x-access-token");
-            return Cred::userpass_plaintext(user, token);
-        }
-        calls.auth_failed.set(true);
-        Err(git2::Error::from_str("authentication failed"))
-    });
+    let mut asker = Asker::new(transport, url, calls);
+    cbs.credentials(move |url, user_from_url, allowed| asker.answer(url, user_from_url, allowed));
     let target = ssh::parse_url(url);
     cbs.certificate_check(move |cert, host| {
         let Some(hostkey) = cert.as_hostkey() else {

@@ -297,25 +297,11 @@ pub fn verify(path: &Path, key: Option<&SigningKey>) -> Result<Result<Verified, 
                 format!("record {expected}: its content does not match its hash (edited)"),
             );
         }
-        match (record.get("mac").and_then(Value::as_str), key) {
-            (Some(mac), Some(key)) if !key.record_mac_matches(&hash, mac) => {
-                return brk(
-                    "mac_invalid",
-                    format!(
-                        "record {expected}: its mac is not this signing key's (the chain was recomputed after an edit, or the key is another)"
-                    ),
-                );
-            }
-            (Some(_), _) => keyed = true,
-            (None, Some(_)) if keyed => {
-                return brk(
-                    "unkeyed_record",
-                    format!(
-                        "record {expected}: no mac, after keyed records (written or rewritten without the key)"
-                    ),
-                );
-            }
-            (None, _) => unkeyed += 1,
+        if let Err((reason, message)) = mac_state(&record, &hash, key, expected, &mut keyed) {
+            return brk(reason, message);
+        }
+        if record.get("mac").is_none() {
+            unkeyed += 1;
         }
         prev_hash = hash;
         expected += 1;
@@ -326,6 +312,36 @@ pub fn verify(path: &Path, key: Option<&SigningKey>) -> Result<Result<Verified, 
         unkeyed,
         last,
     }))
+}
+
+/// With `key`, whether record `seq`'s `mac` is the key's and a record without one does
+/// not follow keyed records (`keyed` remembers whether one did).
+fn mac_state(
+    record: &Map<String, Value>,
+    hash: &str,
+    key: Option<&SigningKey>,
+    seq: u64,
+    keyed: &mut bool,
+) -> Result<(), (&'static str, String)> {
+    match (record.get("mac").and_then(Value::as_str), key) {
+        (Some(mac), Some(key)) if !key.record_mac_matches(hash, mac) => Err((
+            "mac_invalid",
+            format!(
+                "record {seq}: its mac is not this signing key's (the chain was recomputed after an edit, or the key is another)"
+            ),
+        )),
+        (Some(_), _) => {
+            *keyed = true;
+            Ok(())
+        }
+        (None, Some(_)) if *keyed => Err((
+            "unkeyed_record",
+            format!(
+                "record {seq}: no mac, after keyed records (written or rewritten without the key)"
+            ),
+        )),
+        (None, _) => Ok(()),
+    }
 }
 
 #[cfg(test)]

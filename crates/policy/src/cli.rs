@@ -402,45 +402,15 @@ pub fn run(cli: &Cli, env: &Env, fault: Option<Fault>) -> Result<u8, PolicyError
 
     // 3. Decision and time checks.
     let decision = match &decision_doc {
-        Some((doc, origin)) if intent.needs_decision() => {
-            if let Some(key) = signing_key {
-                rules::check_signature(doc, origin, key)?;
-            }
-            Some(rules::check_decision(
-                doc,
-                origin,
-                now,
-                cli.subject.as_deref(),
-                max_decision_age,
-            )?)
-        }
-        Some((doc, origin)) => Some(
-            rules::check_decision(doc, origin, now, None, None).unwrap_or_else(|_| {
-                // rollback and pause accept any decision; record what it says.
-                crate::model::DecisionRef {
-                    decision: doc
-                        .pointer("/summary/decision")
-                        .and_then(Value::as_str)
-                        .unwrap_or("unknown")
-                        .into(),
-                    trace_id: doc
-                        .get("traceId")
-                        .and_then(Value::as_str)
-                        .map(str::to_string),
-                    generated_at: doc
-                        .get("generatedAt")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .into(),
-                    valid_until: doc
-                        .get("validUntil")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .into(),
-                    digest: rollout_core::hash::canonical_digest(doc),
-                }
-            }),
-        ),
+        Some((doc, origin)) => Some(rules::bind_decision(
+            doc,
+            origin,
+            intent,
+            now,
+            cli.subject.as_deref(),
+            max_decision_age,
+            signing_key,
+        )?),
         None => None,
     };
     rules::check_review_by(review_by, now, window)?;

@@ -213,6 +213,45 @@ pub fn check_review_by(
     Ok(())
 }
 
+/// The decision an apply records. For expand and resume it must hold: signed with `key`
+/// when one is set, then every check of [`check_decision`]. Rollback and pause accept any
+/// decision (an emergency needs none) and record what it says.
+pub fn bind_decision(
+    doc: &Value,
+    origin: &str,
+    intent: Intent,
+    now: Timestamp,
+    subject: Option<&str>,
+    max_age: Option<Duration>,
+    key: Option<&rollout_core::sign::SigningKey>,
+) -> Result<DecisionRef, PolicyError> {
+    if !intent.needs_decision() {
+        return Ok(
+            check_decision(doc, origin, now, None, None).unwrap_or_else(|_| as_recorded(doc))
+        );
+    }
+    if let Some(key) = key {
+        check_signature(doc, origin, key)?;
+    }
+    check_decision(doc, origin, now, subject, max_age)
+}
+
+/// A decision as it stands, checked for nothing (what a rollback or pause records).
+fn as_recorded(doc: &Value) -> DecisionRef {
+    let text = |name: &str| doc.get(name).and_then(Value::as_str);
+    DecisionRef {
+        decision: doc
+            .pointer("/summary/decision")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown")
+            .into(),
+        trace_id: text("traceId").map(str::to_string),
+        generated_at: text("generatedAt").unwrap_or_default().into(),
+        valid_until: text("validUntil").unwrap_or_default().into(),
+        digest: canonical_digest(doc),
+    }
+}
+
 /// How far a decision's `generatedAt` may be ahead of this run's clock (runners' clocks
 /// differ by a little; a decision from next year is made up).
 pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
