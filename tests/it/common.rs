@@ -209,3 +209,28 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Run `cmd` with `FAULT_VAR=wait-for:GO` (rollout_core::tree::Fault): once the tool has
+/// planned its writes and waits, `between` changes the tree, then the tool goes on.
+pub fn change_tree_before_write(
+    mut cmd: Command,
+    fault_var: &str,
+    between: impl FnOnce(),
+) -> std::process::Output {
+    let gate = tempfile::tempdir().unwrap();
+    let go = gate.path().join("go");
+    let waiting = gate.path().join("go.waiting");
+    cmd.env(fault_var, format!("wait-for:{}", go.display()));
+    let run = std::thread::spawn(move || cmd.output().unwrap());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !waiting.exists() {
+        assert!(
+            !run.is_finished() && std::time::Instant::now() < deadline,
+            "the tool never reached its write"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    between();
+    std::fs::write(&go, b"").unwrap();
+    run.join().unwrap()
+}

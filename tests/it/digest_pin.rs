@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::common::{NOW, assert_refused, error_line, fixture, git, json_out, snapshot, tool};
+use crate::common::{
+    NOW, assert_refused, change_tree_before_write, error_line, fixture, git, json_out, snapshot,
+    tool,
+};
 
 const REVIEW: &str = "776980ed9009fe17dfdb782960978bd573842dc867728bd4e63d734871cdeef1";
 const FIX: &str = "da2b6e52ad20159252cb6f24147d4ece221182dbb0b21df9fb32966126e24a20";
@@ -780,6 +783,41 @@ fn paths_must_stay_inside_the_root() {
         std::fs::read_to_string(outside.path().join("x.yml")).unwrap(),
         format!("a: claude-runtime-fix@sha256:{FIX}\n")
     );
+}
+
+#[test]
+fn a_directory_swapped_for_a_symlink_before_the_write_is_not_followed() {
+    let t = Tree::new();
+    let outside = tempfile::tempdir().unwrap();
+    let decoy = outside.path().join("kustomization.yaml");
+    std::fs::copy(t.path("deploy/kustomization.yaml"), &decoy).unwrap();
+    let decoy_before = std::fs::read(&decoy).unwrap();
+    let before = snapshot(t.dir.path());
+    let mut cmd = t.cmd();
+    cmd.args(strs(&set_args(NEW_REVIEW, NEW_FIX, NEW_EXPLAIN)))
+        .arg("--json-errors");
+    let out = change_tree_before_write(cmd, "DIGEST_PIN_FAULT", || {
+        std::fs::rename(t.path("deploy"), outside.path().join("moved")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), t.path("deploy")).unwrap();
+    });
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json_out(&out)["reasonCode"], "file_changed");
+    assert!(
+        error_line(&out, "digest-pin")
+            .contains("deploy/kustomization.yaml: its directory \"deploy\" is now a symbolic link"),
+        "{}",
+        error_line(&out, "digest-pin")
+    );
+    // nothing written outside, nothing written inside
+    assert_eq!(std::fs::read(&decoy).unwrap(), decoy_before);
+    std::fs::remove_file(t.path("deploy")).unwrap();
+    std::fs::rename(outside.path().join("moved"), t.path("deploy")).unwrap();
+    assert_eq!(snapshot(t.dir.path()), before);
 }
 
 #[test]

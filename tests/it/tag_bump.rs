@@ -9,7 +9,9 @@ use assert_cmd::Command;
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::common::{NOW, assert_refused, git, json_out, tool, wait_for_port};
+use crate::common::{
+    NOW, assert_refused, change_tree_before_write, git, json_out, tool, wait_for_port,
+};
 
 const TOKEN: &str = "tok-canary-5d1c9e7a";
 
@@ -172,6 +174,47 @@ fn a_first_bump_commits_only_the_tag_and_pushes() {
     let changed = git(&f.remote(), &["diff", "--name-only", "main~1", "main"]);
     assert_eq!(changed, "apps/backend-services/kustomization.yaml\n");
     assert_eq!(git(&f.work(), &["status", "--porcelain"]), "");
+}
+
+#[test]
+fn a_directory_swapped_for_a_symlink_before_the_write_is_not_followed() {
+    let f = Flux::new();
+    let outside = tempfile::tempdir().unwrap();
+    let decoy = outside.path().join("kustomization.yaml");
+    let real = f.work().join("apps/backend-services");
+    std::fs::copy(real.join("kustomization.yaml"), &decoy).unwrap();
+    let decoy_before = std::fs::read(&decoy).unwrap();
+    let head = git(&f.work(), &["rev-parse", "HEAD"]);
+    let cmd = f.bump(&[
+        "--service",
+        "papi",
+        "--tag",
+        "v9",
+        "--commit",
+        "--json-errors",
+    ]);
+    let out = change_tree_before_write(cmd, "TAG_BUMP_FAULT", || {
+        std::fs::rename(&real, outside.path().join("moved")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), &real).unwrap();
+    });
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json_out(&out)["reasonCode"], "file_changed");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is now a symbolic link"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read(&decoy).unwrap(), decoy_before);
+    assert_eq!(
+        git(&f.work(), &["rev-parse", "HEAD"]),
+        head,
+        "nothing committed"
+    );
 }
 
 #[test]

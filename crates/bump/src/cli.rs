@@ -14,11 +14,12 @@ use clap::Parser;
 use indexmap::IndexMap;
 use rollout_core::cli::{CommonArgs, Env, LockArgs, resolve_now, warn};
 use rollout_core::doc::{Kind, SCHEMA_VERSION};
-use rollout_core::fsx::{Lock, atomic_write};
+use rollout_core::fsx::Lock;
 use rollout_core::input::{MAX_DOCUMENT_BYTES, Source, as_text, parse_json, read_bytes};
 use rollout_core::oci::check_tag;
 use rollout_core::output::unified_diff;
 use rollout_core::time::format_timestamp;
+use rollout_core::tree::{Fault, Replacement, Tree};
 use rollout_core::{CoreError, summary, trace};
 
 use crate::branch;
@@ -82,7 +83,8 @@ Exit status: 0 done (or already at the tag); 2 usage error or invalid value (tag
 digest, template, unparsable file); 3 refused (unknown service, no imageGroup, entry not
 found, path outside the repository, current tag not the expected one, a pinned digest
 would shadow the tag); 4 push rejected by the server, still non-fast-forward after the
-retries, or lock timeout; 5 git, network, TLS, host key or authentication failure, I/O.";
+retries, a file changed during the run, or lock timeout; 5 git, network, TLS, host key or
+authentication failure, I/O.";
 
 /// Set an image tag in a GitOps repository, commit and push, safely and idempotently.
 #[derive(Debug, Parser)]
@@ -231,6 +233,8 @@ pub struct GitEnv {
     pub ssh_agent: bool,
     /// `HOME`: where `~/.ssh` is.
     pub home: Option<PathBuf>,
+    /// `TAG_BUMP_FAULT`: the fault a write test injects (see `rollout_core::tree::Fault`).
+    pub fault: Fault,
 }
 
 impl GitEnv {
@@ -246,6 +250,7 @@ impl GitEnv {
             ssh_key: var("GIT_SSH_KEY"),
             ssh_agent: var("SSH_AUTH_SOCK").is_some(),
             home: var("HOME").map(PathBuf::from),
+            fault: Fault::parse(var("TAG_BUMP_FAULT").as_deref()),
         }
     }
 }
@@ -362,8 +367,8 @@ fn parse_author(text: &str) -> Result<(String, String), BumpError> {
 /// A file's plan: its text before and after every group's edit.
 #[derive(Debug, Clone)]
 struct FilePlan {
+    /// Relative to the working copy's root, the real path (no symlink on the way).
     file: String,
-    path: PathBuf,
     before: String,
     after: String,
 }
@@ -556,7 +561,6 @@ fn plan(
                 path.clone(),
                 FilePlan {
                     file: rel.clone(),
-                    path: path.clone(),
                     before: text.clone(),
                     after: text,
                 },
@@ -584,37 +588,19 @@ fn plan(
     Ok((files.into_values().collect(), edits))
 }
 
-/// Write the changed files; on a failure, put back the ones already written.
-fn write_files(plans: &[FilePlan]) -> Result<(), BumpError> {
-    let mut done: Vec<&FilePlan> = Vec::new();
-    for p in plans.iter().filter(|p| p.after != p.before) {
-        // Still the bytes we planned from? (someone may have edited it meanwhile)
-        let now = std::fs::read_to_string(&p.path).unwrap_or_default();
-        let result = if now != p.before {
-            Err(format!("{} changed during the run", p.file))
-        } else {
-            atomic_write(&p.path, p.after.as_bytes()).map_err(|e| e.to_string())
-        };
-        if let Err(message) = result {
-            let mut restored = Vec::new();
-            for d in &done {
-                if atomic_write(&d.path, d.before.as_bytes()).is_ok() {
-                    restored.push(d.file.clone());
-                }
-            }
-            let tail = if restored.is_empty() {
-                "no file was changed".to_string()
-            } else {
-                format!("restored {}", restored.join(", "))
-            };
-            return Err(BumpError::WriteFailed {
-                file: p.file.clone(),
-                message: format!("{message}; {tail}"),
-            });
-        }
-        done.push(p);
-    }
-    Ok(())
+/// Write the changed files, all or none, each relative to the held working copy (a
+/// directory swapped for a symlink meanwhile is not followed).
+fn write_files(root: &Path, plans: &[FilePlan], fault: &Fault) -> Result<(), BumpError> {
+    let batch: Vec<Replacement> = plans
+        .iter()
+        .filter(|p| p.after != p.before)
+        .map(|p| Replacement {
+            rel: &p.file,
+            old: p.before.as_bytes(),
+            new: p.after.as_bytes(),
+        })
+        .collect();
+    Ok(Tree::open(root)?.replace_all(&batch, fault)?)
 }
 
 fn commit_message(cli: &Cli, values: &Values, edits: &[GroupEdit]) -> String {
@@ -823,9 +809,9 @@ fn workspace(cli: &Cli, transport: &Transport, git_ops: bool) -> Result<Workspac
             let temp = tempfile::Builder::new()
                 .prefix("tag-bump-")
                 .tempdir()
-                .map_err(|e| BumpError::WriteFailed {
-                    file: "temporary clone".into(),
-                    message: e.to_string(),
+                .map_err(|source| CoreError::Write {
+                    path: std::env::temp_dir(),
+                    source,
                 })?;
             let (branch, checkout, have) = clone_branch(cli, url, transport)?;
             let git = Git::clone(url, temp.path(), &checkout, transport)?;
@@ -1041,7 +1027,7 @@ pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
     let mut push: Option<PushDoc> = None;
 
     if !cli.dry_run {
-        write_files(&plans)?;
+        write_files(&root, &plans, &genv.fault)?;
     }
     if !cli.dry_run && (cli.commit || cli.push) {
         let git = ws.git.as_ref().expect("opened for --commit");
@@ -1111,7 +1097,7 @@ pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
                             git.reset_hard(tip, &transport)?;
                             (plans, edits) =
                                 plan(&root, &resolved, from_services, &want, &group_tags)?;
-                            write_files(&plans)?;
+                            write_files(&root, &plans, &genv.fault)?;
                             commit = do_commit(git, &plans, &edits)?;
                             if commit.is_none() {
                                 break;
@@ -1171,7 +1157,7 @@ pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
                         };
                         (plans, edits) = plan(&root, &resolved, from_services, &want, &group_tags)
                             .map_err(reset)?;
-                        write_files(&plans).map_err(reset)?;
+                        write_files(&root, &plans, &genv.fault).map_err(reset)?;
                         commit = do_commit(git, &plans, &edits).map_err(reset)?;
                         if commit.is_none() {
                             // The remote already holds the tag (another run set it).

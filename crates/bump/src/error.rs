@@ -188,14 +188,6 @@ pub enum BumpError {
         /// State left behind.
         left: Option<String>,
     },
-    /// A file could not be written.
-    #[error("{file}: cannot write: {message}")]
-    WriteFailed {
-        /// Relative to the repository.
-        file: String,
-        /// What happened, including what was restored.
-        message: String,
-    },
 }
 
 fn left_text(left: &Option<String>) -> String {
@@ -247,7 +239,7 @@ impl Failure for BumpError {
             | E::BranchUnknown { .. }
             | E::RepoInvalid { .. } => ExitClass::Refused,
             E::PushRejected { .. } | E::PushRetriesExhausted { .. } => ExitClass::Conflict,
-            E::Git { .. } | E::WriteFailed { .. } => ExitClass::Environment,
+            E::Git { .. } => ExitClass::Environment,
         }
     }
 
@@ -284,7 +276,6 @@ impl Failure for BumpError {
             },
             E::PushRejected { .. } => "push_rejected",
             E::PushRetriesExhausted { .. } => "push_retries_exhausted",
-            E::WriteFailed { .. } => "io_error",
         }
     }
 

@@ -201,6 +201,41 @@ pub enum CoreError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// A file of a batch to replace is read-only.
+    #[error("{file}: read-only (mode {mode:o}); nothing was written")]
+    FileReadOnly {
+        /// The file, relative to its tree.
+        file: String,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// A file of a batch changed between the plan and the write (its bytes, or what it is:
+    /// a directory on its path became a symlink).
+    #[error("{file}: {detail}; nothing was written")]
+    FileChanged {
+        /// The file, relative to its tree.
+        file: String,
+        /// What changed.
+        detail: String,
+    },
+    /// A batch write failed part-way; what happened to the files already replaced.
+    #[error("{file}: cannot write: {message}; {restored}")]
+    WriteFailed {
+        /// The file, relative to its tree.
+        file: String,
+        /// The OS error.
+        message: String,
+        /// What happened to the files already replaced.
+        restored: String,
+    },
+    /// A path given to a tree is not a plain relative path below it, or leads into `.git/`.
+    #[error("{path}: refused as a file to edit: {why}")]
+    PathRefused {
+        /// The path as given.
+        path: String,
+        /// Why.
+        why: String,
+    },
     /// Another process holds the lock for longer than the timeout.
     #[error("lock {path} not obtained within {timeout}", path = path.display())]
     LockTimeout {
@@ -223,8 +258,11 @@ impl CoreError {
 impl Failure for CoreError {
     fn class(&self) -> ExitClass {
         match self {
-            CoreError::Write { .. } => ExitClass::Environment,
-            CoreError::LockTimeout { .. } => ExitClass::Conflict,
+            CoreError::Write { .. }
+            | CoreError::FileReadOnly { .. }
+            | CoreError::WriteFailed { .. } => ExitClass::Environment,
+            CoreError::LockTimeout { .. } | CoreError::FileChanged { .. } => ExitClass::Conflict,
+            CoreError::PathRefused { .. } => ExitClass::Refused,
             _ => ExitClass::Usage,
         }
     }
@@ -248,6 +286,10 @@ impl Failure for CoreError {
             CoreError::JqOutput { .. } => "jq_runtime_error",
             CoreError::Write { .. } => "io_error",
             CoreError::LockTimeout { .. } => "lock_timeout",
+            CoreError::FileReadOnly { .. } => "file_read_only",
+            CoreError::FileChanged { .. } => "file_changed",
+            CoreError::WriteFailed { .. } => "io_error",
+            CoreError::PathRefused { .. } => "path_outside_root",
         }
     }
 

@@ -84,25 +84,6 @@ pub fn write_state_file(path: &Path, doc: &serde_json::Value) -> Result<(), Core
 /// such files (a killed run may leave one behind).
 pub const TEMP_PREFIX: &str = ".rollout-tmp-";
 
-/// Make everything written so far on the filesystems holding `dirs` durable: one
-/// `syncfs(2)` per filesystem. A batch of file replacements syncs twice (the data before
-/// the renames, the renames after) instead of twice per file.
-pub fn sync_filesystems(dirs: &[PathBuf]) -> Result<(), CoreError> {
-    use std::os::unix::fs::MetadataExt;
-    let mut seen = Vec::new();
-    for dir in dirs {
-        let err = write_err(dir);
-        let d = File::open(dir).map_err(&err)?;
-        let dev = d.metadata().map_err(&err)?.dev();
-        if seen.contains(&dev) {
-            continue;
-        }
-        seen.push(dev);
-        rustix::fs::syncfs(&d).map_err(|e| err(e.into()))?;
-    }
-    Ok(())
-}
-
 /// An exclusive lock on `FILE.lock`, released when dropped.
 #[derive(Debug)]
 pub struct Lock {

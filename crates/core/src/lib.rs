@@ -20,6 +20,7 @@
 //! * [`time`]: RFC 3339 timestamps and `90s`/`14d`/`2w` durations;
 //! * [`hash`]: canonical JSON digests binding documents to their inputs;
 //! * [`fsx`]: atomic writes, file locks with timeout, locked JSONL appends;
+//! * [`tree`]: edits inside a tree a pull request controls, relative to held directories;
 //! * [`summary`]: Markdown summaries to a file and to the GitHub step summary;
 //! * [`trace`]: trace id precedence and generation;
 //! * [`url`]: URLs with their credentials removed, for messages and documents;
@@ -46,6 +47,7 @@ pub mod sign;
 pub mod summary;
 pub mod time;
 pub mod trace;
+pub mod tree;
 pub mod url;
 pub mod yaml;
 pub mod yamledit;

@@ -16,6 +16,7 @@ use rollout_core::fsx::{Lock, append_jsonl};
 use rollout_core::input::{MAX_DOCUMENT_BYTES, Source, as_text, json_error, read_bytes};
 use rollout_core::output::{Output, unified_diff};
 use rollout_core::time::format_timestamp;
+use rollout_core::tree::{Fault, Replacement, Tree};
 use rollout_core::{summary, trace};
 use serde_json::Value;
 
@@ -29,7 +30,6 @@ use crate::report::{
 };
 use crate::scanner::{LineIndex, is_yaml_name, scan_file};
 use crate::walk::{self, Candidate, Selection, Skipped};
-use crate::write::{Replacement, replace_all};
 
 const TOOL: &str = "digest-pin";
 
@@ -169,13 +169,10 @@ pub enum Command {
 /// Entry point of the `digest-pin` binary.
 pub fn main() -> ExitCode {
     rollout_core::cli::main(TOOL, |cli: &Cli, env| {
-        // The fault-injection hook for the restore tests, read here at the edge:
-        // DIGEST_PIN_FAULT=rename-fails-at:K fails the K-th (0-based) file replacement.
-        let fault = std::env::var("DIGEST_PIN_FAULT").ok().and_then(|s| {
-            s.strip_prefix("rename-fails-at:")
-                .and_then(|k| k.parse::<usize>().ok())
-        });
-        run(cli, env, fault)
+        // The fault-injection hook of the write tests, read here at the edge
+        // (`rename-fails-at:K`, `wait-for:PATH`; see rollout_core::tree::Fault).
+        let fault = Fault::parse(std::env::var("DIGEST_PIN_FAULT").ok().as_deref());
+        run(cli, env, &fault)
     })
 }
 
@@ -186,7 +183,7 @@ impl rollout_core::cli::ToolCli for Cli {
 }
 
 /// Run digest-pin with parsed flags; returns the exit code on success.
-pub fn run(cli: &Cli, env: &Env, fault: Option<usize>) -> Result<u8, PinError> {
+pub fn run(cli: &Cli, env: &Env, fault: &Fault) -> Result<u8, PinError> {
     let now = resolve_now(cli.common.now.as_deref())?;
     let output = cli.common.output(now)?;
     let now_text = format_timestamp(now);
@@ -416,13 +413,7 @@ struct Planned {
     skipped: Option<&'static str>,
 }
 
-fn pin(
-    cli: &Cli,
-    env: &Env,
-    now: &str,
-    output: &Output,
-    fault: Option<usize>,
-) -> Result<u8, PinError> {
+fn pin(cli: &Cli, env: &Env, now: &str, output: &Output, fault: &Fault) -> Result<u8, PinError> {
     let source = digest_set(cli, env)?;
     let set = &source.set;
     let expect = expectations(cli, set)?;
@@ -539,12 +530,11 @@ fn pin(
             .iter()
             .map(|(c, p)| Replacement {
                 rel: &c.rel,
-                abs: c.abs.clone(),
                 old: p.old.as_deref().unwrap_or_default(),
                 new: p.plan.new_bytes.as_deref().unwrap_or_default(),
             })
             .collect();
-        replace_all(&replacements, fault)?;
+        Tree::open(&cli.select.root)?.replace_all(&replacements, fault)?;
         if let (Some(path), Some((_lock, records))) = (&cli.ledger, &ledger_state) {
             ledger_note = Some(record(
                 path,

@@ -152,30 +152,6 @@ pub enum PinError {
         /// The digest it should have.
         expected: String,
     },
-    /// A file to rewrite is read-only.
-    #[error("{file}: read-only (mode {mode:o}); nothing was written")]
-    ReadOnly {
-        /// The file.
-        file: String,
-        /// Its permission bits.
-        mode: u32,
-    },
-    /// A file changed between the scan and the write.
-    #[error("{file}: changed by someone else during the run; nothing was written")]
-    FileChanged {
-        /// The file.
-        file: String,
-    },
-    /// A write failed part-way; the files already replaced were restored.
-    #[error("{file}: cannot write: {message}; {restored}")]
-    WriteFailed {
-        /// The file.
-        file: String,
-        /// The OS error.
-        message: String,
-        /// What happened to the files already replaced.
-        restored: String,
-    },
     /// A release is not in the ledger.
     #[error("release {release:?} is not in the ledger {ledger}")]
     ReleaseNotInLedger {
@@ -222,10 +198,7 @@ impl Failure for PinError {
             | E::ReleaseRequired
             | E::PathMissing { .. }
             | E::LedgerMalformed { .. } => ExitClass::Usage,
-            E::Unreadable { .. } | E::ReadOnly { .. } | E::WriteFailed { .. } => {
-                ExitClass::Environment
-            }
-            E::FileChanged { .. } => ExitClass::Conflict,
+            E::Unreadable { .. } => ExitClass::Environment,
             E::PathOutsideRoot { .. }
             | E::ImageMissing { .. }
             | E::CountMismatch { .. }
@@ -258,9 +231,6 @@ impl Failure for PinError {
             E::ImageMissing { .. } => "digest_image_missing",
             E::CountMismatch { .. } => "digest_count_mismatch",
             E::StalePin { .. } => "digest_stale_pin",
-            E::ReadOnly { .. } => "file_read_only",
-            E::FileChanged { .. } => "file_changed",
-            E::WriteFailed { .. } => "io_error",
             E::ReleaseNotInLedger { .. } => "release_not_in_ledger",
             E::LedgerMalformed { .. } => "ledger_malformed",
             E::LedgerReleaseConflict { .. } => "ledger_release_conflict",

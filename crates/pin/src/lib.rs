@@ -7,7 +7,7 @@
 //! landed, and edited files before asserting anything. This crate does the rewrite as a
 //! pure plan first ([`plan`]): pins found by the reference grammar ([`reference`],
 //! [`scanner`]), counts by occurrence, a re-scan of the result, and only then an
-//! all-or-nothing replacement of the files ([`write`]). A ledger of applied releases
+//! all-or-nothing replacement of the files (`rollout_core::tree`). A ledger of applied releases
 //! ([`model`]) makes a rollback a lookup instead of archaeology in commit subjects.
 #![warn(missing_docs)]
 
@@ -19,4 +19,3 @@ pub mod reference;
 pub mod report;
 pub mod scanner;
 pub mod walk;
-pub mod write;
