@@ -1492,3 +1492,26 @@ fn every_spelling_of_the_registry_takes_one_lock_and_writes_the_real_file() {
         "2 hard links",
     );
 }
+
+#[test]
+fn a_symlink_planted_as_the_lock_file_is_not_followed() {
+    // A pull request can add `registry.json.lock` next to the registry; as a symlink it
+    // would make every apply create (or lock) a file wherever it points.
+    let f = Fleet::new(REGISTRY);
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("created-by-policy-apply");
+    std::os::unix::fs::symlink(&victim, f.path("registry.json.lock")).unwrap();
+    let dec = f.decision_at("d.json", "2026-11-21T07:56:00Z", "2026-11-21T09:00:00Z");
+    let mut c = f.cmd();
+    c.args(["--intent", "expand", "--step", "1", "-i", &dec])
+        .args(GOV);
+    assert_refused(
+        f.dir.path(),
+        c,
+        "policy-apply",
+        5,
+        "io_error",
+        "registry.json.lock: a symbolic link stands where the lock file goes; not followed",
+    );
+    assert!(!victim.exists());
+}

@@ -920,6 +920,43 @@ fn commit_needs_no_remote() {
 /// The failures around the configuration and the working copy: each with its exit code,
 /// reason code, one error line, and nothing changed.
 #[test]
+fn a_dot_git_file_must_name_a_git_directory_for_the_lock_to_go_there() {
+    let f = Flux::new();
+    // a worktree: .git is a file naming the main repository's worktrees/NAME
+    git(
+        &f.work(),
+        &["worktree", "add", "-q", "../tree2", "-b", "side"],
+    );
+    let tree2 = f.dir.path().join("tree2");
+    let (r, _) = ok(f.bump_in(&tree2, &["--service", "web", "--tag", "v7"]));
+    assert_eq!(r["changed"], true);
+    assert!(
+        std::fs::read_dir(f.work().join(".git/worktrees"))
+            .unwrap()
+            .any(|e| e.unwrap().path().join("tag-bump.lock").exists()),
+        "the lock is in the worktree's own git directory"
+    );
+    // a .git file naming any other directory puts nothing there
+    let elsewhere = tempfile::tempdir().unwrap();
+    let fake = f.clone_as("fake");
+    std::fs::remove_dir_all(fake.join(".git")).unwrap();
+    std::fs::write(
+        fake.join(".git"),
+        format!("gitdir: {}\n", elsewhere.path().display()),
+    )
+    .unwrap();
+    assert_refused(
+        &fake,
+        f.bump_in(&fake, &["--service", "web", "--tag", "v7"]),
+        "tag-bump",
+        3,
+        "repository_invalid",
+        "which is not a git directory",
+    );
+    assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+}
+
+#[test]
 fn bad_configuration_and_working_copies_are_refused() {
     let f = Flux::new();
     let w = f.work();

@@ -718,17 +718,31 @@ fn git_dir_of(dir: &Path) -> Result<PathBuf, BumpError> {
         path: dir.display().to_string(),
         message: message.to_string(),
     };
-    if dot.is_dir() {
-        return Ok(dot);
+    let git_dir = if dot.is_dir() {
+        dot
+    } else {
+        let text = std::fs::read_to_string(&dot)
+            .map_err(|_| invalid("not the root of a git working copy (no .git)"))?;
+        let target = text
+            .trim()
+            .strip_prefix("gitdir:")
+            .ok_or_else(|| invalid(".git is a file without a gitdir: line"))?
+            .trim();
+        dir.join(target)
+    };
+    // The lock goes into this directory: it must be a git directory (as git checks before
+    // it uses one), so a `.git` file naming any other directory cannot put a file there.
+    let is_git_dir = git_dir.join("HEAD").is_file()
+        && (git_dir.join("objects").is_dir() || git_dir.join("commondir").is_file());
+    if !is_git_dir {
+        return Err(invalid(&format!(
+            ".git points to {}, which is not a git directory (no HEAD and objects)",
+            git_dir.display()
+        )));
     }
-    let text = std::fs::read_to_string(&dot)
-        .map_err(|_| invalid("not the root of a git working copy (no .git)"))?;
-    let target = text
-        .trim()
-        .strip_prefix("gitdir:")
-        .ok_or_else(|| invalid(".git is a file without a gitdir: line"))?
-        .trim();
-    Ok(dir.join(target))
+    git_dir
+        .canonicalize()
+        .map_err(|e| invalid(&format!("{}: {e}", git_dir.display())))
 }
 
 fn workspace(cli: &Cli, transport: &Transport, git_ops: bool) -> Result<Workspace, BumpError> {

@@ -100,14 +100,29 @@ impl Lock {
     }
 
     /// Take the exclusive lock guarding `target`, waiting at most `timeout`.
+    ///
+    /// The lock file is opened without following a symbolic link: a lock file sits next to
+    /// files a pull request can add, and a symlink planted in its place would otherwise
+    /// create (or lock) a file wherever it points.
     pub fn acquire(target: &Path, timeout: crate::time::Duration) -> Result<Lock, CoreError> {
+        use std::os::unix::fs::OpenOptionsExt;
         let path = Self::path_for(target);
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(&path)
-            .map_err(write_err(&path))?;
+            .map_err(|e| {
+                let e = if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
+                    std::io::Error::other(
+                        "a symbolic link stands where the lock file goes; not followed",
+                    )
+                } else {
+                    e
+                };
+                write_err(&path)(e)
+            })?;
         let deadline = Instant::now() + StdDuration::from_secs(timeout.as_secs().max(0) as u64);
         let mut pause = StdDuration::from_millis(2);
         loop {
@@ -218,6 +233,17 @@ mod tests {
         assert!(matches!(e, CoreError::LockTimeout { .. }));
         drop(held);
         Lock::acquire(&p, Duration::from_secs(0)).unwrap();
+    }
+
+    #[test]
+    fn a_symlink_in_place_of_the_lock_file_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("reg.json");
+        let victim = dir.path().join("victim");
+        std::os::unix::fs::symlink(&victim, Lock::path_for(&p)).unwrap();
+        let e = Lock::acquire(&p, Duration::from_secs(0)).unwrap_err();
+        assert!(e.to_string().ends_with("not followed"), "{e}");
+        assert!(!victim.exists());
     }
 
     #[test]
