@@ -218,6 +218,32 @@ fn a_directory_swapped_for_a_symlink_before_the_write_is_not_followed() {
 }
 
 #[test]
+fn names_and_values_with_newlines_cannot_write_workflow_commands() {
+    let f = Flux::new();
+    let name = "evil\n::warning::pwned.yaml";
+    std::fs::write(
+        f.work().join(name),
+        "images:\n  - name: web\n    newTag: \"v1\\n::add-mask::secret\"\n",
+    )
+    .unwrap();
+    let out = f
+        .bump(&["--file", name, "--image", "web", "--tag", "v9"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.lines().all(|l| !l.trim_start().starts_with("::")),
+        "a line a runner would obey: {stderr}"
+    );
+    assert!(
+        stderr.contains("in evil\\n::warning::pwned.yaml")
+            && stderr.contains("(was v1\\n::add-mask::secret)"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_second_run_is_a_no_op() {
     let f = Flux::new();
     ok(f.bump(&["--service", "papi", "--tag", "v2", "--push"]));
@@ -1566,4 +1592,150 @@ fn a_flux_kustomization_takes_its_images_under_spec() {
         text.contains("  images:\n  - name: ghcr.io/stefanprodan/podinfo\n    newTag: 6.6.0\n"),
         "{text}"
     );
+}
+
+/// `tests/support/hostile_git_server.py` in `mode`; stopped when dropped.
+struct HostileServer {
+    child: Child,
+    _state: TempDir,
+    port: u16,
+}
+
+impl HostileServer {
+    fn start(mode: &str) -> HostileServer {
+        let state = tempfile::tempdir().unwrap();
+        let child = StdCommand::new("python3")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/hostile_git_server.py"))
+            .args(["--state", state.path().to_str().unwrap(), "--mode", mode])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("python3 runs the hostile git server");
+        let port = wait_for_port(state.path(), "the hostile git server");
+        HostileServer {
+            child,
+            _state: state,
+            port,
+        }
+    }
+}
+
+impl Drop for HostileServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A fresh `--clone` of `url` with `extra` bounds; the error document, how long it took,
+/// and whether the workdir was left behind.
+fn bounded_clone(url: &str, extra: &[&str]) -> (Value, std::time::Duration, bool) {
+    let f = Flux::new();
+    let scratch = tempfile::tempdir().unwrap();
+    let workdir = scratch.path().join("w");
+    let mut cmd = f.bump_clone(&[
+        "--clone",
+        url,
+        "--workdir",
+        workdir.to_str().unwrap(),
+        "--service",
+        "papi",
+        "--tag",
+        "t1",
+        "--push",
+        "--json-errors",
+    ]);
+    cmd.args(extra);
+    let started = std::time::Instant::now();
+    let out = cmd
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (json_out(&out), took, workdir.exists())
+}
+
+#[test]
+fn a_remote_answering_a_byte_at_a_time_is_cut_at_the_deadline() {
+    // every read gets a byte within 0.2 s, so --timeout alone would wait for ever
+    let server = HostileServer::start("trickle");
+    let (doc, took, left) = bounded_clone(
+        &format!("http://127.0.0.1:{}/flux.git", server.port),
+        &["--timeout", "5s", "--deadline", "2s"],
+    );
+    assert_eq!(doc["reasonCode"], "transfer_deadline_exceeded", "{doc}");
+    assert!(
+        doc["message"]
+            .as_str()
+            .unwrap()
+            .contains("did not finish within --deadline 2s"),
+        "{doc}"
+    );
+    assert!(took < std::time::Duration::from_secs(20), "took {took:?}");
+    assert!(!left, "no workdir is left");
+}
+
+#[test]
+fn a_remote_advertising_a_million_refs_is_cut_at_the_memory_bound() {
+    let server = HostileServer::start("refs:1000000");
+    let (doc, took, left) = bounded_clone(
+        &format!("http://127.0.0.1:{}/flux.git", server.port),
+        &["--max-memory", "64MiB"],
+    );
+    assert_eq!(doc["reasonCode"], "transfer_too_large", "{doc}");
+    assert!(
+        doc["message"]
+            .as_str()
+            .unwrap()
+            .contains("more than --max-memory 64MiB"),
+        "{doc}"
+    );
+    assert!(took < std::time::Duration::from_secs(60), "took {took:?}");
+    assert!(!left);
+}
+
+#[test]
+fn a_pack_larger_than_max_transfer_is_stopped() {
+    let f = Flux::new();
+    // 3 MiB that do not compress
+    let seed = f.clone_as("seed2");
+    let mut noise = Vec::with_capacity(3 << 20);
+    let mut next = crate::common::seeded(7);
+    while noise.len() < 3 << 20 {
+        noise.extend_from_slice(&next(u64::MAX).to_le_bytes());
+    }
+    std::fs::write(seed.join("noise.bin"), noise).unwrap();
+    git(&seed, &["add", "noise.bin"]);
+    git(&seed, &["commit", "-qm", "noise"]);
+    git(&seed, &["push", "-q", "origin", "main"]);
+    let url = format!("file://{}", f.remote().display());
+    let (doc, _, left) = bounded_clone(&url, &["--max-transfer", "1MiB"]);
+    assert_eq!(doc["reasonCode"], "transfer_too_large", "{doc}");
+    assert!(
+        doc["message"]
+            .as_str()
+            .unwrap()
+            .contains("more than --max-transfer 1MiB"),
+        "{doc}"
+    );
+    assert!(!left);
+    // and within the bound the same clone lands
+    let scratch = tempfile::tempdir().unwrap();
+    ok(f.bump_clone(&[
+        "--clone",
+        &url,
+        "--workdir",
+        scratch.path().join("w").to_str().unwrap(),
+        "--service",
+        "papi",
+        "--tag",
+        "t1",
+        "--max-transfer",
+        "8MiB",
+    ]));
 }

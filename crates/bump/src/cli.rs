@@ -193,6 +193,15 @@ pub struct Cli {
     /// Longest wait for a remote: to connect, and for each read or write after that.
     #[arg(long, value_name = "DURATION", default_value = "60s")]
     pub timeout: String,
+    /// Longest time one network operation (ls-remote, clone, fetch, push) may take as a whole.
+    #[arg(long, value_name = "DURATION", default_value = "10m")]
+    pub deadline: String,
+    /// Most bytes one clone or fetch may receive (B, KiB, MiB, GiB).
+    #[arg(long, value_name = "SIZE", default_value = "1GiB")]
+    pub max_transfer: String,
+    /// Most memory tag-bump may hold while a network operation runs (B, KiB, MiB, GiB).
+    #[arg(long, value_name = "SIZE", default_value = "1GiB")]
+    pub max_memory: String,
     /// Send credentials over plain http:// (warns: anyone on the network can read them).
     #[arg(long)]
     pub insecure_http: bool,
@@ -933,6 +942,31 @@ fn transport(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<Transport, BumpError
         .known_hosts
         .clone()
         .or_else(|| genv.home.as_ref().map(|h| h.join(".ssh/known_hosts")));
+    let deadline = rollout_core::time::Duration::parse(&cli.deadline)?;
+    if deadline.as_secs() < 1 {
+        return Err(bad("--deadline", &cli.deadline, "at least 1s"));
+    }
+    let size = |flag: &'static str, text: &str| {
+        rollout_core::resources::parse_size(text)
+            .map_err(|m| bad(flag, text, &m))
+            .and_then(|n| {
+                if n < 1 << 20 {
+                    Err(bad(flag, text, "at least 1MiB"))
+                } else {
+                    Ok(n)
+                }
+            })
+    };
+    let limits = crate::transfer::Limits::new(
+        StdDuration::from_secs(deadline.as_secs() as u64),
+        size("--max-transfer", &cli.max_transfer)?,
+        size("--max-memory", &cli.max_memory)?,
+        [
+            cli.deadline.clone(),
+            cli.max_transfer.clone(),
+            cli.max_memory.clone(),
+        ],
+    );
     let transport = Transport {
         insecure: cli.insecure || genv.ssl_no_verify,
         token,
@@ -945,6 +979,7 @@ fn transport(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<Transport, BumpError
             known_hosts,
             insecure: cli.insecure,
         },
+        limits: std::sync::Arc::new(limits),
     };
     if cli.insecure_http {
         warn(
@@ -1256,50 +1291,50 @@ fn backoff(attempt: u32, salt: &str) -> StdDuration {
     StdDuration::from_millis((25u64 << attempt.min(5)).min(800) + spread)
 }
 
-/// The human report on stderr, in the spirit of the replaced procedure.
+/// The human report on stderr, in the spirit of the replaced procedure. Every value from a
+/// file, a services map or a server is shown on its line escaped (`one_line`): a runner
+/// obeys a workflow command at the start of any line a step prints.
 fn human(r: &BumpReport) -> String {
+    let s = rollout_core::cli::one_line;
     let mut out = String::new();
     for e in &r.edits {
-        let name = e.image_group.as_deref().unwrap_or(&e.image);
+        let name = s(e.image_group.as_deref().unwrap_or(&e.image));
+        let (tag, file) = (s(&e.new_tag), s(&e.file));
         let was = e
             .old_tag
             .as_deref()
-            .map(|t| format!(" (was {t})"))
+            .map(|t| format!(" (was {})", s(t)))
             .unwrap_or_else(|| " (new entry)".into());
         if !e.changed {
             out.push_str(&format!(
-                "✓ {name} is already at {} in {}; nothing to do\n",
-                e.new_tag, e.file
+                "✓ {name} is already at {tag} in {file}; nothing to do\n"
             ));
         } else if r.dry_run {
-            out.push_str(&format!(
-                "• Would update {name} to {}{was} in {}\n",
-                e.new_tag, e.file
-            ));
+            out.push_str(&format!("• Would update {name} to {tag}{was} in {file}\n"));
         } else {
-            out.push_str(&format!(
-                "✓ Updated {name} to {}{was} in {}\n",
-                e.new_tag, e.file
-            ));
+            out.push_str(&format!("✓ Updated {name} to {tag}{was} in {file}\n"));
         }
     }
     if !r.services_affected.is_empty() {
-        out.push_str(&format!("  services: {}\n", r.services_affected.join(", ")));
+        out.push_str(&format!(
+            "  services: {}\n",
+            s(&r.services_affected.join(", "))
+        ));
     }
     if let Some(c) = &r.commit {
         let first = c.message.lines().next().unwrap_or_default();
-        out.push_str(&format!("  commit {} {first}\n", &c.sha[..7]));
+        out.push_str(&format!("  commit {} {}\n", &c.sha[..7], s(first)));
     }
     if let Some(p) = &r.push {
+        let (remote, refname) = (s(&p.remote), s(&p.refname));
         if p.pushed {
             out.push_str(&format!(
-                "  pushed to {} {} (attempt {})\n  Flux applies it at its next interval; to apply now: flux reconcile kustomization flux-system --with-source\n",
-                p.remote, p.refname, p.attempts
+                "  pushed to {remote} {refname} (attempt {})\n  Flux applies it at its next interval; to apply now: flux reconcile kustomization flux-system --with-source\n",
+                p.attempts
             ));
         } else {
             out.push_str(&format!(
-                "  {} {} already has it; nothing pushed\n",
-                p.remote, p.refname
+                "  {remote} {refname} already has it; nothing pushed\n"
             ));
         }
     }

@@ -213,6 +213,10 @@ pub enum GitReason {
     RedirectRefused,
     /// Credentials would have crossed the network in clear (plain http).
     CleartextRefused,
+    /// A network operation ran past `--deadline`.
+    Deadline,
+    /// A remote sent more than `--max-transfer`, or its answer more than `--max-memory`.
+    TooLarge,
     /// The remote branch does not exist.
     BranchMissing,
     /// Anything else in git.
@@ -271,6 +275,8 @@ impl Failure for BumpError {
                 GitReason::RedirectRefused => "redirect_refused",
                 GitReason::CleartextRefused => "cleartext_credentials_refused",
                 GitReason::Network => "network_error",
+                GitReason::Deadline => "transfer_deadline_exceeded",
+                GitReason::TooLarge => "transfer_too_large",
                 GitReason::BranchMissing => "remote_branch_missing",
                 GitReason::Other => "git_error",
             },

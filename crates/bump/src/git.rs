@@ -33,6 +33,7 @@ use git2::{
 
 use crate::error::{BumpError, GitReason};
 use crate::ssh::{self, HostKeyVerdict, KeySource, SshUrl};
+use crate::transfer::Tripped;
 
 /// How to talk to remotes: TLS, credentials. Read from flags and the environment at the edge.
 #[derive(Debug, Clone, Default)]
@@ -51,6 +52,8 @@ pub struct Transport {
     pub timeout: String,
     /// SSH: the keys to offer and the known_hosts file.
     pub ssh: SshAuth,
+    /// `--deadline`, `--max-transfer`, `--max-memory`: bounds on each network operation.
+    pub limits: std::sync::Arc<crate::transfer::Limits>,
 }
 
 /// How tag-bump authenticates over SSH, and how it authenticates the server.
@@ -329,6 +332,8 @@ impl Git {
         transport: &Transport,
     ) -> Result<Git, BumpError> {
         let _turn = local_turn(url)?;
+        let action = format!("clone {} {branch}", redact_userinfo(url));
+        let _armed = transport.limits.arm(&action);
         let calls = Calls::default();
         let mut fo = FetchOptions::new();
         fo.remote_callbacks(callbacks(transport, url, &calls, None));
@@ -337,14 +342,7 @@ impl Git {
             .branch(branch)
             .fetch_options(fo)
             .clone(url, dir);
-        let repo = result.map_err(|e| {
-            git_error(
-                transport,
-                format!("clone {} {branch}", redact_userinfo(url)),
-                &e,
-                &calls,
-            )
-        })?;
+        let repo = result.map_err(|e| git_error(transport, action, &e, &calls))?;
         let root = repo.workdir().unwrap_or(dir).to_path_buf();
         Ok(Git {
             repo,
@@ -406,6 +404,7 @@ impl Git {
     ) -> Result<Oid, BumpError> {
         let action = format!("fetch {} {branch}", remote.display);
         let _turn = local_turn(&remote.url)?;
+        let _armed = transport.limits.arm(&action);
         let calls = Calls::default();
         let run = || -> Result<Oid, git2::Error> {
             let mut r = self.git_remote(remote)?;
@@ -439,6 +438,7 @@ impl Git {
         transport: &Transport,
     ) -> Result<RemoteBranches, BumpError> {
         let action = format!("ls-remote {}", remote.display);
+        let _armed = transport.limits.arm(&action);
         let calls = Calls::default();
         let r = self
             .git_remote(remote)
@@ -661,6 +661,7 @@ impl Git {
         transport: &Transport,
     ) -> Result<PushOutcome, BumpError> {
         let action = format!("push {} HEAD:{refname}", remote.display);
+        let _armed = transport.limits.arm(&action);
         let calls = Calls::default();
         let rejected: RefCell<Vec<String>> = RefCell::new(Vec::new());
         let said: RefCell<Vec<u8>> = RefCell::new(Vec::new());
@@ -684,6 +685,10 @@ impl Git {
             run()
         };
         match result {
+            // a cut connection is not a lost race
+            Err(e) if transport.limits.tripped().is_some() => {
+                Err(self.error(transport, action, &e, &calls))
+            }
             Err(e) if e.code() == ErrorCode::NotFastForward => Ok(PushOutcome::NonFastForward),
             Err(e) if retryable(e.message()) => Ok(PushOutcome::NonFastForward),
             Err(e) => Err(self.error(transport, action, &e, &calls)),
@@ -719,6 +724,7 @@ pub struct RemoteBranches {
 pub fn ls_remote_url(url: &str, transport: &Transport) -> Result<RemoteBranches, BumpError> {
     let calls = Calls::default();
     let action = format!("ls-remote {}", redact_userinfo(url));
+    let _armed = transport.limits.arm(&action);
     git2::Remote::create_detached(url)
         .and_then(|r| list_branches(r, url, transport, &calls))
         .map_err(|e| git_error(transport, action, &e, &calls))
@@ -825,6 +831,18 @@ fn retryable(message: &str) -> bool {
 }
 
 fn git_error(transport: &Transport, action: String, e: &git2::Error, calls: &Calls) -> BumpError {
+    if let Some(t) = transport.limits.tripped() {
+        let (reason, message) = match t {
+            Tripped::Deadline(m) => (GitReason::Deadline, m),
+            Tripped::TooLarge(m) => (GitReason::TooLarge, m),
+        };
+        return BumpError::Git {
+            action: transport.scrub(&action),
+            message,
+            reason,
+            left: None,
+        };
+    }
     if let Some((reason, message)) = calls.refused.borrow().clone() {
         return BumpError::Git {
             action: transport.scrub(&action),
@@ -1065,6 +1083,12 @@ fn callbacks<'a>(
                 Err(git2::Error::from_str("host key verification failed"))
             }
         }
+    });
+    // a pack larger than --max-transfer, or trickling in past --deadline, is stopped here
+    cbs.transfer_progress(move |p| {
+        transport
+            .limits
+            .on_progress(p.received_bytes(), std::time::Instant::now())
     });
     if let Some(rejected) = rejected {
         cbs.push_update_reference(move |refname, status| {

@@ -3,8 +3,9 @@
 //!
 //! The crate is split the way the run goes: [`tag`] checks the values, [`services`] maps
 //! services to files, [`branch`] chooses the branch (pure), [`edit`] changes the bytes
-//! (pure), [`git`] syncs, commits and pushes
-//! through libgit2, [`report`] is the output document, and [`cli`] ties them together.
+//! (pure), [`git`] syncs, commits and pushes through libgit2 (with [`ssh`] for keys and
+//! host keys, and [`transfer`] bounding each operation's time and size), [`report`] is the
+//! output document, and [`cli`] ties them together.
 #![warn(missing_docs)]
 
 pub mod branch;
@@ -16,3 +17,4 @@ pub mod report;
 pub mod services;
 pub mod ssh;
 pub mod tag;
+pub mod transfer;

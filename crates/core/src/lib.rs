@@ -17,6 +17,7 @@
 //! * [`yamledit`]: byte-preserving edits of YAML scalars, in their own quoting style;
 //! * [`output`]: pretty/compact printing, `--jq`, quiet exit on a closed pipe;
 //! * [`jq`]: jaq compiled once, `now` injected, `halt` never exits the process;
+//! * [`resources`]: sizes such as `2GiB`, resident memory, for budgets;
 //! * [`time`]: RFC 3339 timestamps and `90s`/`14d`/`2w` durations;
 //! * [`hash`]: canonical JSON digests binding documents to their inputs;
 //! * [`fsx`]: atomic writes, file locks with timeout, locked JSONL appends;
@@ -43,6 +44,7 @@ pub mod jsonl;
 pub mod oci;
 pub mod output;
 pub mod pattern;
+pub mod resources;
 pub mod sign;
 pub mod summary;
 pub mod time;

@@ -11,8 +11,8 @@
 //! stack is larger than the memory bound, so deep recursion meets the memory bound (stack
 //! pages are resident memory) before it could overflow.
 //!
-//! The memory bound reads `/proc/self/statm`; where there is none (macOS), only the time
-//! bound and the stack size hold.
+//! The memory bound reads the resident set (`rollout_core::resources`); where there is none
+//! (macOS), only the time bound and the stack size hold.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -108,38 +108,15 @@ impl Budget {
     }
 }
 
-/// A size such as `2GiB`, `512MiB` or `1048576` (bytes).
+/// `--max-memory`: a size (`rollout_core::resources::parse_size`) of 64MiB at least.
 pub fn parse_size(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let (num, unit) = t
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((t, ""), |i| t.split_at(i));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size (e.g. 2GiB, 512MiB)"))?;
-    let mult: u64 = match unit {
-        "" | "B" => 1,
-        "KiB" => 1 << 10,
-        "MiB" => 1 << 20,
-        "GiB" => 1 << 30,
-        _ => return Err(format!("{text:?}: unit must be B, KiB, MiB or GiB")),
-    };
-    let bytes = n
-        .checked_mul(mult)
-        .ok_or_else(|| format!("{text:?} is too large"))?;
+    let bytes = rollout_core::resources::parse_size(text)?;
     if bytes < 64 << 20 {
         return Err(format!(
             "{text:?} is below 64MiB, too little to evaluate anything"
         ));
     }
     Ok(bytes)
-}
-
-/// This process's resident memory, in bytes (Linux; None elsewhere).
-pub fn resident_bytes() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * rustix::param::page_size() as u64)
 }
 
 /// How often the main thread looks at the worker.
@@ -182,14 +159,5 @@ mod tests {
         assert_eq!(parse_size("512MiB").unwrap(), 512 << 20);
         assert!(parse_size("1MiB").unwrap_err().contains("below 64MiB"));
         assert!(parse_size("2GB").is_err());
-        assert!(parse_size("lots").is_err());
-        assert!(parse_size("99999999999GiB").is_err());
-    }
-
-    #[test]
-    fn resident_memory_is_read_on_linux() {
-        if cfg!(target_os = "linux") {
-            assert!(resident_bytes().unwrap() > 0);
-        }
     }
 }

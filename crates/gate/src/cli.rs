@@ -177,9 +177,10 @@ pub fn run_bounded(cli: &Cli, env: &Env) -> Result<u8, GateError> {
         match rx.recv_timeout(crate::budget::POLL) {
             Ok(result) => return result,
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                if let Some(e) =
-                    budget.exceeded(std::time::Instant::now(), crate::budget::resident_bytes())
-                {
+                if let Some(e) = budget.exceeded(
+                    std::time::Instant::now(),
+                    rollout_core::resources::resident_bytes(),
+                ) {
                     return Err(e);
                 }
             }

@@ -345,8 +345,10 @@ fn run_reviewed(cli: &Cli, path: &Path, owner: &Owner) -> Result<u8, PruneError>
     let deletions = reviewed::deletions(&plan, &plan_origin, &listing)?;
     let lines = delete_commands(deletions, owner);
     eprintln!(
-        "{TOOL}: {} deletion(s) from the reviewed plan {plan_origin} ({origin} is the listing it was made from)",
-        lines.len()
+        "{TOOL}: {} deletion(s) from the reviewed plan {} ({} is the listing it was made from)",
+        lines.len(),
+        rollout_core::cli::one_line(&plan_origin),
+        rollout_core::cli::one_line(&origin)
     );
     let mut text = String::new();
     for line in lines {
