@@ -1739,3 +1739,160 @@ fn a_pack_larger_than_max_transfer_is_stopped() {
         "8MiB",
     ]));
 }
+
+#[test]
+fn a_new_name_is_written_with_the_tag_from_the_flag_or_the_services_map() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus/kustomize");
+    // fluxcd/flux2's own image-automation test: :name, :tag and :digest setters
+    std::fs::copy(
+        corpus.join("fluxcd__flux2__tests_image-automation_kustomization.yaml"),
+        d.join("flux.yaml"),
+    )
+    .unwrap();
+    // kustomize newName moving the registry (argoproj-deployments)
+    std::fs::copy(
+        corpus.join("argoproj__argoproj-deployments__argocd_kustomization.yaml"),
+        d.join("argo.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("values.yaml"),
+        "image:\n  repository: ghcr.io/acme/api # the chart reads this\n  tag: \"1.4.2\"\n",
+    )
+    .unwrap();
+    git(d, &["init", "-q", "-b", "main"]);
+    let before_flux = std::fs::read_to_string(d.join("flux.yaml")).unwrap();
+    let bump = |args: &[&str]| {
+        let mut c = tool("tag-bump");
+        c.current_dir(d)
+            .args(["--repo", ".", "--compact", "--now", NOW])
+            .args(args);
+        c
+    };
+    let digest = format!("sha256:{}", "b".repeat(64));
+    let (r, stderr) = ok(bump(&[
+        "--file",
+        "flux.yaml",
+        "--type",
+        "flux-setter",
+        "--image",
+        "flux-system:podinfo",
+        "--tag",
+        "6.9.0",
+        "--digest",
+        &digest,
+        "--name",
+        "registry.example.com/prod/podinfo",
+    ]));
+    let e = &r["edits"][0];
+    assert_eq!(e["oldName"], "ghcr.io/stefanprodan/podinfo");
+    assert_eq!(e["newName"], "registry.example.com/prod/podinfo");
+    assert!(
+        stderr.contains("to registry.example.com/prod/podinfo:6.9.0 (was 6.8.0)"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.join("flux.yaml")).unwrap(),
+        before_flux
+            .replace(
+                "newName: ghcr.io/stefanprodan/podinfo",
+                "newName: registry.example.com/prod/podinfo"
+            )
+            .replace("newTag: 6.8.0", "newTag: 6.9.0")
+            .replace(
+                "sha256:6c1975b871efb327528c84d46d38e6dd7906eecee6402bc270eeb7f1b1a506df",
+                &digest
+            )
+    );
+    // the services map's newName, for a kustomize entry and a chart's repository
+    let argo = std::fs::read_to_string(d.join("argo.yaml")).unwrap();
+    let entry = argo
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("- name: "))
+        .unwrap()
+        .trim()
+        .to_string();
+    std::fs::write(
+        d.join("services.json"),
+        serde_json::json!({
+            "services": {"argocd": {"imageGroup": "argocd"}, "api": {"imageGroup": "api"}},
+            "imageGroups": {
+                "argocd": {"file": "argo.yaml", "imageName": entry, "newName": "registry.example.com/prod/argocd"},
+                "api": {"file": "values.yaml", "imageName": "api", "type": "yaml-path",
+                        "path": ".image.tag", "newName": "registry.example.com/prod/api"}
+            }
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let (r, _) = ok(bump(&[
+        "--service",
+        "argocd",
+        "--service",
+        "api",
+        "--tag",
+        "v3.1.0",
+        "--dry-run",
+        "--diff",
+    ]));
+    let diff = r["diff"].as_str().unwrap();
+    assert!(
+        diff.contains("+  repository: registry.example.com/prod/api # the chart reads this"),
+        "{diff}"
+    );
+    assert!(diff.contains("registry.example.com/prod/argocd"), "{diff}");
+    ok(bump(&[
+        "--service",
+        "argocd",
+        "--service",
+        "api",
+        "--tag",
+        "v3.1.0",
+    ]));
+    let (again, _) = ok(bump(&[
+        "--service",
+        "argocd",
+        "--service",
+        "api",
+        "--tag",
+        "v3.1.0",
+    ]));
+    assert_eq!(again["changed"], false, "a second run is a no-op");
+    // a name that is no OCI repository: exit 2 naming the rule, in the flag and the map
+    assert_refused(
+        d,
+        bump(&[
+            "--file",
+            "values.yaml",
+            "--type",
+            "yaml-path",
+            "--path",
+            ".image.tag",
+            "--image",
+            "api",
+            "--tag",
+            "v4",
+            "--name",
+            "Registry.example.com/Prod/API",
+        ]),
+        "tag-bump",
+        2,
+        "argument_invalid",
+        "not a repository path component",
+    );
+    std::fs::write(
+        d.join("bad.json"),
+        r#"{"services": {"x": {"imageGroup": "x"}}, "imageGroups": {"x": {"file": "argo.yaml", "imageName": "x", "newName": "web:v1"}}}"#,
+    )
+    .unwrap();
+    assert_refused(
+        d,
+        bump(&["--services", "bad.json", "--service", "x", "--tag", "v4"]),
+        "tag-bump",
+        2,
+        "services_invalid",
+        "holds a tag",
+    );
+}

@@ -55,6 +55,10 @@ Examples:
   # No services map: name the file and image; add the entry if it is missing
   tag-bump --repo flux --file apps/web/kustomization.yaml --image web --tag v2 --create
 
+  # Promote into the production registry: the image name changes with the tag (newName)
+  tag-bump --repo flux --file apps/web/kustomization.yaml --image web \\
+      --name registry.example.com/prod/web --tag v2 --commit
+
   # A HelmRelease value, pinned with its digest, in a fresh clone
   tag-bump --clone https://git.example.com/org/flux.git --workdir /tmp/flux \\
       --file apps/api/helmrelease.yaml --type yaml-path --path .spec.values.image.tag \\
@@ -68,8 +72,9 @@ Services map (default FILE: services.json at the repository root):
   {\"services\":    {\"papi\": {\"imageGroup\": \"backend-services\"}},
    \"imageGroups\": {\"backend-services\": {\"file\": \"apps/backend-services/kustomization.yaml\",
                    \"imageName\": \"backend-services\", \"type\": \"kustomize-images\"}}}
-  Types: kustomize-images (images[].newTag), yaml-path (\"path\", optional \"digestPath\"),
-  flux-setter (values marked # {\"$imagepolicy\": \"ns:name:tag\"}; \"policy\" or imageName).
+  Types: kustomize-images (images[].newTag), yaml-path (\"path\", optional \"digestPath\",
+  \"namePath\"), flux-setter (values marked # {\"$imagepolicy\": \"ns:name:tag\"}; \"policy\" or
+  imageName). Any group may give \"newName\": the image name written with every tag.
 
 Credentials: git credential helpers, then GIT_TOKEN or GITHUB_TOKEN (user GIT_USER, else
 x-access-token), only to the URL's host (a redirect elsewhere is refused) and never over
@@ -139,6 +144,10 @@ pub struct Cli {
     /// With --file --type yaml-path: where the digest is (default: a digest key beside the tag).
     #[arg(long, value_name = "PATH", requires = "path")]
     pub digest_path: Option<String>,
+    /// With --file --type yaml-path --name: where the image name is (default: a repository
+    /// key beside the tag).
+    #[arg(long, value_name = "PATH", requires = "path")]
+    pub name_path: Option<String>,
     /// The new tag (OCI tag grammar).
     #[arg(long, value_name = "TAG", required_unless_present_any = ["pr", "sets"], conflicts_with_all = ["pr", "sha"])]
     pub tag: Option<String>,
@@ -151,6 +160,10 @@ pub struct Cli {
     /// Also set the digest (sha256:<64 hex>).
     #[arg(long, value_name = "DIGEST")]
     pub digest: Option<String>,
+    /// Also set the image name (an OCI repository such as ghcr.io/acme/web): kustomize
+    /// newName, the name of a full reference, a :name setter, a chart's repository.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
     /// Refuse (exit 3) unless the current tag is this one.
     #[arg(long, value_name = "TAG")]
     pub expect_current: Option<String>,
@@ -294,6 +307,9 @@ fn bad(flag: &'static str, value: &str, message: impl Into<String>) -> BumpError
 }
 
 fn values(cli: &Cli) -> Result<Values, BumpError> {
+    if let Some(n) = &cli.name {
+        rollout_core::oci::check_name(n).map_err(|m| bad("--name", n, m))?;
+    }
     let mut service_tags: IndexMap<String, String> = IndexMap::new();
     for pair in &cli.sets {
         let Some((service, tag)) = pair
@@ -389,6 +405,8 @@ struct GroupEdit {
     from_services: bool,
     /// The tag this group gets.
     tag: String,
+    /// The image name it gets with the tag, when the name changes.
+    name: Option<String>,
     outcome: Outcome,
 }
 
@@ -475,16 +493,14 @@ fn load_services(cli: &Cli, root: &Path) -> Result<ServicesMap, BumpError> {
 fn targets(cli: &Cli, root: &Path) -> Result<(Vec<Resolved>, bool), BumpError> {
     if let Some(file) = &cli.file {
         let image = cli.image.clone().unwrap_or_default();
-        let g = group(
-            "",
-            file,
-            &image,
-            &cli.type_name,
-            cli.path.as_deref(),
-            cli.digest_path.as_deref(),
-            None,
-        )
-        .map_err(|m| bad("--type", &cli.type_name, m))?;
+        let fields = crate::services::Fields {
+            type_name: Some(&cli.type_name),
+            path: cli.path.as_deref(),
+            digest_path: cli.digest_path.as_deref(),
+            name_path: cli.name_path.as_deref(),
+            ..Default::default()
+        };
+        let g = group("", file, &image, &fields).map_err(|m| bad("--type", &cli.type_name, m))?;
         return Ok((
             vec![Resolved {
                 group: g,
@@ -579,10 +595,12 @@ fn plan(
         let tag = group_tags
             .get(&r.group.name)
             .map_or(want.tag, String::as_str);
-        let outcome = bump(&fp.after, &rel, &r.group, &Want { tag, ..*want })?;
+        let name = want.name.or(r.group.new_name.as_deref());
+        let outcome = bump(&fp.after, &rel, &r.group, &Want { tag, name, ..*want })?;
         fp.after.clone_from(&outcome.text);
         edits.push(GroupEdit {
             tag: tag.to_string(),
+            name: name.map(str::to_string),
             resolved: Resolved {
                 group: Group {
                     file: rel.clone(),
@@ -665,6 +683,8 @@ fn edit_docs(edits: &[GroupEdit], values: &Values) -> Vec<EditDoc> {
             old_tag: e.outcome.old_tag.clone(),
             new_tag: e.tag.clone(),
             old_digest: e.outcome.old_digest.clone(),
+            old_name: e.outcome.old_name.clone(),
+            new_name: e.name.clone(),
             new_digest: values
                 .digest
                 .clone()
@@ -1014,6 +1034,7 @@ pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
     let want = Want {
         tag: &values.tag,
         digest: values.digest.as_deref(),
+        name: cli.name.as_deref(),
         expect_current: cli.expect_current.as_deref(),
         create: cli.create,
     };
@@ -1299,7 +1320,11 @@ fn human(r: &BumpReport) -> String {
     let mut out = String::new();
     for e in &r.edits {
         let name = s(e.image_group.as_deref().unwrap_or(&e.image));
-        let (tag, file) = (s(&e.new_tag), s(&e.file));
+        let tag = match &e.new_name {
+            Some(n) => s(&format!("{n}:{}", e.new_tag)),
+            None => s(&e.new_tag),
+        };
+        let file = s(&e.file);
         let was = e
             .old_tag
             .as_deref()

@@ -25,6 +25,8 @@ pub struct Want<'a> {
     pub tag: &'a str,
     /// The new digest, when given.
     pub digest: Option<&'a str>,
+    /// The new image name (`--name`, a group's `newName`), when it changes with the tag.
+    pub name: Option<&'a str>,
     /// Compare-and-swap: the tag that must be there now.
     pub expect_current: Option<&'a str>,
     /// Insert the entry or key when it is missing.
@@ -40,6 +42,8 @@ pub struct Outcome {
     pub old_tag: Option<String>,
     /// The digest before, if any.
     pub old_digest: Option<String>,
+    /// The image name before, where the file writes one and a new name was asked for.
+    pub old_name: Option<String>,
     /// Whether the text changed.
     pub changed: bool,
     /// Whether an entry or key was inserted.
@@ -68,6 +72,9 @@ struct Site<'n> {
     form: Form,
     /// The digest beside it: pointer and slot.
     digest: Option<(String, Slot<'n>)>,
+    /// The image name beside it (kustomize `newName`, a chart's `repository`), only when a
+    /// new name is asked for.
+    name: Option<(String, Slot<'n>)>,
 }
 
 /// How a value holds the tag.
@@ -81,6 +88,15 @@ enum Form {
     Reference,
     /// The value is the digest only (a Flux `:digest` setter).
     DigestOnly,
+    /// The value is the image name only (a Flux `:name` setter).
+    NameOnly,
+}
+
+impl Form {
+    /// Whether the value holds the tag (the others ride along with a tag site).
+    fn holds_tag(&self) -> bool {
+        !matches!(self, Form::DigestOnly | Form::NameOnly)
+    }
 }
 
 /// An entry to append to a sequence (or a new `images:` key holding it).
@@ -133,6 +149,7 @@ fn read_value(value: &str, form: &Form) -> (Option<String>, Option<String>) {
             (t.map(str::to_string), d.map(str::to_string))
         }
         Form::DigestOnly => (None, Some(value.to_string())),
+        Form::NameOnly => (None, None),
     }
 }
 
@@ -244,12 +261,30 @@ fn kustomize_sites<'n>(
             if !matches!(item, Node::Map(..)) {
                 return Err(uneditable(file, format!("images[{i}] is not a mapping")));
             }
+            let name = match (want.name, item.get("newName")) {
+                (None, _) => None,
+                (Some(_), Some(Node::Scalar(s))) => Some((format!("{base}/newName"), Slot::At(s))),
+                (Some(_), Some(_)) => {
+                    return Err(uneditable(
+                        file,
+                        format!("images[{i}].newName is not a scalar"),
+                    ));
+                }
+                (Some(_), None) => Some((
+                    format!("{base}/newName"),
+                    Slot::NewKey {
+                        map: item,
+                        key: "newName".into(),
+                    },
+                )),
+            };
             sites.push(Site {
                 doc: d,
                 pointer: format!("{base}/newTag"),
                 tag,
                 form,
                 digest,
+                name,
             });
         }
     }
@@ -283,10 +318,11 @@ fn kustomize_sites<'n>(
         Some(Node::Seq(items, _)) => items.len(),
         _ => 0,
     };
-    let mut fields = vec![
-        ("name", image.to_string()),
-        ("newTag", want.tag.to_string()),
-    ];
+    let mut fields = vec![("name", image.to_string())];
+    if let Some(n) = want.name {
+        fields.push(("newName", n.to_string()));
+    }
+    fields.push(("newTag", want.tag.to_string()));
     if let Some(dg) = want.digest {
         fields.push(("digest", dg.to_string()));
     }
@@ -344,6 +380,7 @@ fn yaml_path_sites<'n>(
     file: &str,
     path: &[Seg],
     digest_path: Option<&[Seg]>,
+    name_path: Option<&[Seg]>,
     want: &Want,
 ) -> Result<Vec<Site<'n>>, BumpError> {
     let default_digest: Vec<Seg>;
@@ -382,6 +419,7 @@ fn yaml_path_sites<'n>(
             tag,
             form: Form::Tag,
             digest: digest_site(doc, digest_path, file, want)?,
+            name: name_site(doc, path, name_path, file, want)?,
         });
     }
     if sites.is_empty() {
@@ -392,6 +430,7 @@ fn yaml_path_sites<'n>(
                 tag: slot,
                 form: Form::Tag,
                 digest: digest_site(&docs[d], digest_path, file, want)?,
+                name: name_site(&docs[d], path, name_path, file, want)?,
             }),
             _ => {
                 return Err(BumpError::EntryNotFound {
@@ -438,6 +477,49 @@ fn digest_site<'n>(
     })
 }
 
+/// Where a yaml-path group's image name is, when a new name is asked for: `namePath`, else a
+/// `repository` key next to the tag (`image: {repository, tag}`, the common chart layout).
+/// A `namePath` whose last key is missing is added; a missing default is an error, since a
+/// chart that names its image another way would get a key it never reads.
+fn name_site<'n>(
+    doc: &'n Node,
+    tag_path: &[Seg],
+    name_path: Option<&[Seg]>,
+    file: &str,
+    want: &Want,
+) -> Result<Option<(String, Slot<'n>)>, BumpError> {
+    if want.name.is_none() {
+        return Ok(None);
+    }
+    let default: Vec<Seg>;
+    let path = match name_path {
+        Some(p) => p,
+        None => {
+            let mut p = tag_path[..tag_path.len() - 1].to_vec();
+            p.push(Seg::Key("repository".into()));
+            default = p;
+            &default
+        }
+    };
+    let (node, parent, pointer) = follow(doc, path);
+    match (node, parent) {
+        (Some(Node::Scalar(s)), _) => Ok(Some((pointer, Slot::At(s)))),
+        (Some(_), _) => Err(uneditable(
+            file,
+            format!("{} is not a scalar", show_path(path)),
+        )),
+        (None, Some((map, key))) if name_path.is_some() => {
+            Ok(Some((pointer, Slot::NewKey { map, key })))
+        }
+        _ => Err(BumpError::EntryNotFound {
+            file: file.to_string(),
+            what: format!("image name at {}", show_path(path)),
+            hint: "give the group a \"namePath\" (the key that holds the image's repository)"
+                .into(),
+        }),
+    }
+}
+
 /// A Flux setter marker on the rest of a scalar's line: `# {"$imagepolicy": "ns:name:field"}`.
 fn setter_marker(src: &str, s: &Scalar) -> Option<String> {
     let (_, end) = yamledit::scalar_extent(src, s).ok()?;
@@ -473,7 +555,7 @@ fn setter_sites<'n>(
         }
     }
     let mut sites = Vec::new();
-    let mut digests = Vec::new();
+    let mut riders = Vec::new();
     for (d, doc) in docs.iter().enumerate() {
         let mut scalars = Vec::new();
         visit(doc, String::new(), &mut scalars);
@@ -507,7 +589,11 @@ fn setter_sites<'n>(
                 None => Form::Reference,
                 Some("tag") => Form::Tag,
                 Some("digest") => {
-                    digests.push((d, pointer, s));
+                    riders.push((d, pointer, s, Form::DigestOnly));
+                    continue;
+                }
+                Some("name") => {
+                    riders.push((d, pointer, s, Form::NameOnly));
                     continue;
                 }
                 Some(_) => continue,
@@ -518,6 +604,7 @@ fn setter_sites<'n>(
                 tag: Slot::At(s),
                 form,
                 digest: None,
+                name: None,
             });
         }
     }
@@ -530,14 +617,16 @@ fn setter_sites<'n>(
             ),
         });
     }
-    // A `:digest` setter of the same policy is the digest of every tag site of its document.
-    for (d, pointer, s) in digests {
+    // A `:digest` (`:name`) setter of the same policy is the digest (name) of every tag
+    // site of its document.
+    for (d, pointer, s, form) in riders {
         sites.push(Site {
             doc: d,
             pointer,
             tag: Slot::At(s),
-            form: Form::DigestOnly,
+            form,
             digest: None,
+            name: None,
         });
     }
     Ok(sites)
@@ -713,8 +802,19 @@ pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome
     }
     let (sites, new_entry) = match &group.target {
         Target::KustomizeImages => kustomize_sites(&docs, file, &group.image, want)?,
-        Target::YamlPath { path, digest_path } => (
-            yaml_path_sites(&docs, file, path, digest_path.as_deref(), want)?,
+        Target::YamlPath {
+            path,
+            digest_path,
+            name_path,
+        } => (
+            yaml_path_sites(
+                &docs,
+                file,
+                path,
+                digest_path.as_deref(),
+                name_path.as_deref(),
+                want,
+            )?,
             None,
         ),
         Target::FluxSetter { policy } => (setter_sites(src, &docs, file, policy)?, None),
@@ -724,6 +824,7 @@ pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome
     let mut changes: Vec<(usize, String, Value)> = Vec::new();
     let mut old_tag = None;
     let mut old_digest = None;
+    let mut old_name = None;
     let mut created = false;
 
     if let Some(entry) = &new_entry {
@@ -759,10 +860,7 @@ pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome
 
     // Read the current values first: CAS and shadowing digests are checked on all sites
     // before any edit is planned.
-    let tag_sites: Vec<&Site> = sites
-        .iter()
-        .filter(|s| s.form != Form::DigestOnly)
-        .collect();
+    let tag_sites: Vec<&Site> = sites.iter().filter(|s| s.form.holds_tag()).collect();
     let mut already = !tag_sites.is_empty();
     for site in &tag_sites {
         let current = match &site.tag {
@@ -781,11 +879,20 @@ pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome
         if old_digest.is_none() {
             old_digest.clone_from(&digest);
         }
+        let name = match (&site.form, &site.tag, &site.name) {
+            (Form::Reference, Slot::At(s), _) => Some(split_reference(&s.value).0.to_string()),
+            (_, _, Some((_, Slot::At(s)))) => Some(s.value.clone()),
+            _ => None,
+        };
+        if want.name.is_some() && old_name.is_none() {
+            old_name.clone_from(&name);
+        }
         let at_target = tag.as_deref() == Some(want.tag)
             && match want.digest {
                 Some(d) => digest.as_deref() == Some(d),
                 None => digest.is_none(),
-            };
+            }
+            && want.name.is_none_or(|n| name.as_deref() == Some(n));
         if !at_target {
             already = false;
             if let Some(expected) = want.expect_current
@@ -807,6 +914,16 @@ pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome
             });
         }
     }
+    for site in sites.iter().filter(|s| s.form == Form::NameOnly) {
+        if let (Slot::At(s), Some(n)) = (&site.tag, want.name) {
+            if old_name.is_none() {
+                old_name = Some(s.value.clone());
+            }
+            if s.value != n {
+                already = false;
+            }
+        }
+    }
     for site in sites.iter().filter(|s| s.form == Form::DigestOnly) {
         if let Slot::At(s) = &site.tag {
             if want.digest.is_none() && !s.value.is_empty() {
@@ -826,6 +943,7 @@ pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome
             text: src.to_string(),
             old_tag,
             old_digest,
+            old_name,
             changed: false,
             created: false,
             sites: tag_sites.len(),
@@ -841,6 +959,7 @@ pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome
             },
             (Form::Reference, Slot::At(s)) => {
                 let (name, _, _) = split_reference(&s.value);
+                let name = want.name.unwrap_or(name);
                 match want.digest {
                     Some(d) => format!("{name}:{}@{d}", want.tag),
                     None => format!("{name}:{}", want.tag),
@@ -849,6 +968,10 @@ pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome
             (Form::Reference, Slot::NewKey { .. }) => unreachable!("references are never inserted"),
             (Form::DigestOnly, _) => match want.digest {
                 Some(d) => d.to_string(),
+                None => continue,
+            },
+            (Form::NameOnly, _) => match want.name {
+                Some(n) => n.to_string(),
                 None => continue,
             },
         };
@@ -863,6 +986,19 @@ pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome
             &mut changes,
             &mut created,
         )?;
+        if let (Some(n), Some((pointer, slot))) = (want.name, &site.name) {
+            set_slot(
+                src,
+                file,
+                slot,
+                n,
+                site.doc,
+                pointer,
+                &mut edits,
+                &mut changes,
+                &mut created,
+            )?;
+        }
         if let (Some(d), Some((pointer, slot))) = (want.digest, &site.digest) {
             set_slot(
                 src,
@@ -885,6 +1021,7 @@ pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome
         text,
         old_tag,
         old_digest,
+        old_name,
         created,
         sites: tag_sites.len(),
     })

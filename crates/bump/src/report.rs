@@ -58,6 +58,11 @@ pub struct EditDoc {
     pub old_digest: Option<String>,
     /// The digest after (null when none is pinned).
     pub new_digest: Option<String>,
+    /// The image name before, when a new one was asked for and the file wrote one.
+    pub old_name: Option<String>,
+    /// The image name written with the tag (`--name`, the group's `newName`; null when the
+    /// name is left as it is).
+    pub new_name: Option<String>,
     /// Whether this edit changed the file.
     pub changed: bool,
     /// Whether an entry or key was inserted (--create, or a digest added).

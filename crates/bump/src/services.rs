@@ -11,8 +11,9 @@
 //!
 //! Several services share an image group (one image, many deployments); bumping one bumps
 //! the group, and the report lists every service of it. Group types add their own fields:
-//! `yaml-path` needs `path` (and may give `digestPath`), `flux-setter` may give `policy`
-//! (else `imageName` names the policy). The whole file is checked when read: a typo in a
+//! `yaml-path` needs `path` (and may give `digestPath` and `namePath`), `flux-setter` may
+//! give `policy` (else `imageName` names the policy); any group may give `newName`, the image
+//! name written with every tag (a promotion into another registry). The whole file is checked when read: a typo in a
 //! group nobody bumps today is still a typo.
 
 use indexmap::IndexMap;
@@ -31,6 +32,9 @@ pub enum Target {
         path: Vec<Seg>,
         /// Where the digest is (default: a `digest` key next to the tag).
         digest_path: Option<Vec<Seg>>,
+        /// Where the image name is, for a new name (default: a `repository` key next to
+        /// the tag).
+        name_path: Option<Vec<Seg>>,
     },
     /// Values marked `# {"$imagepolicy": "ns:name[:tag|:digest|:name]"}`.
     FluxSetter {
@@ -130,6 +134,26 @@ pub struct Group {
     pub image: String,
     /// How its tag is written.
     pub target: Target,
+    /// The image name every bump of the group writes with the tag (`newName`: a promotion
+    /// from a staging registry to a production one), when it changes.
+    pub new_name: Option<String>,
+}
+
+/// The optional fields of a group, as a services entry or the command line gives them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Fields<'a> {
+    /// `type` (default `kustomize-images`).
+    pub type_name: Option<&'a str>,
+    /// `path` (yaml-path).
+    pub path: Option<&'a str>,
+    /// `digestPath` (yaml-path).
+    pub digest_path: Option<&'a str>,
+    /// `namePath` (yaml-path).
+    pub name_path: Option<&'a str>,
+    /// `policy` (flux-setter).
+    pub policy: Option<&'a str>,
+    /// `newName`: the image name to write with the tag.
+    pub new_name: Option<&'a str>,
 }
 
 /// A parsed services file.
@@ -179,16 +203,15 @@ fn string_field<'v>(
 
 /// Build a group from its fields (the services file's entry, or the `--file/--image/--type`
 /// flags).
-pub fn group(
-    name: &str,
-    file: &str,
-    image: &str,
-    type_name: &str,
-    path: Option<&str>,
-    digest_path: Option<&str>,
-    policy: Option<&str>,
-) -> Result<Group, String> {
-    let target = match type_name {
+pub fn group(name: &str, file: &str, image: &str, f: &Fields) -> Result<Group, String> {
+    let Fields {
+        path,
+        digest_path,
+        name_path,
+        policy,
+        ..
+    } = *f;
+    let target = match f.type_name.unwrap_or("kustomize-images") {
         "kustomize-images" => Target::KustomizeImages,
         "yaml-path" => Target::YamlPath {
             path: parse_path(
@@ -199,6 +222,10 @@ pub fn group(
                 .map(parse_path)
                 .transpose()
                 .map_err(|m| format!("digestPath: {m}"))?,
+            name_path: name_path
+                .map(parse_path)
+                .transpose()
+                .map_err(|m| format!("namePath: {m}"))?,
         },
         "flux-setter" => Target::FluxSetter {
             policy: policy.unwrap_or(image).to_string(),
@@ -213,11 +240,18 @@ pub fn group(
     if file.trim().is_empty() {
         return Err("\"file\" must name the file to edit".into());
     }
+    if name_path.is_some() && !matches!(target, Target::YamlPath { .. }) {
+        return Err("namePath is for type yaml-path".into());
+    }
+    if let Some(n) = f.new_name {
+        rollout_core::oci::check_name(n).map_err(|m| format!("newName: {m}"))?;
+    }
     Ok(Group {
         name: name.to_string(),
         file: file.to_string(),
         image: image.to_string(),
         target,
+        new_name: f.new_name.map(str::to_string),
     })
 }
 
@@ -268,16 +302,16 @@ impl ServicesMap {
                 field("file")?.ok_or_else(|| invalid(origin, format!("{at}.file is missing")))?;
             let image = field("imageName")?
                 .ok_or_else(|| invalid(origin, format!("{at}.imageName is missing")))?;
-            let g = group(
-                name,
-                file,
-                image,
-                field("type")?.unwrap_or("kustomize-images"),
-                field("path")?,
-                field("digestPath")?,
-                field("policy")?,
-            )
-            .map_err(|m| invalid(origin, format!("{at}: {m}")))?;
+            let fields = Fields {
+                type_name: field("type")?,
+                path: field("path")?,
+                digest_path: field("digestPath")?,
+                name_path: field("namePath")?,
+                policy: field("policy")?,
+                new_name: field("newName")?,
+            };
+            let g = group(name, file, image, &fields)
+                .map_err(|m| invalid(origin, format!("{at}: {m}")))?;
             groups.insert(name.clone(), g);
         }
         Ok(ServicesMap {

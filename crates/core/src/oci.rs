@@ -137,9 +137,113 @@ pub fn is_tag(tag: &str) -> bool {
     check_tag(tag).is_ok()
 }
 
+/// Longest repository name the OCI distribution spec allows (with its registry).
+pub const MAX_NAME_LEN: usize = 255;
+
+/// Check an image name (`[registry[:port]/]path/to/repo`, no tag, no digest) against the
+/// OCI distribution grammar; the error names the broken rule. The first component is the
+/// registry when it holds a `.` or a `:` or is `localhost`, as docker and kustomize read it;
+/// registry names are host names (letters, digits, `-`, `.`) with an optional port; every
+/// path component is lowercase letters and digits joined by `.`, `_`, `__` or dashes.
+pub fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("an image name cannot be empty".into());
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Err(format!(
+            "an image name has at most {MAX_NAME_LEN} characters (OCI), this one {}",
+            name.len()
+        ));
+    }
+    if name.contains('@') {
+        return Err("an image name holds no digest ('@'): give the digest with --digest".into());
+    }
+    let mut parts: Vec<&str> = name.split('/').collect();
+    let first = parts[0];
+    if parts.len() > 1 && (first.contains(['.', ':']) || first == "localhost") {
+        let (host, port) = match first.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (first, None),
+        };
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        };
+        if !host.split('.').all(label_ok) {
+            return Err(format!(
+                "{first:?} is not a registry host: labels of letters, digits and '-', joined by '.'"
+            ));
+        }
+        if let Some(p) = port
+            && (p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(format!("{first:?}: a registry port is 1 to 5 digits"));
+        }
+        parts.remove(0);
+    }
+    for part in parts {
+        let component_ok = !part.is_empty()
+            && part
+                .bytes()
+                .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-'))
+            && part.as_bytes()[0].is_ascii_alphanumeric()
+            && part.as_bytes()[part.len() - 1].is_ascii_alphanumeric()
+            && !part.contains("..")
+            && !part.contains("._")
+            && !part.contains("_.")
+            && !part.contains("___")
+            && !part.contains(".-")
+            && !part.contains("-.")
+            && !part.contains("_-")
+            && !part.contains("-_");
+        if part.split_once(':').is_some_and(|(_, t)| is_tag(t)) {
+            return Err(format!(
+                "{name:?} holds a tag (':'): the name is the repository only; give the tag with --tag"
+            ));
+        }
+        if !component_ok {
+            return Err(format!(
+                "{part:?} is not a repository path component: lowercase letters and digits, joined by '.', '_', '__' or '-' (OCI name grammar)"
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_follow_the_distribution_grammar() {
+        for ok in [
+            "nginx",
+            "ghcr.io/acme/web",
+            "index.repo.fake/updated",
+            "localhost:5000/a/b",
+            "registry-1.docker.io/library/redis",
+            "a__b/c-d/e.f",
+            "my_app",
+        ] {
+            check_name(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for (bad, says) in [
+            ("", "empty"),
+            ("ghcr.io/Acme/web", "repository path component"),
+            ("web:v1", "holds a tag"),
+            ("ghcr.io/acme/web@sha256:00", "no digest"),
+            ("-x", "repository path component"),
+            ("a//b", "repository path component"),
+            ("bad_host_.io/x", "registry host"),
+            ("host.io:99999999/x", "port"),
+            ("a/b\n::warning::x", "repository path component"),
+        ] {
+            let e = check_name(bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn oci_tag_grammar() {

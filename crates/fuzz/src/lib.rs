@@ -142,6 +142,7 @@ pub fn yaml_edit(data: &[u8]) -> bool {
             file: "k.yaml".into(),
             image: "backend-services".into(),
             target: Target::KustomizeImages,
+            new_name: None,
         },
         Group {
             name: "g".into(),
@@ -150,11 +151,13 @@ pub fn yaml_edit(data: &[u8]) -> bool {
             target: Target::FluxSetter {
                 policy: "flux-system:app".into(),
             },
+            new_name: None,
         },
     ];
     let want = Want {
         tag: "v9-fuzz",
         digest: None,
+        name: None,
         expect_current: None,
         create: false,
     };
@@ -192,6 +195,26 @@ pub fn yaml_edit(data: &[u8]) -> bool {
             !again.changed,
             "a second bump to the same tag changed the file"
         );
+    }
+    // with a new name: the result parses, still carries the name, and a second bump with
+    // the same name and tag is a no-op
+    let renamed = Want {
+        name: Some("index.repo.fake/updated"),
+        ..want
+    };
+    for group in &groups {
+        let Ok(out) = bump(text, "k.yaml", group, &renamed) else {
+            continue;
+        };
+        if !out.changed {
+            continue;
+        }
+        if rollout_core::yaml::parse_yaml(text, "fuzz").is_ok() {
+            rollout_core::yaml::parse_yaml(&out.text, "fuzz").expect("the renamed file parses");
+        }
+        let again =
+            bump(&out.text, "k.yaml", group, &renamed).expect("the renamed file bumps again");
+        assert!(!again.changed, "a second rename changed the file");
     }
     accepted
 }

@@ -1,14 +1,24 @@
 use super::*;
-use crate::services::group;
+use crate::services::{Fields, group};
 
 fn kust(image: &str) -> Group {
-    group("g", "k.yaml", image, "kustomize-images", None, None, None).unwrap()
+    group(
+        "g",
+        "k.yaml",
+        image,
+        &Fields {
+            type_name: Some("kustomize-images"),
+            ..Default::default()
+        },
+    )
+    .unwrap()
 }
 
 fn want(tag: &str) -> Want<'_> {
     Want {
         tag,
         digest: None,
+        name: None,
         expect_current: None,
         create: false,
     }
@@ -129,10 +139,11 @@ fn yaml_paths_and_their_digest() {
         "g",
         "r.yaml",
         "app",
-        "yaml-path",
-        Some(".spec.values.image.tag"),
-        None,
-        None,
+        &Fields {
+            type_name: Some("yaml-path"),
+            path: Some(".spec.values.image.tag"),
+            ..Default::default()
+        },
     )
     .unwrap();
     let src = "spec:\n  values:\n    image:\n      repository: ghcr.io/acme/app # keep\n      tag: \"1.4.2\"\n";
@@ -165,10 +176,10 @@ fn flux_setters_by_policy() {
         "g",
         "f.yaml",
         "flux-system:app",
-        "flux-setter",
-        None,
-        None,
-        None,
+        &Fields {
+            type_name: Some("flux-setter"),
+            ..Default::default()
+        },
     )
     .unwrap();
     let out = run(src, &g, &want("1.5.0"));
@@ -178,7 +189,16 @@ fn flux_setters_by_policy() {
             .replace("image:v1.0.0", "image:1.5.0")
     );
     assert_eq!(out.sites, 2);
-    let by_name = group("g", "f.yaml", "sidecar", "flux-setter", None, None, None).unwrap();
+    let by_name = group(
+        "g",
+        "f.yaml",
+        "sidecar",
+        &Fields {
+            type_name: Some("flux-setter"),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!(
         run(src, &by_name, &want("1.0")).text,
         src.replace("\"0.9\"", "\"1.0\"")
@@ -187,10 +207,10 @@ fn flux_setters_by_policy() {
         "g",
         "f.yaml",
         "flux-system:nope",
-        "flux-setter",
-        None,
-        None,
-        None,
+        &Fields {
+            type_name: Some("flux-setter"),
+            ..Default::default()
+        },
     )
     .unwrap();
     assert!(matches!(
@@ -241,4 +261,99 @@ fn every_corpus_images_entry_bumps_in_place() {
         }
     }
     assert!(bumped >= 20, "{bumped}");
+}
+
+#[test]
+fn a_new_name_goes_with_the_tag_in_every_target_type() {
+    let name = "index.repo.fake/updated";
+    let mut w = want("v1.0.1");
+    w.name = Some(name);
+    // kustomize: newName replaced, or added next to the entry's other keys
+    let k = "images:\n  - name: image\n    newName: replaced\n    newTag: v1.0.0\n  - name: other\n    newTag: v1\n";
+    let out = run(k, &kust("image"), &w);
+    assert_eq!(
+        out.text,
+        k.replace("newName: replaced", &format!("newName: {name}"))
+            .replace("newTag: v1.0.0", "newTag: v1.0.1")
+    );
+    assert_eq!(out.old_name.as_deref(), Some("replaced"));
+    let added = run(k, &kust("other"), &w).text;
+    assert_eq!(
+        added,
+        k.replace(
+            "newTag: v1\n",
+            &format!("newTag: v1.0.1\n    newName: {name}\n")
+        )
+    );
+    assert!(
+        !run(&added, &kust("other"), &w).changed,
+        "a second run is a no-op"
+    );
+    // Flux setters: a whole reference takes the name, a :name setter the name alone
+    let f = "spec:\n  containers:\n    - image: image:v1.0.0 # {\"$imagepolicy\": \"automation-ns:policy\"}\n  values:\n    repository: old/repo # {\"$imagepolicy\": \"automation-ns:policy:name\"}\n    tag: v1.0.0 # {\"$imagepolicy\": \"automation-ns:policy:tag\"}\n";
+    let setter = group(
+        "g",
+        "f.yaml",
+        "automation-ns:policy",
+        &Fields {
+            type_name: Some("flux-setter"),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let out = run(f, &setter, &w);
+    assert_eq!(
+        out.text,
+        f.replace("image:v1.0.0", &format!("{name}:v1.0.1"))
+            .replace("old/repo", name)
+            .replace("tag: v1.0.0", "tag: v1.0.1")
+    );
+    // without --name the :name setter is left alone, as before
+    assert_eq!(
+        run(f, &setter, &want("v2")).text,
+        f.replace("image:v1.0.0", "image:v2")
+            .replace("tag: v1.0.0", "tag: v2")
+    );
+    // yaml-path: the chart's repository beside the tag
+    let chart = group(
+        "g",
+        "r.yaml",
+        "app",
+        &Fields {
+            type_name: Some("yaml-path"),
+            path: Some(".image.tag"),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let h = "image:\n  repository: ghcr.io/acme/app\n  tag: \"1.4.2\"\n";
+    assert_eq!(
+        run(h, &chart, &w).text,
+        h.replace("ghcr.io/acme/app", name)
+            .replace("1.4.2", "v1.0.1")
+    );
+    // no repository key and no namePath: named, not guessed
+    let bare = "image:\n  tag: \"1.4.2\"\n";
+    let e = bump(bare, "r.yaml", &chart, &w).unwrap_err();
+    assert!(
+        e.to_string().contains("image name at .image.repository"),
+        "{e}"
+    );
+    // a namePath is added when its last key is missing
+    let by_path = group(
+        "g",
+        "r.yaml",
+        "app",
+        &Fields {
+            type_name: Some("yaml-path"),
+            path: Some(".image.tag"),
+            name_path: Some(".image.name"),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        run(bare, &by_path, &w).text,
+        format!("image:\n  tag: \"v1.0.1\"\n  name: {name}\n")
+    );
 }
