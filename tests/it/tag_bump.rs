@@ -1896,3 +1896,87 @@ fn a_new_name_is_written_with_the_tag_from_the_flag_or_the_services_map() {
         "holds a tag",
     );
 }
+
+#[test]
+fn helm_images_are_bumped_in_each_chart_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    git(d, &["init", "-q", "-b", "main"]);
+    // a HelmRelease for a bitnami-style chart: registry, repository, tag and digest apart
+    let redis = "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: redis\nspec:\n  chart:\n    spec:\n      chart: redis\n      version: 19.x\n  values:\n    image:\n      registry: docker.io\n      repository: bitnami/redis\n      tag: 7.2.4-debian-12-r9 # renovate: datasource=docker\n      digest: \"\"\n";
+    // a chart that takes one string
+    let api = "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: api\nspec:\n  values:\n    image: ghcr.io/acme/api:1.9.0\n    replicas: 2\n";
+    std::fs::write(d.join("redis.yaml"), redis).unwrap();
+    std::fs::write(d.join("api.yaml"), api).unwrap();
+    std::fs::write(
+        d.join("services.json"),
+        r#"{"services": {"redis": {"imageGroup": "redis"}},
+            "imageGroups": {"redis": {"file": "redis.yaml", "imageName": "redis", "type": "helm-image",
+                                      "path": ".spec.values.image", "newName": "registry.example.com/mirror/redis"}}}"#,
+    )
+    .unwrap();
+    let bump = |args: &[&str]| {
+        let mut c = tool("tag-bump");
+        c.current_dir(d)
+            .args(["--repo", ".", "--compact", "--now", NOW])
+            .args(args);
+        c
+    };
+    let digest = format!("sha256:{}", "d".repeat(64));
+    let (r, _) = ok(bump(&[
+        "--service",
+        "redis",
+        "--tag",
+        "7.4.1",
+        "--digest",
+        &digest,
+    ]));
+    assert_eq!(r["edits"][0]["type"], "helm-image");
+    assert_eq!(r["edits"][0]["oldName"], "docker.io/bitnami/redis");
+    assert_eq!(
+        std::fs::read_to_string(d.join("redis.yaml")).unwrap(),
+        redis
+            .replace("docker.io", "registry.example.com")
+            .replace("bitnami/redis", "mirror/redis")
+            .replace("7.2.4-debian-12-r9", "7.4.1")
+            .replace("digest: \"\"", &format!("digest: \"{digest}\""))
+    );
+    let (again, _) = ok(bump(&[
+        "--service",
+        "redis",
+        "--tag",
+        "7.4.1",
+        "--digest",
+        &digest,
+    ]));
+    assert_eq!(again["changed"], false);
+    let one = [
+        "--file",
+        "api.yaml",
+        "--type",
+        "helm-image",
+        "--path",
+        ".spec.values.image",
+        "--image",
+        "api",
+        "--tag",
+        "2.0.0",
+    ];
+    let (r, _) = ok(bump(&one));
+    assert_eq!(r["edits"][0]["oldTag"], "1.9.0");
+    assert_eq!(
+        std::fs::read_to_string(d.join("api.yaml")).unwrap(),
+        api.replace("api:1.9.0", "api:2.0.0")
+    );
+    // --expect-current is a compare-and-swap here too
+    let mut stale = one[..one.len() - 1].to_vec();
+    stale.extend(["2.1.0", "--expect-current", "1.9.0"]);
+    assert_refused(
+        d,
+        bump(&stale),
+        "tag-bump",
+        3,
+        "current_tag_mismatch",
+        "api.yaml",
+    );
+}

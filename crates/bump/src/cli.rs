@@ -73,7 +73,8 @@ Services map (default FILE: services.json at the repository root):
    \"imageGroups\": {\"backend-services\": {\"file\": \"apps/backend-services/kustomization.yaml\",
                    \"imageName\": \"backend-services\", \"type\": \"kustomize-images\"}}}
   Types: kustomize-images (images[].newTag), yaml-path (\"path\", optional \"digestPath\",
-  \"namePath\"), flux-setter (values marked # {\"$imagepolicy\": \"ns:name:tag\"}; \"policy\" or
+  \"namePath\"), helm-image (\"path\" to a chart's image: {repository, tag}, {registry, ...}
+  or one repo:tag string), flux-setter (values marked # {\"$imagepolicy\": \"ns:name:tag\"}; \"policy\" or
   imageName). Any group may give \"newName\": the image name written with every tag.
 
 Credentials: git credential helpers, then GIT_TOKEN or GITHUB_TOKEN (user GIT_USER, else
@@ -138,7 +139,8 @@ pub struct Cli {
     #[arg(long = "type", value_name = "TYPE", requires = "file", default_value = "kustomize-images",
           value_parser = clap::builder::PossibleValuesParser::new(TYPES))]
     pub type_name: String,
-    /// With --file --type yaml-path: where the tag is (.spec.values.image.tag).
+    /// With --file --type yaml-path: where the tag is (.spec.values.image.tag); with
+    /// --type helm-image: where the image is (.spec.values.image).
     #[arg(long, value_name = "PATH", requires = "file")]
     pub path: Option<String>,
     /// With --file --type yaml-path: where the digest is (default: a digest key beside the tag).

@@ -75,6 +75,9 @@ struct Site<'n> {
     /// The image name beside it (kustomize `newName`, a chart's `repository`), only when a
     /// new name is asked for.
     name: Option<(String, Slot<'n>)>,
+    /// The registry beside the name, for charts that write it apart
+    /// (`image: {registry, repository, tag}`), only when a new name is asked for.
+    registry: Option<(String, Slot<'n>)>,
 }
 
 /// How a value holds the tag.
@@ -285,6 +288,7 @@ fn kustomize_sites<'n>(
                 form,
                 digest,
                 name,
+                registry: None,
             });
         }
     }
@@ -420,6 +424,7 @@ fn yaml_path_sites<'n>(
             form: Form::Tag,
             digest: digest_site(doc, digest_path, file, want)?,
             name: name_site(doc, path, name_path, file, want)?,
+            registry: None,
         });
     }
     if sites.is_empty() {
@@ -431,6 +436,7 @@ fn yaml_path_sites<'n>(
                 form: Form::Tag,
                 digest: digest_site(&docs[d], digest_path, file, want)?,
                 name: name_site(&docs[d], path, name_path, file, want)?,
+                registry: None,
             }),
             _ => {
                 return Err(BumpError::EntryNotFound {
@@ -520,6 +526,154 @@ fn name_site<'n>(
     }
 }
 
+/// The sites of a helm-image group: at `path` in each document, a reference string (only
+/// its tag, digest and name bytes change), or a mapping with `tag`, `digest`, `repository`
+/// and maybe `registry` keys.
+fn helm_image_sites<'n>(
+    docs: &'n [Node],
+    file: &str,
+    path: &[Seg],
+    want: &Want,
+) -> Result<Vec<Site<'n>>, BumpError> {
+    let mut sites = Vec::new();
+    for (d, doc) in docs.iter().enumerate() {
+        let (node, _, pointer) = follow(doc, path);
+        let scalar = |map: &'n Node, key: &str| -> Result<Option<&'n Scalar>, BumpError> {
+            match map.get(key) {
+                None => Ok(None),
+                Some(Node::Scalar(s)) => Ok(Some(s)),
+                Some(_) => Err(uneditable(
+                    file,
+                    format!("{}.{key} is not a scalar", show_path(path)),
+                )),
+            }
+        };
+        let site = match node {
+            None => continue,
+            Some(Node::Scalar(_)) if matches!(path.last(), Some(Seg::Key(k)) if k == "tag") => {
+                return Err(uneditable(
+                    file,
+                    format!(
+                        "{} is the tag; a helm-image path names the image (its parent), or use type yaml-path",
+                        show_path(path)
+                    ),
+                ));
+            }
+            Some(Node::Scalar(s)) => {
+                if s.value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    return Err(uneditable(
+                        file,
+                        format!(
+                            "{} is not an image reference (it holds whitespace): {:?}",
+                            show_path(path),
+                            s.value
+                        ),
+                    ));
+                }
+                Site {
+                    doc: d,
+                    pointer,
+                    tag: Slot::At(s),
+                    form: Form::Reference,
+                    digest: None,
+                    name: None,
+                    registry: None,
+                }
+            }
+            Some(map @ Node::Map(..)) => {
+                let (tag, form) = match scalar(map, "tag")? {
+                    Some(s) if s.value.contains('@') => (Slot::At(s), Form::TagAtDigest),
+                    Some(s) => (Slot::At(s), Form::Tag),
+                    None if want.create => (
+                        Slot::NewKey {
+                            map,
+                            key: "tag".into(),
+                        },
+                        Form::Tag,
+                    ),
+                    None => {
+                        return Err(BumpError::EntryNotFound {
+                            file: file.to_string(),
+                            what: format!("tag of the image at {}", show_path(path)),
+                            hint: "pass --create to add the tag key".into(),
+                        });
+                    }
+                };
+                let slot_of = |key: &str, s: Option<&'n Scalar>, add: bool| {
+                    let at = format!("{pointer}/{key}");
+                    match s {
+                        Some(s) => Some((at, Slot::At(s))),
+                        None if add => Some((
+                            at,
+                            Slot::NewKey {
+                                map,
+                                key: key.into(),
+                            },
+                        )),
+                        None => None,
+                    }
+                };
+                let digest = slot_of(
+                    "digest",
+                    scalar(map, "digest")?,
+                    want.digest.is_some() && form == Form::Tag,
+                );
+                let (name, registry) = if want.name.is_some() {
+                    let Some(repo) = scalar(map, "repository")? else {
+                        return Err(BumpError::EntryNotFound {
+                            file: file.to_string(),
+                            what: format!("repository of the image at {}", show_path(path)),
+                            hint: "a new name is written to the image's repository key".into(),
+                        });
+                    };
+                    (
+                        slot_of("repository", Some(repo), false),
+                        slot_of("registry", scalar(map, "registry")?, false),
+                    )
+                } else {
+                    (None, None)
+                };
+                Site {
+                    doc: d,
+                    pointer: format!("{pointer}/tag"),
+                    tag,
+                    form,
+                    digest,
+                    name,
+                    registry,
+                }
+            }
+            Some(_) => {
+                return Err(uneditable(
+                    file,
+                    format!(
+                        "{} is neither an image reference nor a mapping",
+                        show_path(path)
+                    ),
+                ));
+            }
+        };
+        sites.push(site);
+    }
+    if sites.is_empty() {
+        return Err(BumpError::EntryNotFound {
+            file: file.to_string(),
+            what: format!("image at {}", show_path(path)),
+            hint:
+                "check the group's \"path\": it names the image (.spec.values.image), not its tag"
+                    .into(),
+        });
+    }
+    Ok(sites)
+}
+
+/// Split a new name into the registry and the repository, for a chart that writes them
+/// apart; None when the name has no registry part.
+fn split_registry(name: &str) -> Option<(&str, &str)> {
+    let (first, rest) = name.split_once('/')?;
+    (first.contains(['.', ':']) || first == "localhost").then_some((first, rest))
+}
+
 /// A Flux setter marker on the rest of a scalar's line: `# {"$imagepolicy": "ns:name:field"}`.
 fn setter_marker(src: &str, s: &Scalar) -> Option<String> {
     let (_, end) = yamledit::scalar_extent(src, s).ok()?;
@@ -605,6 +759,7 @@ fn setter_sites<'n>(
                 form,
                 digest: None,
                 name: None,
+                registry: None,
             });
         }
     }
@@ -627,6 +782,7 @@ fn setter_sites<'n>(
             form,
             digest: None,
             name: None,
+            registry: None,
         });
     }
     Ok(sites)
@@ -817,6 +973,7 @@ pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome
             )?,
             None,
         ),
+        Target::HelmImage { path } => (helm_image_sites(&docs, file, path, want)?, None),
         Target::FluxSetter { policy } => (setter_sites(src, &docs, file, policy)?, None),
     };
 
@@ -879,9 +1036,12 @@ pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome
         if old_digest.is_none() {
             old_digest.clone_from(&digest);
         }
-        let name = match (&site.form, &site.tag, &site.name) {
-            (Form::Reference, Slot::At(s), _) => Some(split_reference(&s.value).0.to_string()),
-            (_, _, Some((_, Slot::At(s)))) => Some(s.value.clone()),
+        let name = match (&site.form, &site.tag, &site.name, &site.registry) {
+            (Form::Reference, Slot::At(s), _, _) => Some(split_reference(&s.value).0.to_string()),
+            (_, _, Some((_, Slot::At(s))), Some((_, Slot::At(r)))) if !r.value.is_empty() => {
+                Some(format!("{}/{}", r.value, s.value))
+            }
+            (_, _, Some((_, Slot::At(s))), _) => Some(s.value.clone()),
             _ => None,
         };
         if want.name.is_some() && old_name.is_none() {
@@ -987,6 +1147,31 @@ pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome
             &mut created,
         )?;
         if let (Some(n), Some((pointer, slot))) = (want.name, &site.name) {
+            let n = match &site.registry {
+                Some((rpointer, rslot)) => {
+                    let Some((registry, repository)) = split_registry(n) else {
+                        return Err(uneditable(
+                            file,
+                            format!(
+                                "the image writes its registry apart; --name {n:?} has no registry part (such as ghcr.io/{n})"
+                            ),
+                        ));
+                    };
+                    set_slot(
+                        src,
+                        file,
+                        rslot,
+                        registry,
+                        site.doc,
+                        rpointer,
+                        &mut edits,
+                        &mut changes,
+                        &mut created,
+                    )?;
+                    repository
+                }
+                None => n,
+            };
             set_slot(
                 src,
                 file,

@@ -47,7 +47,7 @@ pub struct EditDoc {
     pub image_group: Option<String>,
     /// The image name.
     pub image: String,
-    /// kustomize-images, yaml-path or flux-setter.
+    /// kustomize-images, yaml-path, helm-image or flux-setter.
     #[serde(rename = "type")]
     pub type_name: String,
     /// The tag before (null when the entry was created).

@@ -11,7 +11,8 @@
 //!
 //! Several services share an image group (one image, many deployments); bumping one bumps
 //! the group, and the report lists every service of it. Group types add their own fields:
-//! `yaml-path` needs `path` (and may give `digestPath` and `namePath`), `flux-setter` may
+//! `yaml-path` needs `path` (and may give `digestPath` and `namePath`), `helm-image` needs
+//! `path` (to the image: a mapping or one reference string), `flux-setter` may
 //! give `policy` (else `imageName` names the policy); any group may give `newName`, the image
 //! name written with every tag (a promotion into another registry). The whole file is checked when read: a typo in a
 //! group nobody bumps today is still a typo.
@@ -36,6 +37,13 @@ pub enum Target {
         /// the tag).
         name_path: Option<Vec<Seg>>,
     },
+    /// A chart's image at a path, in any of the three layouts charts use: a mapping
+    /// `{repository, tag[, digest]}`, a mapping with a separate `registry`, or one string
+    /// `repo:tag[@digest]`.
+    HelmImage {
+        /// Where the image is (`.spec.values.image`).
+        path: Vec<Seg>,
+    },
     /// Values marked `# {"$imagepolicy": "ns:name[:tag|:digest|:name]"}`.
     FluxSetter {
         /// The policy, `ns:name` or just `name`.
@@ -49,13 +57,14 @@ impl Target {
         match self {
             Target::KustomizeImages => "kustomize-images",
             Target::YamlPath { .. } => "yaml-path",
+            Target::HelmImage { .. } => "helm-image",
             Target::FluxSetter { .. } => "flux-setter",
         }
     }
 }
 
 /// The type names accepted in the services file and by `--type`.
-pub const TYPES: [&str; 3] = ["kustomize-images", "yaml-path", "flux-setter"];
+pub const TYPES: [&str; 4] = ["kustomize-images", "yaml-path", "helm-image", "flux-setter"];
 
 /// One step of a yaml path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,6 +235,12 @@ pub fn group(name: &str, file: &str, image: &str, f: &Fields) -> Result<Group, S
                 .map(parse_path)
                 .transpose()
                 .map_err(|m| format!("namePath: {m}"))?,
+        },
+        "helm-image" => Target::HelmImage {
+            path: parse_path(path.ok_or(
+                "type helm-image needs a \"path\" to the image, such as .spec.values.image",
+            )?)
+            .map_err(|m| format!("path: {m}"))?,
         },
         "flux-setter" => Target::FluxSetter {
             policy: policy.unwrap_or(image).to_string(),

@@ -129,7 +129,7 @@ pub fn json_edit(data: &[u8]) -> bool {
     true
 }
 
-/// tag-bump's editor on a kustomization and on a Flux-setter manifest.
+/// tag-bump's editor on a kustomization, a Flux-setter manifest and a chart's image.
 pub fn yaml_edit(data: &[u8]) -> bool {
     use rollout_bump::edit::{Want, bump};
     use rollout_bump::services::{Group, Target};
@@ -150,6 +150,15 @@ pub fn yaml_edit(data: &[u8]) -> bool {
             image: "flux-system:app".into(),
             target: Target::FluxSetter {
                 policy: "flux-system:app".into(),
+            },
+            new_name: None,
+        },
+        Group {
+            name: "g".into(),
+            file: "k.yaml".into(),
+            image: "app".into(),
+            target: Target::HelmImage {
+                path: vec![rollout_bump::services::Seg::Key("image".into())],
             },
             new_name: None,
         },

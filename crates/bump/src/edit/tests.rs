@@ -357,3 +357,69 @@ fn a_new_name_goes_with_the_tag_in_every_target_type() {
         format!("image:\n  tag: \"v1.0.1\"\n  name: {name}\n")
     );
 }
+
+#[test]
+fn helm_images_in_the_three_layouts_charts_use() {
+    let g = group(
+        "g",
+        "v.yaml",
+        "api",
+        &Fields {
+            type_name: Some("helm-image"),
+            path: Some(".image"),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let d = format!("sha256:{}", "c".repeat(64));
+    let mut w = want("2.0.0");
+    // {repository, tag}
+    let a = "image:\n  repository: ghcr.io/acme/api\n  tag: \"1.9.0\" # pinned\n  pullPolicy: IfNotPresent\n";
+    assert_eq!(run(a, &g, &w).text, a.replace("1.9.0", "2.0.0"));
+    // {registry, repository, tag, digest} with a new name split over registry and repository
+    let b = "image:\n  registry: docker.io\n  repository: bitnami/redis\n  tag: 7.2.4\n  digest: \"\"\n";
+    w.digest = Some(&d);
+    w.name = Some("registry.example.com/prod/redis");
+    let out = run(b, &g, &w);
+    assert_eq!(
+        out.text,
+        b.replace("docker.io", "registry.example.com")
+            .replace("bitnami/redis", "prod/redis")
+            .replace("7.2.4", "2.0.0")
+            .replace("digest: \"\"", &format!("digest: \"{d}\""))
+    );
+    assert_eq!(out.old_name.as_deref(), Some("docker.io/bitnami/redis"));
+    assert!(!run(&out.text, &g, &w).changed, "a second run is a no-op");
+    // a name without a registry cannot fill a registry key
+    let mut bare = want("2.0.0");
+    bare.name = Some("acme/redis");
+    let e = bump(b, "v.yaml", &g, &bare).unwrap_err();
+    assert!(e.to_string().contains("has no registry part"), "{e}");
+    // one string: only the tag, digest and name bytes change
+    let c = "image: ghcr.io/acme/api:1.9.0 # the chart splits it\n";
+    let mut w = want("2.0.0");
+    assert_eq!(run(c, &g, &w).text, c.replace("1.9.0", "2.0.0"));
+    w.digest = Some(&d);
+    w.name = Some("registry.example.com/prod/api");
+    assert_eq!(
+        run(c, &g, &w).text,
+        c.replace(
+            "ghcr.io/acme/api:1.9.0",
+            &format!("registry.example.com/prod/api:2.0.0@{d}")
+        )
+    );
+    // the path names the image, not its tag
+    let tag_path = group(
+        "g",
+        "v.yaml",
+        "api",
+        &Fields {
+            type_name: Some("helm-image"),
+            path: Some(".image.tag"),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let e = bump(a, "v.yaml", &tag_path, &want("2.0.0")).unwrap_err();
+    assert!(e.to_string().contains(".image.tag is the tag"), "{e}");
+}
