@@ -1980,3 +1980,94 @@ fn helm_images_are_bumped_in_each_chart_layout() {
         "api.yaml",
     );
 }
+
+#[test]
+fn argocd_image_updater_write_back_files_are_written_and_bumped() {
+    let f = Flux::new();
+    let w = f.work();
+    std::fs::create_dir_all(w.join("apps/web")).unwrap();
+    std::fs::write(
+        w.join("argo.json"),
+        r#"{"services": {"web": {"imageGroup": "web"}, "api": {"imageGroup": "api"}},
+            "imageGroups": {
+              "web": {"file": "apps/web/.argocd-source-web.yaml", "imageName": "ghcr.io/acme/web", "type": "argocd-kustomize"},
+              "api": {"file": "apps/web/.argocd-source-api.yaml", "imageName": "ghcr.io/acme/api", "type": "argocd-helm"}}}"#,
+    )
+    .unwrap();
+    let services = w.join("argo.json").display().to_string();
+    let bump = |args: &[&str]| f.bump(&[&["--services", services.as_str()], args].concat());
+    // without --create a missing write-back file is missing
+    assert_refused(
+        &w,
+        bump(&["--service", "web", "--tag", "v1"]),
+        "tag-bump",
+        3,
+        "file_missing",
+        "apps/web/.argocd-source-web.yaml",
+    );
+    let (r, _) = ok(bump(&[
+        "--service",
+        "web",
+        "--service",
+        "api",
+        "--tag",
+        "v1",
+        "--create",
+        "--commit",
+    ]));
+    assert_eq!(r["edits"][0]["created"], true);
+    assert_eq!(
+        std::fs::read_to_string(w.join("apps/web/.argocd-source-web.yaml")).unwrap(),
+        "kustomize:\n  images:\n  - ghcr.io/acme/web:v1\n"
+    );
+    let committed = git(&w, &["show", "--stat", "--format=%s", "HEAD"]);
+    assert!(
+        committed.contains("apps/web/.argocd-source-web.yaml")
+            && committed.contains("apps/web/.argocd-source-api.yaml"),
+        "{committed}"
+    );
+    assert_eq!(git(&w, &["status", "--porcelain"]).trim(), "?? argo.json");
+    // the next bump edits the files the first one wrote, byte for byte
+    let api_before = std::fs::read_to_string(w.join("apps/web/.argocd-source-api.yaml")).unwrap();
+    ok(bump(&[
+        "--service",
+        "api",
+        "--tag",
+        "v2",
+        "--name",
+        "registry.example.com/prod/api",
+    ]));
+    assert_eq!(
+        std::fs::read_to_string(w.join("apps/web/.argocd-source-api.yaml")).unwrap(),
+        api_before
+            .replace(
+                "value: ghcr.io/acme/api",
+                "value: registry.example.com/prod/api"
+            )
+            .replace("value: v1", "value: v2")
+    );
+    // a write-back file may not be created outside the repository or under .git
+    for (file, code, reason) in [
+        ("../.argocd-source-x.yaml", 3, "path_outside_repository"),
+        (".git/.argocd-source-x.yaml", 3, "path_in_git_directory"),
+    ] {
+        assert_refused(
+            &w,
+            f.bump(&[
+                "--file",
+                file,
+                "--type",
+                "argocd-kustomize",
+                "--image",
+                "x",
+                "--tag",
+                "v1",
+                "--create",
+            ]),
+            "tag-bump",
+            code,
+            reason,
+            "",
+        );
+    }
+}

@@ -30,7 +30,7 @@ use crate::git::{
     redact_userinfo,
 };
 use crate::report::{BumpReport, CommitDoc, EditDoc, PushDoc};
-use crate::services::{Group, Resolved, ServicesMap, TYPES, group};
+use crate::services::{Group, Resolved, ServicesMap, TYPES, Target, group};
 use crate::tag::{DEFAULT_TEMPLATE, check_template, normalize_digest, pr_tag, render_template};
 
 const TOOL: &str = "tag-bump";
@@ -74,7 +74,8 @@ Services map (default FILE: services.json at the repository root):
                    \"imageName\": \"backend-services\", \"type\": \"kustomize-images\"}}}
   Types: kustomize-images (images[].newTag), yaml-path (\"path\", optional \"digestPath\",
   \"namePath\"), helm-image (\"path\" to a chart's image: {repository, tag}, {registry, ...}
-  or one repo:tag string), flux-setter (values marked # {\"$imagepolicy\": \"ns:name:tag\"}; \"policy\" or
+  or one repo:tag string), argocd-kustomize and argocd-helm (Argo CD Image Updater's
+  .argocd-source-<app>.yaml; --create writes it), flux-setter (values marked # {\"$imagepolicy\": \"ns:name:tag\"}; \"policy\" or
   imageName). Any group may give \"newName\": the image name written with every tag.
 
 Credentials: git credential helpers, then GIT_TOKEN or GITHUB_TOKEN (user GIT_USER, else
@@ -172,7 +173,8 @@ pub struct Cli {
     /// The tag must also match this regex (whole tag).
     #[arg(long, value_name = "REGEX")]
     pub tag_pattern: Option<String>,
-    /// Insert the images entry (or the last key of a path) when it is missing.
+    /// Insert the images entry (or the last key of a path) when it is missing; write a
+    /// missing Argo CD source file.
     #[arg(long)]
     pub create: bool,
     /// Commit the edited files (and only them).
@@ -396,6 +398,8 @@ fn parse_author(text: &str) -> Result<(String, String), BumpError> {
 struct FilePlan {
     /// Relative to the working copy's root, the real path (no symlink on the way).
     file: String,
+    /// The file does not exist yet (an Argo CD source file written with --create).
+    new: bool,
     before: String,
     after: String,
 }
@@ -458,6 +462,36 @@ fn inside(root: &Path, rel: &str) -> Result<PathBuf, BumpError> {
             file: rel.to_string(),
         }),
     }
+}
+
+/// Resolve a file to create inside the repository: its directory must exist and be inside
+/// (the rules of [`inside`]), its name a plain file name.
+fn new_file(root: &Path, rel: &str) -> Result<PathBuf, BumpError> {
+    let p = Path::new(rel);
+    let (Some(parent), Some(name)) = (p.parent(), p.file_name()) else {
+        return Err(BumpError::FileMissing {
+            file: rel.to_string(),
+        });
+    };
+    if name == ".git" || rel.ends_with('/') {
+        return Err(BumpError::PathInGitDir {
+            path: rel.to_string(),
+        });
+    }
+    let dir = if parent.as_os_str().is_empty() {
+        root.canonicalize().map_err(|e| BumpError::RepoInvalid {
+            path: root.display().to_string(),
+            message: e.to_string(),
+        })?
+    } else {
+        inside(root, &parent.to_string_lossy())?
+    };
+    if !dir.is_dir() {
+        return Err(BumpError::FileMissing {
+            file: format!("{rel} (its directory does not exist)"),
+        });
+    }
+    Ok(dir.join(name))
 }
 
 /// The path of a file relative to the repository root, with `/` separators.
@@ -568,8 +602,28 @@ fn plan(
     let mut files: IndexMap<PathBuf, FilePlan> = IndexMap::new();
     let mut edits = Vec::new();
     for r in resolved {
-        let path = inside(root, &r.group.file)?;
+        let creatable = want.create
+            && matches!(
+                r.group.target,
+                Target::ArgocdKustomize | Target::ArgocdHelm { .. }
+            );
+        let path = match inside(root, &r.group.file) {
+            Err(BumpError::FileMissing { .. }) if creatable => new_file(root, &r.group.file)?,
+            other => other?,
+        };
         let rel = relative(root, &path);
+        if !files.contains_key(&path) && creatable && std::fs::symlink_metadata(&path).is_err() {
+            // an Argo CD source file that does not exist yet: written whole, as a new file
+            files.insert(
+                path.clone(),
+                FilePlan {
+                    file: rel.clone(),
+                    before: String::new(),
+                    after: String::new(),
+                    new: true,
+                },
+            );
+        }
         if !files.contains_key(&path) {
             let meta = std::fs::metadata(&path).map_err(|e| BumpError::FileMissing {
                 file: format!("{rel} ({e})"),
@@ -590,6 +644,7 @@ fn plan(
                     file: rel.clone(),
                     before: text.clone(),
                     after: text,
+                    new: false,
                 },
             );
         }
@@ -627,6 +682,7 @@ fn write_files(root: &Path, plans: &[FilePlan], fault: &Fault) -> Result<(), Bum
             rel: &p.file,
             old: p.before.as_bytes(),
             new: p.after.as_bytes(),
+            create: p.new,
         })
         .collect();
     Ok(Tree::open(root)?.replace_all(&batch, fault)?)

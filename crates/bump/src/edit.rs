@@ -93,6 +93,8 @@ enum Form {
     DigestOnly,
     /// The value is the image name only (a Flux `:name` setter).
     NameOnly,
+    /// An Argo CD kustomize image override `[name=]newName[:tag][@digest]`.
+    ArgoImage,
 }
 
 impl Form {
@@ -139,6 +141,27 @@ fn split_reference(r: &str) -> (&str, Option<&str>, Option<&str>) {
     }
 }
 
+/// An Argo CD kustomize override split into the image it replaces (when it says) and the
+/// reference it sets: `old=new:tag` or `new:tag`.
+fn argo_ref(value: &str) -> (Option<&str>, &str) {
+    match value.split_once('=') {
+        Some((old, new)) => (Some(old), new),
+        None => (None, value),
+    }
+}
+
+/// An entry to append to an existing block sequence: its lines and its JSON value.
+#[derive(Debug)]
+struct Append<'n> {
+    doc: usize,
+    seq: &'n Node,
+    /// JSON pointer of the new item.
+    pointer: String,
+    /// The item's lines (the first after the dash).
+    lines: Vec<String>,
+    value: Value,
+}
+
 /// The tag and digest a value holds, by form.
 fn read_value(value: &str, form: &Form) -> (Option<String>, Option<String>) {
     match form {
@@ -153,6 +176,10 @@ fn read_value(value: &str, form: &Form) -> (Option<String>, Option<String>) {
         }
         Form::DigestOnly => (None, Some(value.to_string())),
         Form::NameOnly => (None, None),
+        Form::ArgoImage => {
+            let (_, t, d) = split_reference(argo_ref(value).1);
+            (t.map(str::to_string), d.map(str::to_string))
+        }
     }
 }
 
@@ -667,6 +694,278 @@ fn helm_image_sites<'n>(
     Ok(sites)
 }
 
+/// The `kustomize.images` (or `helm.parameters`) sequence of an Argo CD source file.
+fn argo_seq<'n>(doc: &'n Node, section: &str, key: &str) -> Option<&'n Node> {
+    doc.get(section)
+        .and_then(|n| n.get(key))
+        .filter(|n| matches!(n, Node::Seq(..)))
+}
+
+/// The sites of an argocd-kustomize group: the `kustomize.images` override of the image
+/// (the name before `=`, else the reference's name), or the item to append with --create.
+fn argocd_kustomize_sites<'n>(
+    docs: &'n [Node],
+    file: &str,
+    image: &str,
+    want: &Want,
+) -> Result<(Vec<Site<'n>>, Option<Append<'n>>), BumpError> {
+    let mut sites = Vec::new();
+    let mut have = Vec::new();
+    let mut first_seq = None;
+    for (d, doc) in docs.iter().enumerate() {
+        let Some(seq @ Node::Seq(items, _)) = argo_seq(doc, "kustomize", "images") else {
+            continue;
+        };
+        first_seq.get_or_insert((d, seq, items.len()));
+        for (i, item) in items.iter().enumerate() {
+            let Node::Scalar(s) = item else {
+                return Err(uneditable(
+                    file,
+                    format!("kustomize.images[{i}] is not a string"),
+                ));
+            };
+            let (old, new) = argo_ref(&s.value);
+            let name = old.unwrap_or_else(|| split_reference(new).0);
+            have.push(name.to_string());
+            if name != image {
+                continue;
+            }
+            if !sites.is_empty() {
+                return Err(uneditable(
+                    file,
+                    format!("kustomize.images lists {image:?} twice: merge them by hand"),
+                ));
+            }
+            sites.push(Site {
+                doc: d,
+                pointer: format!("/kustomize/images/{i}"),
+                tag: Slot::At(s),
+                form: Form::ArgoImage,
+                digest: None,
+                name: None,
+                registry: None,
+            });
+        }
+    }
+    if !sites.is_empty() {
+        return Ok((sites, None));
+    }
+    match first_seq {
+        Some((doc, seq, index)) if want.create => {
+            let value = argo_value(image, None, want);
+            Ok((
+                Vec::new(),
+                Some(Append {
+                    doc,
+                    seq,
+                    pointer: format!("/kustomize/images/{index}"),
+                    lines: vec![render(ScalarStyle::Plain, &value)],
+                    value: Value::String(value),
+                }),
+            ))
+        }
+        _ => Err(BumpError::EntryNotFound {
+            file: file.to_string(),
+            what: format!("kustomize.images override of {image:?}"),
+            hint: if have.is_empty() {
+                "the file has no kustomize.images list; --create writes a new file, but not into one that has other content".into()
+            } else {
+                format!("it has: {}; pass --create to add one", have.join(", "))
+            },
+        }),
+    }
+}
+
+/// The override string Argo CD reads for `image`: `new:tag[@digest]`, with `image=` in front
+/// when the name changes (`current` is the override there now, if any).
+fn argo_value(image: &str, current: Option<&str>, want: &Want) -> String {
+    let (old, new) = current.map_or((None, image), argo_ref);
+    let (name_now, _, _) = split_reference(new);
+    let name = want.name.unwrap_or(name_now);
+    let mut out = String::new();
+    match old {
+        Some(o) => out.push_str(&format!("{o}=")),
+        None if name != image => out.push_str(&format!("{image}=")),
+        None => {}
+    }
+    out.push_str(&format!("{name}:{}", want.tag));
+    if let Some(d) = want.digest {
+        out.push_str(&format!("@{d}"));
+    }
+    out
+}
+
+/// The sites of an argocd-helm group: the `helm.parameters` entry named `tag_param` (its
+/// value is the tag, `tag@digest` with a digest) and, for a new name, the one named
+/// `name_param`; with --create a missing tag parameter is appended.
+fn argocd_helm_sites<'n>(
+    docs: &'n [Node],
+    file: &str,
+    tag_param: &str,
+    name_param: &str,
+    want: &Want,
+) -> Result<(Vec<Site<'n>>, Option<Append<'n>>), BumpError> {
+    let mut sites = Vec::new();
+    let mut first_seq = None;
+    for (d, doc) in docs.iter().enumerate() {
+        let Some(seq @ Node::Seq(items, _)) = argo_seq(doc, "helm", "parameters") else {
+            continue;
+        };
+        first_seq.get_or_insert((d, seq, items.len()));
+        let find = |param: &str| -> Result<Option<(String, &'n Scalar)>, BumpError> {
+            let mut found = None;
+            for (i, item) in items.iter().enumerate() {
+                if item.get_str("name").map(|s| s.value.as_str()) != Some(param) {
+                    continue;
+                }
+                let Some(Node::Scalar(v)) = item.get("value") else {
+                    return Err(uneditable(
+                        file,
+                        format!("helm.parameters[{i}] ({param}) has no string value"),
+                    ));
+                };
+                if found.is_some() {
+                    return Err(uneditable(
+                        file,
+                        format!("helm.parameters names {param:?} twice: merge them by hand"),
+                    ));
+                }
+                found = Some((format!("/helm/parameters/{i}/value"), v));
+            }
+            Ok(found)
+        };
+        let Some((pointer, v)) = find(tag_param)? else {
+            continue;
+        };
+        let name = match (want.name, find(name_param)?) {
+            (None, _) => None,
+            (Some(_), Some((p, n))) => Some((p, Slot::At(n))),
+            (Some(_), None) => {
+                return Err(BumpError::EntryNotFound {
+                    file: file.to_string(),
+                    what: format!("helm parameter {name_param:?}"),
+                    hint: "give the group a \"namePath\" naming the parameter that holds the image name".into(),
+                });
+            }
+        };
+        let form = if v.value.contains('@') || want.digest.is_some() {
+            Form::TagAtDigest
+        } else {
+            Form::Tag
+        };
+        sites.push(Site {
+            doc: d,
+            pointer,
+            tag: Slot::At(v),
+            form,
+            digest: None,
+            name,
+            registry: None,
+        });
+    }
+    if !sites.is_empty() {
+        return Ok((sites, None));
+    }
+    match first_seq {
+        Some((doc, seq, index)) if want.create && want.name.is_none() => {
+            let value = match want.digest {
+                Some(d) => format!("{}@{d}", want.tag),
+                None => want.tag.to_string(),
+            };
+            Ok((
+                Vec::new(),
+                Some(Append {
+                    doc,
+                    seq,
+                    pointer: format!("/helm/parameters/{index}"),
+                    lines: vec![
+                        format!("name: {}", render(ScalarStyle::Plain, tag_param)),
+                        format!("value: {}", render(ScalarStyle::Plain, &value)),
+                        "forcestring: true".into(),
+                    ],
+                    value: json!({"name": tag_param, "value": value, "forcestring": true}),
+                }),
+            ))
+        }
+        _ => Err(BumpError::EntryNotFound {
+            file: file.to_string(),
+            what: format!("helm parameter {tag_param:?}"),
+            hint: "check the group's \"path\" (the parameter name, default image.tag); --create appends it to an existing helm.parameters list or writes a new file".into(),
+        }),
+    }
+}
+
+/// A new `.argocd-source-<app>.yaml`, in the layout Argo CD Image Updater writes.
+fn argocd_new_file(target: &Target, image: &str, want: &Want) -> Option<String> {
+    match target {
+        Target::ArgocdKustomize => Some(format!(
+            "kustomize:\n  images:\n  - {}\n",
+            render(ScalarStyle::Plain, &argo_value(image, None, want))
+        )),
+        Target::ArgocdHelm {
+            tag_param,
+            name_param,
+        } => {
+            let tag = match want.digest {
+                Some(d) => format!("{}@{d}", want.tag),
+                None => want.tag.to_string(),
+            };
+            let param = |name: &str, value: &str| {
+                format!(
+                    "  - name: {}\n    value: {}\n    forcestring: true\n",
+                    render(ScalarStyle::Plain, name),
+                    render(ScalarStyle::Plain, value)
+                )
+            };
+            Some(format!(
+                "helm:\n  parameters:\n{}{}",
+                param(name_param, want.name.unwrap_or(image)),
+                param(tag_param, &tag)
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// The edit that appends an item to a block sequence, laid out like its first item.
+fn append_item(src: &str, a: &Append, file: &str) -> Result<Edit, BumpError> {
+    let Node::Seq(items, start) = a.seq else {
+        return Err(uneditable(file, "not a sequence"));
+    };
+    if src.as_bytes().get(*start) == Some(&b'[') {
+        return Err(uneditable(
+            file,
+            "a flow sequence ([...]); --create appends to block sequences only",
+        ));
+    }
+    let first = items
+        .first()
+        .and_then(|i| match i {
+            Node::Scalar(s) => Some(s.start),
+            Node::Map(es, _) => es.first().and_then(|(k, _)| k.as_scalar()).map(|s| s.start),
+            _ => None,
+        })
+        .ok_or_else(|| uneditable(file, "the list is empty; cannot copy its layout"))?;
+    let (dash, gap) =
+        dash_layout(src, first).ok_or_else(|| uneditable(file, "cannot find the list's '-'"))?;
+    let eol = line_ending(src);
+    let mut text = String::new();
+    for (i, line) in a.lines.iter().enumerate() {
+        if i == 0 {
+            text.push_str(&format!("{dash}-{}{line}{eol}", " ".repeat(gap)));
+        } else {
+            text.push_str(&format!("{dash} {}{line}{eol}", " ".repeat(gap)));
+        }
+    }
+    let last = items.last().expect("a block sequence has items");
+    let (at, prefix) = after_line(src, last.content_end(src));
+    Ok(Edit {
+        start: at,
+        end: at,
+        text: format!("{prefix}{text}"),
+    })
+}
+
 /// Split a new name into the registry and the repository, for a chart that writes them
 /// apart; None when the name has no registry part.
 fn split_registry(name: &str) -> Option<(&str, &str)> {
@@ -943,6 +1242,39 @@ fn dash_layout(src: &str, item_start: usize) -> Option<(String, usize)> {
 
 /// Set a group's tag (and digest) in `src`. Pure: returns the new text and what it did.
 pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome, BumpError> {
+    // A missing (or empty) Argo CD source file is written whole with --create.
+    if src.trim().is_empty()
+        && let Some(text) = argocd_new_file(&group.target, &group.image, want)
+    {
+        if !want.create {
+            return Err(BumpError::EntryNotFound {
+                file: file.to_string(),
+                what: "an Argo CD source file".into(),
+                hint: "pass --create to write it, as Argo CD Image Updater would".into(),
+            });
+        }
+        if let Some(expected) = want.expect_current {
+            return Err(BumpError::CurrentMismatch {
+                file: file.to_string(),
+                image: group.image.clone(),
+                found: "absent".into(),
+                expected: expected.to_string(),
+            });
+        }
+        parse_documents(&text, file).map_err(|e| BumpError::VerifyFailed {
+            file: file.to_string(),
+            message: format!("the new file does not parse: {e}"),
+        })?;
+        return Ok(Outcome {
+            changed: true,
+            text,
+            old_tag: None,
+            old_digest: None,
+            old_name: None,
+            created: true,
+            sites: 1,
+        });
+    }
     let docs = parse_documents(src, file)?;
     if let Some(key) = docs.iter().find_map(Node::duplicate_key) {
         return Err(rollout_core::CoreError::MalformedYaml {
@@ -956,8 +1288,22 @@ pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome
         }
         .into());
     }
+    let mut append = None;
     let (sites, new_entry) = match &group.target {
         Target::KustomizeImages => kustomize_sites(&docs, file, &group.image, want)?,
+        Target::ArgocdKustomize => {
+            let (sites, a) = argocd_kustomize_sites(&docs, file, &group.image, want)?;
+            append = a;
+            (sites, None)
+        }
+        Target::ArgocdHelm {
+            tag_param,
+            name_param,
+        } => {
+            let (sites, a) = argocd_helm_sites(&docs, file, tag_param, name_param, want)?;
+            append = a;
+            (sites, None)
+        }
         Target::YamlPath {
             path,
             digest_path,
@@ -1015,6 +1361,20 @@ pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome
         created = true;
     }
 
+    if let Some(a) = &append {
+        if let Some(expected) = want.expect_current {
+            return Err(BumpError::CurrentMismatch {
+                file: file.to_string(),
+                image: group.image.clone(),
+                found: "absent".into(),
+                expected: expected.to_string(),
+            });
+        }
+        edits.push(append_item(src, a, file)?);
+        changes.push((a.doc, a.pointer.clone(), a.value.clone()));
+        created = true;
+    }
+
     // Read the current values first: CAS and shadowing digests are checked on all sites
     // before any edit is planned.
     let tag_sites: Vec<&Site> = sites.iter().filter(|s| s.form.holds_tag()).collect();
@@ -1038,6 +1398,9 @@ pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome
         }
         let name = match (&site.form, &site.tag, &site.name, &site.registry) {
             (Form::Reference, Slot::At(s), _, _) => Some(split_reference(&s.value).0.to_string()),
+            (Form::ArgoImage, Slot::At(s), _, _) => {
+                Some(split_reference(argo_ref(&s.value).1).0.to_string())
+            }
             (_, _, Some((_, Slot::At(s))), Some((_, Slot::At(r)))) if !r.value.is_empty() => {
                 Some(format!("{}/{}", r.value, s.value))
             }
@@ -1098,7 +1461,7 @@ pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome
             }
         }
     }
-    if already && new_entry.is_none() {
+    if already && new_entry.is_none() && append.is_none() {
         return Ok(Outcome {
             text: src.to_string(),
             old_tag,
@@ -1125,7 +1488,10 @@ pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome
                     None => format!("{name}:{}", want.tag),
                 }
             }
-            (Form::Reference, Slot::NewKey { .. }) => unreachable!("references are never inserted"),
+            (Form::Reference | Form::ArgoImage, Slot::NewKey { .. }) => {
+                unreachable!("references are never inserted")
+            }
+            (Form::ArgoImage, Slot::At(s)) => argo_value(&group.image, Some(&s.value), want),
             (Form::DigestOnly, _) => match want.digest {
                 Some(d) => d.to_string(),
                 None => continue,

@@ -13,7 +13,9 @@
 //! the group, and the report lists every service of it. Group types add their own fields:
 //! `yaml-path` needs `path` (and may give `digestPath` and `namePath`), `helm-image` needs
 //! `path` (to the image: a mapping or one reference string), `flux-setter` may
-//! give `policy` (else `imageName` names the policy); any group may give `newName`, the image
+//! give `policy` (else `imageName` names the policy), `argocd-helm` may give `path` and
+//! `namePath` (the parameter names, default `image.tag` and `image.name`), `argocd-kustomize`
+//! needs nothing more; any group may give `newName`, the image
 //! name written with every tag (a promotion into another registry). The whole file is checked when read: a typo in a
 //! group nobody bumps today is still a typo.
 
@@ -44,6 +46,17 @@ pub enum Target {
         /// Where the image is (`.spec.values.image`).
         path: Vec<Seg>,
     },
+    /// Argo CD Image Updater's git write-back for a Kustomize application: the
+    /// `kustomize.images` strings (`[name=]newName:tag[@digest]`) of `.argocd-source-<app>.yaml`.
+    ArgocdKustomize,
+    /// Argo CD Image Updater's git write-back for a Helm application: the
+    /// `helm.parameters` entries (`{name, value, forcestring}`) of `.argocd-source-<app>.yaml`.
+    ArgocdHelm {
+        /// The parameter holding the tag (`image.tag`).
+        tag_param: String,
+        /// The parameter holding the image name (`image.name`), for a new name.
+        name_param: String,
+    },
     /// Values marked `# {"$imagepolicy": "ns:name[:tag|:digest|:name]"}`.
     FluxSetter {
         /// The policy, `ns:name` or just `name`.
@@ -58,13 +71,22 @@ impl Target {
             Target::KustomizeImages => "kustomize-images",
             Target::YamlPath { .. } => "yaml-path",
             Target::HelmImage { .. } => "helm-image",
+            Target::ArgocdKustomize => "argocd-kustomize",
+            Target::ArgocdHelm { .. } => "argocd-helm",
             Target::FluxSetter { .. } => "flux-setter",
         }
     }
 }
 
 /// The type names accepted in the services file and by `--type`.
-pub const TYPES: [&str; 4] = ["kustomize-images", "yaml-path", "helm-image", "flux-setter"];
+pub const TYPES: [&str; 6] = [
+    "kustomize-images",
+    "yaml-path",
+    "helm-image",
+    "flux-setter",
+    "argocd-kustomize",
+    "argocd-helm",
+];
 
 /// One step of a yaml path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -242,6 +264,11 @@ pub fn group(name: &str, file: &str, image: &str, f: &Fields) -> Result<Group, S
             )?)
             .map_err(|m| format!("path: {m}"))?,
         },
+        "argocd-kustomize" => Target::ArgocdKustomize,
+        "argocd-helm" => Target::ArgocdHelm {
+            tag_param: path.unwrap_or("image.tag").to_string(),
+            name_param: name_path.unwrap_or("image.name").to_string(),
+        },
         "flux-setter" => Target::FluxSetter {
             policy: policy.unwrap_or(image).to_string(),
         },
@@ -255,8 +282,9 @@ pub fn group(name: &str, file: &str, image: &str, f: &Fields) -> Result<Group, S
     if file.trim().is_empty() {
         return Err("\"file\" must name the file to edit".into());
     }
-    if name_path.is_some() && !matches!(target, Target::YamlPath { .. }) {
-        return Err("namePath is for type yaml-path".into());
+    if name_path.is_some() && !matches!(target, Target::YamlPath { .. } | Target::ArgocdHelm { .. })
+    {
+        return Err("namePath is for types yaml-path and argocd-helm".into());
     }
     if let Some(n) = f.new_name {
         rollout_core::oci::check_name(n).map_err(|m| format!("newName: {m}"))?;

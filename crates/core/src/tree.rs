@@ -14,7 +14,7 @@
 //! A batch is written in four steps (CONTRACT.md §4):
 //!
 //! 1. every file is checked: a regular file, not read-only, still the bytes the plan was
-//!    made from;
+//!    made from (a file to create: not there yet);
 //! 2. every new content is staged in a temp file next to its target, with its mode;
 //! 3. each temp file is made durable (`fsync`, on several threads for a large batch);
 //! 4. the temp files are renamed over their targets, then each directory is synced.
@@ -52,6 +52,8 @@ pub struct Replacement<'a> {
     pub old: &'a [u8],
     /// The bytes to write.
     pub new: &'a [u8],
+    /// The file is new: it must not exist yet (and gets mode 0644); `old` is empty.
+    pub create: bool,
 }
 
 const NOTHING: &str = "nothing was written";
@@ -250,7 +252,7 @@ impl Tree {
                 Err(std::io::Error::other("injected fault"))
             } else {
                 let d = &dirs[key];
-                rustix::fs::renameat(d, s.name.as_str(), d, *name).map_err(std::io::Error::from)
+                rename(d, &s.name, name, r.create).map_err(std::io::Error::from)
             };
             if let Err(e) = renamed {
                 cleanup(&staged[k..], &dirs);
@@ -274,6 +276,20 @@ impl Tree {
         }
         Ok(())
     }
+}
+
+/// Rename `tmp` over `name` in `dir`; a new file never replaces one that appeared meanwhile
+/// (`RENAME_NOREPLACE` where the system has it).
+fn rename(dir: &OwnedFd, tmp: &str, name: &str, create: bool) -> Result<(), Errno> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if create {
+        return rustix::fs::renameat_with(dir, tmp, dir, name, rustix::fs::RenameFlags::NOREPLACE);
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    if create && rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).is_ok() {
+        return Err(Errno::EXIST);
+    }
+    rustix::fs::renameat(dir, tmp, dir, name)
 }
 
 /// Read `name` in `dir` as a regular file, not following a symlink.
@@ -303,6 +319,13 @@ fn read_in(dir: &OwnedFd, rel: &str, name: &str) -> Result<Vec<u8>, CoreError> {
 /// Step 1 for one file: a regular file, replaceable, unchanged since it was read. Returns
 /// its permission bits.
 fn preflight(dir: &OwnedFd, r: &Replacement, name: &str) -> Result<u32, CoreError> {
+    if r.create {
+        return match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Err(Errno::NOENT) => Ok(0o644),
+            Ok(_) => Err(changed(r.rel, "was created by someone else during the run")),
+            Err(e) => Err(failed(r.rel, e, NOTHING)),
+        };
+    }
     let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| match e {
         Errno::NOENT => changed(r.rel, "no longer exists"),
         e => failed(r.rel, e, NOTHING),
@@ -415,6 +438,12 @@ fn restore(
     let mut left = Vec::new();
     for ((r, (key, name)), mode) in done.iter().zip(names).zip(modes).rev() {
         let d = &dirs[key];
+        if r.create {
+            if rustix::fs::unlinkat(d, *name, AtFlags::empty()).is_err() {
+                left.push(r.rel.to_string());
+            }
+            continue;
+        }
         let back = stage(d, key, r.rel, r.old, *mode).and_then(|s| {
             s.file
                 .sync_all()
@@ -471,7 +500,41 @@ mod tests {
             rel,
             old: old.as_bytes(),
             new: new.as_bytes(),
+            create: false,
         }
+    }
+
+    #[test]
+    fn a_new_file_is_created_never_over_one_that_appeared() {
+        let (dir, tree) = tree_with(&[("a", "1")]);
+        let new = Replacement {
+            rel: "d/.argocd-source-web.yaml",
+            old: b"",
+            new: b"kustomize: {}\n",
+            create: true,
+        };
+        std::fs::create_dir(dir.path().join("d")).unwrap();
+        let batch = [rep("a", "1", "A"), new];
+        // a failed rename after the create removes the new file again
+        let e = tree
+            .replace_all(&batch, &Fault::parse(Some("rename-fails-at:1")))
+            .unwrap_err();
+        assert!(e.to_string().contains("restored"), "{e}");
+        tree.replace_all(
+            &[new, rep("a", "1", "A")],
+            &Fault::parse(Some("rename-fails-at:1")),
+        )
+        .unwrap_err();
+        assert!(!dir.path().join("d/.argocd-source-web.yaml").exists());
+        tree.replace_all(&[new], &Fault::default()).unwrap();
+        let p = dir.path().join("d/.argocd-source-web.yaml");
+        assert_eq!(std::fs::read(&p).unwrap(), b"kustomize: {}\n");
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
+        let e = tree.replace_all(&[new], &Fault::default()).unwrap_err();
+        assert!(e.to_string().contains("was created by someone else"), "{e}");
     }
 
     fn names(dir: &Path) -> Vec<String> {

@@ -129,7 +129,8 @@ pub fn json_edit(data: &[u8]) -> bool {
     true
 }
 
-/// tag-bump's editor on a kustomization, a Flux-setter manifest and a chart's image.
+/// tag-bump's editor on a kustomization, a Flux-setter manifest, a chart's image and Argo
+/// CD Image Updater's write-back files.
 pub fn yaml_edit(data: &[u8]) -> bool {
     use rollout_bump::edit::{Want, bump};
     use rollout_bump::services::{Group, Target};
@@ -159,6 +160,23 @@ pub fn yaml_edit(data: &[u8]) -> bool {
             image: "app".into(),
             target: Target::HelmImage {
                 path: vec![rollout_bump::services::Seg::Key("image".into())],
+            },
+            new_name: None,
+        },
+        Group {
+            name: "g".into(),
+            file: "k.yaml".into(),
+            image: "app".into(),
+            target: Target::ArgocdKustomize,
+            new_name: None,
+        },
+        Group {
+            name: "g".into(),
+            file: "k.yaml".into(),
+            image: "app".into(),
+            target: Target::ArgocdHelm {
+                tag_param: "image.tag".into(),
+                name_param: "image.name".into(),
             },
             new_name: None,
         },

@@ -532,6 +532,7 @@ fn pin(cli: &Cli, env: &Env, now: &str, output: &Output, fault: &Fault) -> Resul
                 rel: &c.rel,
                 old: p.old.as_deref().unwrap_or_default(),
                 new: p.plan.new_bytes.as_deref().unwrap_or_default(),
+                create: false,
             })
             .collect();
         Tree::open(&cli.select.root)?.replace_all(&replacements, fault)?;

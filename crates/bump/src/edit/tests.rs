@@ -423,3 +423,142 @@ fn helm_images_in_the_three_layouts_charts_use() {
     let e = bump(a, "v.yaml", &tag_path, &want("2.0.0")).unwrap_err();
     assert!(e.to_string().contains(".image.tag is the tag"), "{e}");
 }
+
+fn argo(type_name: &str) -> Group {
+    group(
+        "g",
+        ".argocd-source-web.yaml",
+        "ghcr.io/acme/web",
+        &Fields {
+            type_name: Some(type_name),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn argocd_image_updater_kustomize_write_back() {
+    let g = argo("argocd-kustomize");
+    let mut w = want("v1.3.0");
+    w.create = true;
+    // a new file, in the layout the image updater writes
+    let new = run("", &g, &w);
+    assert_eq!(
+        new.text,
+        "kustomize:\n  images:\n  - ghcr.io/acme/web:v1.3.0\n"
+    );
+    assert!(new.created);
+    assert!(!run(&new.text, &g, &w).changed, "a second run is a no-op");
+    // an override string: only its tag (and digest, name) bytes change
+    let src = "kustomize:\n  images:\n  - ghcr.io/acme/web:v1.2.0\n  - quay.io/other=quay.io/other2:0.1\n";
+    let out = run(src, &g, &want("v1.3.0"));
+    assert_eq!(out.text, src.replace("web:v1.2.0", "web:v1.3.0"));
+    assert_eq!(out.old_tag.as_deref(), Some("v1.2.0"));
+    let d = format!("sha256:{}", "e".repeat(64));
+    let mut w = want("v1.3.0");
+    w.digest = Some(&d);
+    w.name = Some("registry.example.com/prod/web");
+    let out = run(src, &g, &w);
+    assert_eq!(
+        out.text,
+        src.replace(
+            "ghcr.io/acme/web:v1.2.0",
+            &format!("ghcr.io/acme/web=registry.example.com/prod/web:v1.3.0@{d}")
+        )
+    );
+    assert!(!run(&out.text, &g, &w).changed);
+    // an alias keeps its left side
+    let other = group(
+        "g",
+        "f",
+        "quay.io/other",
+        &Fields {
+            type_name: Some("argocd-kustomize"),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        run(src, &other, &want("0.2")).text,
+        src.replace("quay.io/other2:0.1", "quay.io/other2:0.2")
+    );
+    // a missing override is named, and appended with --create
+    let third = group(
+        "g",
+        "f",
+        "nginx",
+        &Fields {
+            type_name: Some("argocd-kustomize"),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let Err(BumpError::EntryNotFound { hint, .. }) = bump(src, "f", &third, &want("1.27")) else {
+        panic!("a missing override is not found");
+    };
+    assert!(
+        hint.contains("it has: ghcr.io/acme/web, quay.io/other"),
+        "{hint}"
+    );
+    let mut c = want("1.27");
+    c.create = true;
+    assert_eq!(run(src, &third, &c).text, format!("{src}  - nginx:1.27\n"));
+    // without --create a missing file is not written
+    assert!(matches!(
+        bump("", "f", &g, &want("v1")),
+        Err(BumpError::EntryNotFound { .. })
+    ));
+}
+
+#[test]
+fn argocd_image_updater_helm_write_back() {
+    let g = argo("argocd-helm");
+    let mut w = want("v1.3.0");
+    w.create = true;
+    let new = run("", &g, &w);
+    assert_eq!(
+        new.text,
+        "helm:\n  parameters:\n  - name: image.name\n    value: ghcr.io/acme/web\n    forcestring: true\n  - name: image.tag\n    value: v1.3.0\n    forcestring: true\n"
+    );
+    assert!(!run(&new.text, &g, &w).changed);
+    let mut w = want("v1.4.0");
+    w.name = Some("registry.example.com/prod/web");
+    let out = run(&new.text, &g, &w);
+    assert_eq!(
+        out.text,
+        new.text
+            .replace(
+                "value: ghcr.io/acme/web",
+                "value: registry.example.com/prod/web"
+            )
+            .replace("value: v1.3.0", "value: v1.4.0")
+    );
+    assert_eq!(out.old_name.as_deref(), Some("ghcr.io/acme/web"));
+    // numbers stay strings: a tag that YAML would read as a number is quoted
+    assert!(
+        run(&new.text, &g, &want("1e3"))
+            .text
+            .contains("value: \"1e3\"")
+    );
+    // other parameter names, from path and namePath
+    let custom = group(
+        "g",
+        "f",
+        "web",
+        &Fields {
+            type_name: Some("argocd-helm"),
+            path: Some("web.image.tag"),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let src =
+        "helm:\n  parameters:\n  - name: replicaCount\n    value: \"2\"\n    forcestring: true\n";
+    let mut c = want("v2");
+    c.create = true;
+    assert_eq!(
+        run(src, &custom, &c).text,
+        format!("{src}  - name: web.image.tag\n    value: v2\n    forcestring: true\n")
+    );
+}
