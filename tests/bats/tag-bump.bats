@@ -48,6 +48,27 @@ start_server() {
   assert_line "+    newTag: pr-42-a1b2c3d # set by tag-bump"
 }
 
+@test "a Flux setter tree: every file the policy marks, in one pushed commit" {
+  mkdir -p "$TMP/flux-seed" && git clone -q "$REMOTE" "$TMP/flux-seed"
+  mkdir -p "$TMP/flux-seed/apps/jobs"
+  printf 'image: ghcr.io/acme/app:1.0.0 # {"$imagepolicy": "flux-system:app"}\n' \
+    > "$TMP/flux-seed/apps/jobs/job.yaml"
+  git -C "$TMP/flux-seed" add -A
+  git -C "$TMP/flux-seed" -c user.name=ci -c user.email=ci@example.invalid commit -qm jobs
+  git -C "$TMP/flux-seed" push -q origin main
+  run --separate-stderr tag-bump --clone "$REMOTE" --workdir "$TMP/flux" --type flux-setter \
+    --image flux-system:app --path apps --tag 1.6.0 --expect 3 --push --compact \
+    --jq '[.edits[].file] | join(" ")'
+  assert_success
+  assert_output "apps/app/deployment.yaml apps/jobs/job.yaml"
+  run git -C "$TMP/remote.git" diff --stat --format= main~1 main
+  assert_line --partial "apps/app/deployment.yaml | 4"
+  assert_line --partial "apps/jobs/job.yaml       | 2"
+  assert_line --partial "2 files changed"
+  run git -C "$TMP/remote.git" log -1 --format=%b main
+  assert_output "$(printf 'Files:\n- apps/app/deployment.yaml\n- apps/jobs/job.yaml')"
+}
+
 @test "running it again changes nothing and pushes nothing" {
   tag-bump --clone "$REMOTE" --workdir "$TMP/flux" --service web --tag 2026.11.2 --push >/dev/null 2>&1
   before=$(git -C "$TMP/remote.git" rev-parse main)

@@ -2071,3 +2071,115 @@ fn argocd_image_updater_write_back_files_are_written_and_bumped() {
         );
     }
 }
+
+#[test]
+fn a_flux_setter_tree_edits_every_marked_file_in_one_commit() {
+    let f = Flux::new();
+    let w = f.work();
+    // a second file the policy marks (a multi-document file, a marked list item), one that
+    // names the policy in another namespace, and one with no marker at all
+    std::fs::create_dir_all(w.join("apps/worker")).unwrap();
+    std::fs::write(
+        w.join("apps/worker/cronjob.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n---\napiVersion: batch/v1\nkind: CronJob\nspec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          containers:\n            - image: ghcr.io/acme/app:1.0.0 # {\"$imagepolicy\": \"flux-system:app\"}\n              args: [\"--once\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        w.join("apps/worker/other.yaml"),
+        "image: ghcr.io/acme/app:0.9 # {\"$imagepolicy\": \"staging:app\"}\n",
+    )
+    .unwrap();
+    git(&w, &["add", "-A"]);
+    git(&w, &["commit", "-qm", "more apps"]);
+    git(&w, &["push", "-q", "origin", "main"]);
+    let untouched: Vec<(String, String)> =
+        ["apps/worker/other.yaml", "apps/web/kustomization.yaml"]
+            .iter()
+            .map(|p| (p.to_string(), std::fs::read_to_string(w.join(p)).unwrap()))
+            .collect();
+    let tree = |extra: &[&str]| {
+        f.bump(
+            &[
+                &[
+                    "--type",
+                    "flux-setter",
+                    "--image",
+                    "flux-system:app",
+                    "--path",
+                    "apps",
+                    "--tag",
+                    "1.5.0",
+                ][..],
+                extra,
+            ]
+            .concat(),
+        )
+    };
+    // --expect is checked before anything is written
+    let head = git(&w, &["rev-parse", "HEAD"]);
+    assert_refused(
+        &w,
+        tree(&["--expect", "2", "--push"]),
+        "tag-bump",
+        3,
+        "value_count_mismatch",
+        "the run sets 3 value(s), not 2 (--expect); files: apps/app/deployment.yaml, apps/worker/cronjob.yaml",
+    );
+    let (r, _) = ok(tree(&["--expect", "3", "--push"]));
+    let files: Vec<&str> = r["edits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        ["apps/app/deployment.yaml", "apps/worker/cronjob.yaml"]
+    );
+    let log = f.remote_log();
+    assert_eq!(log.len(), 3, "one commit: {log:?}");
+    assert!(log[0].contains(&head.trim().to_string()), "{log:?}");
+    let body = git(&f.remote(), &["log", "-1", "--format=%B", "main"]);
+    assert!(
+        body.contains("Files:\n- apps/app/deployment.yaml\n- apps/worker/cronjob.yaml"),
+        "{body}"
+    );
+    assert!(
+        f.remote_file("apps/worker/cronjob.yaml")
+            .contains("ghcr.io/acme/app:1.5.0 #")
+    );
+    assert_eq!(
+        f.remote_file("apps/app/deployment.yaml")
+            .matches("ghcr.io/acme/app:1.5.0")
+            .count(),
+        2
+    );
+    for (p, text) in untouched {
+        assert_eq!(f.remote_file(&p), text, "{p} untouched");
+    }
+    // a policy nothing marks
+    assert_refused(
+        &w,
+        f.bump(&[
+            "--type",
+            "flux-setter",
+            "--image",
+            "flux-system:nope",
+            "--tag",
+            "1",
+        ]),
+        "tag-bump",
+        3,
+        "image_entry_not_found",
+        "flux-system:nope",
+    );
+    // --image without --file is only a flux-setter tree
+    assert_refused(
+        &w,
+        f.bump(&["--image", "web", "--tag", "1"]),
+        "tag-bump",
+        2,
+        "argument_invalid",
+        "flux-setter tree",
+    );
+}

@@ -59,6 +59,10 @@ Examples:
   tag-bump --repo flux --file apps/web/kustomization.yaml --image web \\
       --name registry.example.com/prod/web --tag v2 --commit
 
+  # Flux image automation's job: every file under apps/ marked for the policy, one commit
+  tag-bump --repo flux --type flux-setter --image flux-system:app --path apps \\
+      --tag 1.5.0 --expect 2 --push
+
   # A HelmRelease value, pinned with its digest, in a fresh clone
   tag-bump --clone https://git.example.com/org/flux.git --workdir /tmp/flux \\
       --file apps/api/helmrelease.yaml --type yaml-path --path .spec.values.image.tag \\
@@ -121,7 +125,7 @@ pub struct Cli {
     #[arg(long, value_name = "DIR", requires = "clone")]
     pub workdir: Option<PathBuf>,
     /// A service of the services map (repeatable; several make one commit).
-    #[arg(long, value_name = "NAME", required_unless_present_any = ["file", "sets"])]
+    #[arg(long, value_name = "NAME", required_unless_present_any = ["file", "sets", "image"])]
     pub service: Vec<String>,
     /// A service and its own tag, SERVICE=TAG (repeatable): different tags in one commit.
     #[arg(long = "set", value_name = "SERVICE=TAG",
@@ -133,17 +137,22 @@ pub struct Cli {
     /// Edit this file (relative to the repository root) instead of a service's.
     #[arg(long, value_name = "PATH", conflicts_with_all = ["service", "services"], requires = "image")]
     pub file: Option<String>,
-    /// With --file: the image name (for flux-setter: the policy, ns:name).
-    #[arg(long, value_name = "NAME", requires = "file")]
+    /// With --file: the image name (for flux-setter: the policy, ns:name). Without --file,
+    /// with --type flux-setter: edit every file under --path DIR marked for this policy.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["service", "services"])]
     pub image: Option<String>,
     /// With --file: how the tag is written.
-    #[arg(long = "type", value_name = "TYPE", requires = "file", default_value = "kustomize-images",
+    #[arg(long = "type", value_name = "TYPE", default_value = "kustomize-images",
           value_parser = clap::builder::PossibleValuesParser::new(TYPES))]
     pub type_name: String,
     /// With --file --type yaml-path: where the tag is (.spec.values.image.tag); with
-    /// --type helm-image: where the image is (.spec.values.image).
-    #[arg(long, value_name = "PATH", requires = "file")]
-    pub path: Option<String>,
+    /// --type helm-image: where the image is (.spec.values.image); in a flux-setter tree:
+    /// a directory to search (repeatable; default the repository root).
+    #[arg(long, value_name = "PATH")]
+    pub path: Vec<String>,
+    /// Refuse (exit 3) unless the run sets exactly N values (every marked value of a tree).
+    #[arg(long, value_name = "N")]
+    pub expect: Option<usize>,
     /// With --file --type yaml-path: where the digest is (default: a digest key beside the tag).
     #[arg(long, value_name = "PATH", requires = "path")]
     pub digest_path: Option<String>,
@@ -526,12 +535,88 @@ fn load_services(cli: &Cli, root: &Path) -> Result<ServicesMap, BumpError> {
     ServicesMap::parse(&doc, &origin)
 }
 
-fn targets(cli: &Cli, root: &Path) -> Result<(Vec<Resolved>, bool), BumpError> {
+/// A flux-setter tree with no value marked for the policy.
+fn no_marked_value(policy: &str, paths: &[String]) -> BumpError {
+    BumpError::EntryNotFound {
+        file: if paths.is_empty() {
+            "the repository".into()
+        } else {
+            paths.join(", ")
+        },
+        what: format!("a value marked {{\"$imagepolicy\": \"{policy}\"}} (or :tag)"),
+        hint: "check --image (ns:policy) and --path; files are found by their marker comments"
+            .into(),
+    }
+}
+
+/// Where a run's groups come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// The services map.
+    Services,
+    /// `--file` and `--image`.
+    File,
+    /// Every file under `--path` marked for the `--image` policy (flux-setter tree mode).
+    Tree,
+}
+
+fn targets(cli: &Cli, root: &Path) -> Result<(Vec<Resolved>, Origin), BumpError> {
+    if cli.file.is_none()
+        && let Some(policy) = &cli.image
+    {
+        if cli.type_name != "flux-setter" {
+            return Err(bad(
+                "--image",
+                policy,
+                "without --file, --image names the policy of a flux-setter tree (--type flux-setter)",
+            ));
+        }
+        let files = crate::tree::marked_files(root, &cli.path, policy, |d| inside(root, d))?;
+        if files.is_empty() {
+            return Err(no_marked_value(policy, &cli.path));
+        }
+        let groups = files
+            .iter()
+            .map(|f| {
+                let fields = crate::services::Fields {
+                    type_name: Some("flux-setter"),
+                    ..Default::default()
+                };
+                group("", f, policy, &fields).map(|group| Resolved {
+                    group,
+                    requested: Vec::new(),
+                    affected: Vec::new(),
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(|m| bad("--image", policy, m))?;
+        return Ok((groups, Origin::Tree));
+    }
+    if cli.file.is_none() && !cli.path.is_empty() {
+        return Err(bad(
+            "--path",
+            &cli.path[0],
+            "needs --file (a yaml path) or --type flux-setter --image POLICY (a directory)",
+        ));
+    }
     if let Some(file) = &cli.file {
-        let image = cli.image.clone().unwrap_or_default();
+        let image = cli.image.clone().ok_or_else(|| {
+            bad(
+                "--file",
+                file,
+                "needs --image NAME (the image, or the setter policy)",
+            )
+        })?;
+        if cli.path.len() > 1 {
+            return Err(bad(
+                "--path",
+                &cli.path[1],
+                "given twice; a file has one path",
+            ));
+        }
         let fields = crate::services::Fields {
             type_name: Some(&cli.type_name),
-            path: cli.path.as_deref(),
+            path: cli.path.first().map(String::as_str),
             digest_path: cli.digest_path.as_deref(),
             name_path: cli.name_path.as_deref(),
             ..Default::default()
@@ -543,7 +628,7 @@ fn targets(cli: &Cli, root: &Path) -> Result<(Vec<Resolved>, bool), BumpError> {
                 requested: Vec::new(),
                 affected: Vec::new(),
             }],
-            false,
+            Origin::File,
         ));
     }
     let map = load_services(cli, root)?;
@@ -555,7 +640,7 @@ fn targets(cli: &Cli, root: &Path) -> Result<(Vec<Resolved>, bool), BumpError> {
             .filter_map(|p| p.split_once('=').map(|(s, _)| s.to_string()))
             .collect()
     };
-    Ok((map.resolve(&names)?, true))
+    Ok((map.resolve(&names)?, Origin::Services))
 }
 
 /// With --set: the tag of each image group, from its requested services; two services of
@@ -595,9 +680,10 @@ fn group_tags(
 fn plan(
     root: &Path,
     resolved: &[Resolved],
-    from_services: bool,
+    origin: Origin,
     want: &Want,
     group_tags: &IndexMap<String, String>,
+    expect: Option<usize>,
 ) -> Result<(Vec<FilePlan>, Vec<GroupEdit>), BumpError> {
     let mut files: IndexMap<PathBuf, FilePlan> = IndexMap::new();
     let mut edits = Vec::new();
@@ -653,7 +739,11 @@ fn plan(
             .get(&r.group.name)
             .map_or(want.tag, String::as_str);
         let name = want.name.or(r.group.new_name.as_deref());
-        let outcome = bump(&fp.after, &rel, &r.group, &Want { tag, name, ..*want })?;
+        let outcome = match bump(&fp.after, &rel, &r.group, &Want { tag, name, ..*want }) {
+            // in a tree, a file that names the policy but marks no value of it is not a target
+            Err(BumpError::EntryNotFound { .. }) if origin == Origin::Tree => continue,
+            other => other?,
+        };
         fp.after.clone_from(&outcome.text);
         edits.push(GroupEdit {
             tag: tag.to_string(),
@@ -665,9 +755,26 @@ fn plan(
                 },
                 ..r.clone()
             },
-            from_services,
+            from_services: origin == Origin::Services,
             outcome,
         });
+    }
+    if origin == Origin::Tree && edits.is_empty() {
+        let policy = resolved.first().map_or("", |r| r.group.image.as_str());
+        return Err(no_marked_value(policy, &[]));
+    }
+    if let Some(n) = expect {
+        let found: usize = edits.iter().map(|e| e.outcome.sites).sum();
+        if found != n {
+            return Err(BumpError::ExpectMismatch {
+                expected: n,
+                found,
+                files: edits
+                    .iter()
+                    .map(|e| e.resolved.group.file.clone())
+                    .collect(),
+            });
+        }
     }
     Ok((files.into_values().collect(), edits))
 }
@@ -1147,9 +1254,9 @@ pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
         );
     }
 
-    let (resolved, from_services) = targets(cli, &root)?;
+    let (resolved, origin) = targets(cli, &root)?;
     let group_tags = group_tags(&resolved, &values)?;
-    let (mut plans, mut edits) = plan(&root, &resolved, from_services, &want, &group_tags)?;
+    let (mut plans, mut edits) = plan(&root, &resolved, origin, &want, &group_tags, cli.expect)?;
     let changed = plans.iter().any(|p| p.after != p.before);
     let mut commit: Option<CommitDoc> = None;
     let mut push: Option<PushDoc> = None;
@@ -1177,7 +1284,14 @@ pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
             if files.is_empty() {
                 return Ok(None);
             }
-            let message = commit_message(cli, &values, edits);
+            let mut message = commit_message(cli, &values, edits);
+            if origin == Origin::Tree {
+                // one commit for every file the policy marks: the body lists them
+                message.push_str("\n\nFiles:\n");
+                for (f, _) in &files {
+                    message.push_str(&format!("- {f}\n"));
+                }
+            }
             let oid = git.commit_files(&files, &message, &sig, &transport)?;
             Ok(Some(CommitDoc {
                 sha: oid.to_string(),
@@ -1224,7 +1338,7 @@ pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
                         _ => {
                             git.reset_hard(tip, &transport)?;
                             (plans, edits) =
-                                plan(&root, &resolved, from_services, &want, &group_tags)?;
+                                plan(&root, &resolved, origin, &want, &group_tags, cli.expect)?;
                             write_files(&root, &plans, &genv.fault)?;
                             commit = do_commit(git, &plans, &edits)?;
                             if commit.is_none() {
@@ -1283,8 +1397,9 @@ pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
                                     .unwrap_or_default()
                             ),
                         };
-                        (plans, edits) = plan(&root, &resolved, from_services, &want, &group_tags)
-                            .map_err(reset)?;
+                        (plans, edits) =
+                            plan(&root, &resolved, origin, &want, &group_tags, cli.expect)
+                                .map_err(reset)?;
                         write_files(&root, &plans, &genv.fault).map_err(reset)?;
                         commit = do_commit(git, &plans, &edits).map_err(reset)?;
                         if commit.is_none() {

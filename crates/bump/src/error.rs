@@ -98,6 +98,16 @@ pub enum BumpError {
         /// What was expected.
         expected: String,
     },
+    /// `--expect N` does not hold: the run would set another number of values.
+    #[error("the run sets {found} value(s), not {expected} (--expect); files: {}", files.join(", "))]
+    ExpectMismatch {
+        /// N.
+        expected: usize,
+        /// How many it would set.
+        found: usize,
+        /// The files holding them.
+        files: Vec<String>,
+    },
     /// A digest pinned next to the tag would shadow the new tag.
     #[error(
         "{file}: {image} is pinned to {digest}, which wins over the tag; the bump would not deploy"
@@ -238,6 +248,7 @@ impl Failure for BumpError {
             | E::EntryNotFound { .. }
             | E::Uneditable { .. }
             | E::CurrentMismatch { .. }
+            | E::ExpectMismatch { .. }
             | E::DigestShadowsTag { .. }
             | E::VerifyFailed { .. }
             | E::BranchUnknown { .. }
@@ -262,6 +273,7 @@ impl Failure for BumpError {
             E::EntryNotFound { .. } => "image_entry_not_found",
             E::Uneditable { .. } => "file_uneditable",
             E::CurrentMismatch { .. } => "current_tag_mismatch",
+            E::ExpectMismatch { .. } => "value_count_mismatch",
             E::DigestShadowsTag { .. } => "digest_shadows_tag",
             E::VerifyFailed { .. } => "edit_verification_failed",
             E::RepoInvalid { .. } => "repository_invalid",

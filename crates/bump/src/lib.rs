@@ -18,3 +18,4 @@ pub mod services;
 pub mod ssh;
 pub mod tag;
 pub mod transfer;
+pub mod tree;
