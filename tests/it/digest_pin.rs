@@ -1352,3 +1352,36 @@ fn pin_in(dir: &Path, args: &[&str]) -> (Option<i32>, Value) {
         .unwrap();
     (out.status.code(), json_out(&out))
 }
+
+#[test]
+fn a_digest_carried_by_a_variable_is_rewritten_with_its_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let dockerfile = format!(
+        "ARG sha_digest=sha256:{FIX}\nARG BUILDER_DIGEST=sha256:{REVIEW}\nFROM gcr.io/distroless/java17@$sha_digest\nRUN echo \"built on $BUILDER_DIGEST\"\n"
+    );
+    std::fs::write(d.join("Dockerfile"), &dockerfile).unwrap();
+    // the scan attributes the first to its image and lists the second as unattributed
+    let (code, scan) = pin_in(d, &["scan"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        scan["images"]["gcr.io/distroless/java17"],
+        serde_json::json!([format!("sha256:{FIX}")])
+    );
+    assert_eq!(
+        scan["unattributed"],
+        serde_json::json!([{"file": "Dockerfile", "line": 2, "column": 20, "variable": "BUILDER_DIGEST",
+                            "digest": format!("sha256:{REVIEW}")}])
+    );
+    assert_eq!(scan["digests"].as_array().unwrap().len(), 2, "{scan}");
+    // a rewrite of the image rewrites the assignment: no copy of the old digest is left
+    let set = format!("gcr.io/distroless/java17=sha256:{NEW_FIX}");
+    let (code, r) = pin_in(d, &["--set", &set]);
+    assert_eq!(code, Some(0), "{r}");
+    assert_eq!(
+        std::fs::read_to_string(d.join("Dockerfile")).unwrap(),
+        dockerfile.replace(FIX, NEW_FIX)
+    );
+    let (code, _) = pin_in(d, &["--check", "--set", &set]);
+    assert_eq!(code, Some(0), "in sync after the rewrite");
+}

@@ -265,6 +265,37 @@ pub fn image_scanner(data: &[u8]) -> bool {
             );
             found = true;
         }
+        // the rewrite property: after a rewrite of image X, no pin the scanner attributes
+        // to X keeps the old digest (or the rewrite is refused, writing nothing)
+        let pins = rollout_pin::scanner::scan(data, yaml);
+        let Some(first) = pins.iter().find(|p| !p.malformed) else {
+            continue;
+        };
+        let new = format!("sha256:{}", "f".repeat(64));
+        let Ok(set) = rollout_pin::model::DigestSet::from_pairs(
+            vec![(first.image.clone(), new.clone())],
+            None,
+            Default::default(),
+            "fuzz",
+        ) else {
+            continue;
+        };
+        let plan = rollout_pin::plan::plan_file("f", data, yaml, &set);
+        if !plan.stale.is_empty() {
+            continue; // refused: nothing would be written
+        }
+        if let Some(out) = &plan.new_bytes {
+            for p in rollout_pin::scanner::scan(out, yaml) {
+                if set.find(&p.image).is_some() && !p.malformed {
+                    assert_eq!(
+                        p.digest.to_ascii_lowercase(),
+                        new,
+                        "a pin of {} kept its old digest after the rewrite",
+                        p.image
+                    );
+                }
+            }
+        }
     }
     found
 }

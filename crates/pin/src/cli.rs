@@ -26,7 +26,7 @@ use crate::plan::{Change, Expectations, FilePlan, Totals, plan_file};
 use crate::reference::{Digest, ImageSpec};
 use crate::report::{
     DigestLedger, DigestScan, DigestSetDoc, FileWarning, LedgerNote, LedgerRecordDoc, Mode,
-    PinReport, Reference, SkippedFile,
+    PinReport, Reference, SkippedFile, UnattributedDigest,
 };
 use crate::scanner::{LineIndex, is_yaml_name, scan_file};
 use crate::walk::{self, Candidate, Selection, Skipped};
@@ -711,6 +711,8 @@ struct TreeScan {
     by_image: IndexMap<String, Vec<String>>,
     /// Every well-formed digest the files hold, named or not (empty with `--image`).
     loose: Vec<String>,
+    /// Digests assigned to variables no use attaches to an image (empty with `--image`).
+    unattributed: Vec<UnattributedDigest>,
 }
 
 /// The set a `--baseline` records: each image the tree pins, at the one digest it pins.
@@ -760,6 +762,7 @@ fn scan(
         references: tree.references,
         images: tree.by_image,
         digests,
+        unattributed: tree.unattributed,
         files_scanned: tree.scanned,
         skipped: skipped_docs(&tree.skipped),
         warnings: tree.warnings,
@@ -793,6 +796,23 @@ fn scan_tree(env: &Env, select: &SelectArgs, images: &[String]) -> Result<TreeSc
                     Vec::new()
                 };
                 let mut lines = LineIndex::new(bytes);
+                let unattributed: Vec<UnattributedDigest> = if specs.is_empty() {
+                    crate::scanner::unattributed(bytes, &pins)
+                        .into_iter()
+                        .map(|v| {
+                            let (line, column) = lines.locate(v.start);
+                            UnattributedDigest {
+                                file: c.rel.clone(),
+                                line,
+                                column,
+                                variable: v.variable,
+                                digest: v.digest,
+                            }
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                };
                 let refs: Vec<Reference> = pins
                     .into_iter()
                     .filter(|p| specs.is_empty() || specs.iter().any(|s| s.matches(&p.image)))
@@ -809,13 +829,14 @@ fn scan_tree(env: &Env, select: &SelectArgs, images: &[String]) -> Result<TreeSc
                         }
                     })
                     .collect();
-                Ok((refs, warning, loose))
+                Ok((refs, warning, loose, unattributed))
             }
         })
     })?;
     let mut references = Vec::new();
     let mut warnings = Vec::new();
     let mut loose = Vec::new();
+    let mut unattributed = Vec::new();
     let mut scanned = 0;
     for (c, r) in files.iter().zip(found) {
         match r {
@@ -823,10 +844,11 @@ fn scan_tree(env: &Env, select: &SelectArgs, images: &[String]) -> Result<TreeSc
                 file: c.rel.clone(),
                 reason,
             }),
-            Ok((refs, warning, digests)) => {
+            Ok((refs, warning, digests, floating)) => {
                 scanned += 1;
                 references.extend(refs);
                 loose.extend(digests);
+                unattributed.extend(floating);
                 if let Some(message) = warning {
                     rollout_core::cli::warn(TOOL, env, &format!("{}: {message}", c.rel));
                     warnings.push(FileWarning {
@@ -854,6 +876,7 @@ fn scan_tree(env: &Env, select: &SelectArgs, images: &[String]) -> Result<TreeSc
         scanned,
         by_image,
         loose,
+        unattributed,
     })
 }
 

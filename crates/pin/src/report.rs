@@ -136,12 +136,31 @@ pub struct DigestScan {
     /// reached through a variable (for `prune-plan --protect-digests`; with `--image`, only
     /// those images' digests).
     pub digests: Vec<String>,
+    /// Digests assigned to a variable that no use in its file attaches to an image
+    /// (`ARG BASE_DIGEST=sha256:…` used only in a `RUN` line): not attributed to an image,
+    /// but listed here and in `digests`, never dropped.
+    pub unattributed: Vec<UnattributedDigest>,
     /// Files read.
     pub files_scanned: u64,
     /// Files not read.
     pub skipped: Vec<SkippedFile>,
     /// Files read only in part.
     pub warnings: Vec<FileWarning>,
+}
+
+/// A digest a variable holds, with no image attached to it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct UnattributedDigest {
+    /// Relative to the root.
+    pub file: String,
+    /// 1-based line of the digest.
+    pub line: usize,
+    /// 1-based column of the digest.
+    pub column: usize,
+    /// The variable it is assigned to.
+    pub variable: String,
+    /// The digest.
+    pub digest: String,
 }
 
 /// `kind: digest-set`: the images of a release and their digests.

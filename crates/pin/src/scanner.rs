@@ -45,6 +45,47 @@ pub fn scan(bytes: &[u8], yaml: bool) -> Vec<Pin> {
 /// The pins of one file, in file order, and why the YAML pass could not run on a YAML
 /// file that holds digests (its pins in separate fields would be missed: say so).
 pub fn scan_file(bytes: &[u8], yaml: bool) -> (Vec<Pin>, Option<String>) {
+    let (mut pins, warning) = named_pins(bytes, yaml);
+    add_variable_pins(bytes, &mut pins);
+    (pins, warning)
+}
+
+/// Digests a variable carries into a named reference (`ARG sha=sha256:…` with
+/// `FROM img@$sha`) are pins of that image, at the assignment: a rewrite of the image
+/// rewrites them too, so no copy of the old digest is left behind.
+fn add_variable_pins(bytes: &[u8], pins: &mut Vec<Pin>) {
+    let mut added = false;
+    for v in variable_pins(bytes) {
+        let Some(image) = v.image else { continue };
+        if pins.iter().any(|p| p.start == v.start) {
+            continue;
+        }
+        pins.push(Pin {
+            start: v.start,
+            end: v.start + v.digest.len(),
+            image,
+            tag: None,
+            digest: String::from_utf8_lossy(&bytes[v.start..v.start + v.digest.len()]).into_owned(),
+            malformed: false,
+        });
+        added = true;
+    }
+    if added {
+        pins.sort_by_key(|p| p.start);
+    }
+}
+
+/// The digests assigned to variables that no use in the file attaches to an image (and
+/// that are not pins otherwise): listed as unattributed, never dropped.
+pub fn unattributed(bytes: &[u8], pins: &[Pin]) -> Vec<VariablePin> {
+    variable_pins(bytes)
+        .into_iter()
+        .filter(|v| v.image.is_none() && !pins.iter().any(|p| p.start == v.start))
+        .collect()
+}
+
+/// The pins a reference names in the text (and, for YAML, in its fields).
+fn named_pins(bytes: &[u8], yaml: bool) -> (Vec<Pin>, Option<String>) {
     let mut pins = text_pins(bytes);
     if !yaml
         || (memmem::find(bytes, b"sha256:").is_none() && memmem::find(bytes, b"sha512:").is_none())
@@ -160,6 +201,107 @@ pub fn loose_digests(bytes: &[u8]) -> Vec<String> {
         }
     }
     out
+}
+
+/// A digest a variable carries into a reference: `ARG sha=sha256:…` and
+/// `FROM img@$sha`, `ARG HASH="@sha256:…"` and `FROM node:18${HASH}`, `export D=sha256:…`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VariablePin {
+    /// Byte offset of the digest (in the assignment).
+    pub start: usize,
+    /// The variable.
+    pub variable: String,
+    /// The digest, lowercase.
+    pub digest: String,
+    /// The image a use of the variable names (`img` of `img@$sha`); None when no use of
+    /// the variable in the file is attached to a reference: unattributed, still listed.
+    pub image: Option<String>,
+}
+
+/// Every digest assigned to a variable (`NAME=…`, `NAME: …`, `ARG`/`ENV`/`export`, quoted
+/// or not, with or without a leading `@`), and the image its first use in the file names.
+pub fn variable_pins(bytes: &[u8]) -> Vec<VariablePin> {
+    let is_name = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let mut out: Vec<VariablePin> = Vec::new();
+    for needle in [&b"sha256:"[..], &b"sha512:"[..]] {
+        for at in memmem::find_iter(bytes, needle) {
+            let Some((_, end, false)) = digest_at(bytes, at) else {
+                continue;
+            };
+            // walk back over an optional '@', an optional quote, spaces, then '=' or ':'
+            let mut i = at;
+            if i > 0 && bytes[i - 1] == b'@' {
+                i -= 1;
+            }
+            if i > 0 && matches!(bytes[i - 1], b'"' | b'\'') {
+                i -= 1;
+            }
+            while i > 0 && bytes[i - 1] == b' ' {
+                i -= 1;
+            }
+            if i == 0 || !matches!(bytes[i - 1], b'=' | b':') {
+                continue;
+            }
+            i -= 1;
+            while i > 0 && bytes[i - 1] == b' ' {
+                i -= 1;
+            }
+            let name_end = i;
+            while i > 0 && is_name(bytes[i - 1]) {
+                i -= 1;
+            }
+            if i == name_end || bytes[i].is_ascii_digit() {
+                continue;
+            }
+            // a name directly after a reference character is part of an image, not a variable
+            if i > 0
+                && !matches!(
+                    bytes[i - 1],
+                    b' ' | b'\t' | b'\n' | b'\r' | b'"' | b'\'' | b'{' | b','
+                )
+            {
+                continue;
+            }
+            let variable = String::from_utf8_lossy(&bytes[i..name_end]).into_owned();
+            let image = use_of(bytes, &variable);
+            out.push(VariablePin {
+                start: at,
+                variable,
+                digest: String::from_utf8_lossy(&bytes[at..end]).to_ascii_lowercase(),
+                image,
+            });
+        }
+    }
+    out.sort_by_key(|v| v.start);
+    out
+}
+
+/// The image the first use of `$variable` (or `${variable}`) names: the reference text
+/// right before it (`img@`, `img:tag`).
+fn use_of(bytes: &[u8], variable: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(bytes);
+    for form in [format!("${{{variable}}}"), format!("${variable}")] {
+        for (at, _) in text.match_indices(&form) {
+            // `$NAME` must end there (not `$NAME2`)
+            let after = text[at + form.len()..].bytes().next();
+            if !form.ends_with('}') && after.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+            {
+                continue;
+            }
+            let before = &text[..at];
+            let start = before
+                .rfind(|c: char| !(c.is_ascii_alphanumeric() || "._/:@-".contains(c)))
+                .map_or(0, |i| i + 1);
+            let token = before[start..].trim_end_matches('@');
+            if token.is_empty() {
+                continue;
+            }
+            if let Some((name, _)) = split_name_tag(token) {
+                return Some(name.to_string());
+            }
+        }
+    }
+    None
 }
 
 /// The reference at the end of a run of reference characters: the whole run, else the
@@ -434,7 +576,30 @@ mod tests {
             "ARG sha_digest=sha256:{A}\nFROM gcr.io/distroless/java17@$sha_digest\nARG NODE_IMAGE_HASH=\"@sha256:{B}\"\nFROM ubuntu:$IMAGE_TAG@sha256:{A}\nx notsha256:{B} sha256:{}\n",
             &A[1..]
         );
-        assert!(images(&text, false).is_empty(), "no image is named");
+        // the variable's use names the image: a pin of it, at the assignment
+        assert_eq!(
+            images(&text, false),
+            [("gcr.io/distroless/java17".to_string(), None, false)]
+        );
+        let (pins, _) = scan_file(text.as_bytes(), false);
+        let floating = unattributed(text.as_bytes(), &pins);
+        assert_eq!(floating.len(), 1);
+        assert_eq!(floating[0].variable, "NODE_IMAGE_HASH");
+        assert_eq!(floating[0].digest, format!("sha256:{B}"));
+        // used later in the file: attributed, with the tag before it
+        let used = format!("{text}FROM node:18${{NODE_IMAGE_HASH}} AS build\n");
+        assert_eq!(
+            images(&used, false),
+            [
+                ("gcr.io/distroless/java17".to_string(), None, false),
+                ("node".to_string(), None, false)
+            ]
+        );
+        assert!(unattributed(used.as_bytes(), &scan_file(used.as_bytes(), false).0).is_empty());
+        // a YAML digest key is the field of its entry, not a variable
+        let yaml = format!("images:\n- name: app\n  digest: sha256:{A}\n");
+        let (pins, _) = scan_file(yaml.as_bytes(), true);
+        assert!(unattributed(yaml.as_bytes(), &pins).is_empty());
         assert_eq!(
             loose_digests(text.as_bytes()),
             [
