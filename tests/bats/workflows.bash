@@ -105,6 +105,17 @@ rehearse() {
       --secret GITHUB_TOKEN=ghs_rehearsal_token \
       "${ACT_EXTRA[@]}" "$@"
   ) > "$T/act-$wf.log" 2>&1
+  local status=$?
+  # act itself crashing (a Go panic in the runner, seen once under --concurrent-jobs 12) is
+  # not an outcome of the workflow: the run is repeated once, and the crash kept in the log
+  if [ "$status" -ne 0 ] && [ -z "${ACT_RETRIED:-}" ] \
+    && grep -q -E '^(panic|fatal error):' "$T/act-$wf.log"; then
+    mv "$T/act-$wf.log" "$T/act-$wf.crashed.log"
+    echo "# act crashed (see act-$wf.crashed.log); running $wf once more" >&3
+    ACT_RETRIED=1 rehearse "$event" "$wf" "$@"
+    return
+  fi
+  return "$status"
 }
 
 # inputs JSON: the dispatch event's inputs. GitHub's workflow_dispatch payload carries every

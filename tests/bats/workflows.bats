@@ -10,8 +10,12 @@ setup() {
 }
 
 teardown() {
-  # a failed scenario shows the end of act's console, to read, never to assert on
-  if [ -z "${BATS_TEST_COMPLETED:-}" ]; then tail -n 40 "$T"/act-*.log 2>/dev/null || true; fi
+  # a failed scenario shows the end of act's console (and where act itself panicked, if it
+  # did: the first lines of a Go trace), to read, never to assert on
+  if [ -z "${BATS_TEST_COMPLETED:-}" ]; then
+    grep -h -m1 -A4 -E '^(panic|fatal error):' "$T"/act-*.log 2>/dev/null || true
+    tail -n 40 "$T"/act-*.log 2>/dev/null || true
+  fi
   stop_server
   if [ -n "${GIT_SERVER_PID:-}" ]; then kill "$GIT_SERVER_PID" 2>/dev/null || true; fi
 }

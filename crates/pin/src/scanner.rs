@@ -169,7 +169,9 @@ fn text_pins(bytes: &[u8]) -> Vec<Pin> {
         let Ok(token) = std::str::from_utf8(&bytes[start..at]) else {
             continue;
         };
-        let Some((image, tag)) = name_in_token(token) else {
+        let Some((image, tag)) =
+            name_in_token(token).or_else(|| name_before_variable_tag(bytes, start, at))
+        else {
             continue;
         };
         pins.push(Pin {
@@ -182,6 +184,36 @@ fn text_pins(bytes: &[u8]) -> Vec<Pin> {
         });
     }
     pins
+}
+
+/// The image of `name:$TAG@sha256:…` or `name:${TAG}@sha256:…`: the tag is a variable, the
+/// name is what a reader attributes the pin to. `start..at` is the run of reference bytes
+/// before the `@` (the variable's name, or nothing after `}`).
+fn name_before_variable_tag(bytes: &[u8], start: usize, at: usize) -> Option<(&str, Option<&str>)> {
+    let is_var = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
+    let dollar = if start < at && start > 0 && bytes[start - 1] == b'$' {
+        bytes[start..at].iter().all(is_var).then_some(start - 1)?
+    } else if start == at && at > 0 && bytes[at - 1] == b'}' {
+        let open = bytes[..at].iter().rposition(|b| *b == b'{')?;
+        (open > 0 && bytes[open - 1] == b'$' && bytes[open + 1..at - 1].iter().all(is_var))
+            .then_some(open - 1)?
+    } else {
+        return None;
+    };
+    if dollar == 0 || bytes[dollar - 1] != b':' {
+        return None;
+    }
+    let end = dollar - 1;
+    let mut name_start = end;
+    while name_start > 0 && is_ref_byte(bytes[name_start - 1]) {
+        name_start -= 1;
+    }
+    let name = std::str::from_utf8(&bytes[name_start..end]).ok()?;
+    let name = name.rfind("://").map_or(name, |i| &name[i + 3..]);
+    match split_name_tag(name)? {
+        (image, None) => Some((image, None)),
+        _ => None,
+    }
 }
 
 /// Every well-formed digest written anywhere in `bytes`, whether or not a name is attached
@@ -576,10 +608,19 @@ mod tests {
             "ARG sha_digest=sha256:{A}\nFROM gcr.io/distroless/java17@$sha_digest\nARG NODE_IMAGE_HASH=\"@sha256:{B}\"\nFROM ubuntu:$IMAGE_TAG@sha256:{A}\nx notsha256:{B} sha256:{}\n",
             &A[1..]
         );
-        // the variable's use names the image: a pin of it, at the assignment
+        // the variable's use names the image: a pin of it, at the assignment; a tag that
+        // is a variable leaves the name (ubuntu) to attribute the pin to
         assert_eq!(
             images(&text, false),
-            [("gcr.io/distroless/java17".to_string(), None, false)]
+            [
+                ("gcr.io/distroless/java17".to_string(), None, false),
+                ("ubuntu".to_string(), None, false)
+            ]
+        );
+        let braced = format!("FROM docker.io/library/ubuntu:${{IMAGE_TAG}}@sha256:{A}\n");
+        assert_eq!(
+            images(&braced, false),
+            [("docker.io/library/ubuntu".to_string(), None, false)]
         );
         let (pins, _) = scan_file(text.as_bytes(), false);
         let floating = unattributed(text.as_bytes(), &pins);
@@ -592,7 +633,8 @@ mod tests {
             images(&used, false),
             [
                 ("gcr.io/distroless/java17".to_string(), None, false),
-                ("node".to_string(), None, false)
+                ("node".to_string(), None, false),
+                ("ubuntu".to_string(), None, false)
             ]
         );
         assert!(unattributed(used.as_bytes(), &scan_file(used.as_bytes(), false).0).is_empty());
