@@ -1385,3 +1385,23 @@ fn a_digest_carried_by_a_variable_is_rewritten_with_its_image() {
     let (code, _) = pin_in(d, &["--check", "--set", &set]);
     assert_eq!(code, Some(0), "in sync after the rewrite");
 }
+
+#[test]
+fn a_reference_written_across_lines_is_rewritten_under_its_whole_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let yaml = format!(
+        "spec:\n  containers:\n    - image: \"ghcr.io/glitchwerks/\\\n        claude-runtime-fix:v1@sha256:{FIX}\"\n"
+    );
+    std::fs::write(d.join("deploy.yaml"), &yaml).unwrap();
+    let set = format!("ghcr.io/glitchwerks/claude-runtime-fix=sha256:{NEW_FIX}");
+    let (code, r) = pin_in(d, &["--set", &set]);
+    assert_eq!(code, Some(0), "{r}");
+    assert_eq!(r["changed"], 1, "{r}");
+    assert_eq!(
+        std::fs::read_to_string(d.join("deploy.yaml")).unwrap(),
+        yaml.replace(FIX, NEW_FIX)
+    );
+    let (code, _) = pin_in(d, &["--check", "--set", &set]);
+    assert_eq!(code, Some(0));
+}

@@ -113,6 +113,7 @@ fn named_pins(bytes: &[u8], yaml: bool) -> (Vec<Pin>, Option<String>) {
     let mut structural = Vec::new();
     for doc in &docs {
         doc.walk(&mut |n| yaml_pins(text, n, &mut structural));
+        doc.walk(&mut |n| multiline_pin(text, n, &mut structural));
     }
     for s in structural {
         match pins.iter_mut().find(|p| p.start == s.start) {
@@ -356,6 +357,51 @@ fn name_in_token(token: &str) -> Option<(&str, Option<&str>)> {
             None => split_name_tag(after),
         }
     })
+}
+
+/// A reference written across lines in one YAML scalar (`"ghcr.io/acme/\` then
+/// `  app@sha256:…"`): the line the digest is on shows only the end of the name, so the pin
+/// is named from the scalar's value. The digest itself must be on one line to be rewritten
+/// in place; one split by an escaped line break is not read as a pin.
+fn multiline_pin(text: &str, node: &Node, out: &mut Vec<Pin>) {
+    let Node::Scalar(s) = node else { return };
+    // only an escaped line break joins the lines without a space (plain and single-quoted
+    // scalars fold a line break into one: the value is no reference then)
+    if s.style != saphyr_parser::ScalarStyle::DoubleQuoted {
+        return;
+    }
+    let Some(at) = s.value.find("@sha") else {
+        return;
+    };
+    let Ok((start, end)) = rollout_core::yamledit::scalar_extent(text, s) else {
+        return;
+    };
+    let Some(source) = text.get(start..end) else {
+        return;
+    };
+    if !source.contains('\n') {
+        return;
+    }
+    let before = &s.value[..at];
+    let token = before.rsplit(char::is_whitespace).next().unwrap_or(before);
+    let Some((image, tag)) = name_in_token(token) else {
+        return;
+    };
+    let Some((_, dend, malformed)) = digest_at(s.value.as_bytes(), at + 1) else {
+        return;
+    };
+    let digest = &s.value[at + 1..dend];
+    let Some(offset) = source.find(digest) else {
+        return;
+    };
+    out.push(Pin {
+        start: start + offset,
+        end: start + offset + digest.len(),
+        image: image.to_string(),
+        tag: tag.map(str::to_string),
+        digest: digest.to_string(),
+        malformed,
+    });
 }
 
 /// The pins a YAML mapping holds in separate fields.
@@ -649,6 +695,30 @@ mod tests {
                 format!("sha256:{B}"),
                 format!("sha256:{A}")
             ]
+        );
+    }
+
+    #[test]
+    fn a_reference_written_across_lines_is_named_from_the_whole_value() {
+        let text = format!(
+            "spec:\n  image: \"ghcr.io/acme/\\\n    app:1.2@sha256:{A}\"\n  plain: registry.example/\n    x@sha256:{A}\n"
+        );
+        // a plain scalar folds its line break into a space: `x` is what is left to name
+        assert_eq!(
+            images(&text, true),
+            [
+                (
+                    "ghcr.io/acme/app".to_string(),
+                    Some("1.2".to_string()),
+                    false
+                ),
+                ("x".to_string(), None, false)
+            ]
+        );
+        // as text alone the line holds only the end of the name
+        assert_eq!(
+            images(&text, false)[0].0,
+            "app:1.2".split(':').next().unwrap()
         );
     }
 
