@@ -1079,6 +1079,7 @@ fn choose_branch(
 
 /// How to reach remotes: the token, the SSH keys and known_hosts, whether TLS and host keys
 /// are verified (warned about when not). A named key or known_hosts file must exist.
+#[allow(unsafe_code)] // libgit2 global options (timeouts); see SAFETY
 fn transport(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<Transport, BumpError> {
     let (token, token_source) = match (&genv.git_token, &genv.github_token) {
         (Some(t), _) => (Some(t.clone()), Some("GIT_TOKEN")),

@@ -6,7 +6,6 @@
 //! (pure), [`git`] syncs, commits and pushes through libgit2 (with [`ssh`] for keys and
 //! host keys, and [`transfer`] bounding each operation's time and size), [`report`] is the
 //! output document, and [`cli`] ties them together.
-#![warn(missing_docs)]
 
 pub mod branch;
 pub mod cli;

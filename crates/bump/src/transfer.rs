@@ -180,6 +180,7 @@ fn watch(limits: Arc<Limits>) {
 /// Shut down every network socket of the process (not stdin, stdout or stderr), so that a
 /// libgit2 read blocked on the remote returns. Only called when an operation is over a
 /// bound and is to fail; tag-bump has no other connection open at that time.
+#[allow(unsafe_code)] // descriptors borrowed by number to shut sockets down; see SAFETY
 fn cut_network() {
     use rustix::fs::FileType;
     let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)

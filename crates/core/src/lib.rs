@@ -29,7 +29,6 @@
 //!
 //! Domain code stays pure: the clock, the trace id and the environment are resolved at the
 //! edge ([`cli`]) and passed in.
-#![warn(missing_docs)]
 
 pub mod audit;
 pub mod cli;

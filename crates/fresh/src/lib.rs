@@ -12,7 +12,6 @@
 //! * [`report`]: the pure verdict (`fresh`, `stale`, `skipped_negative_gap`,
 //!   `incomplete_history`), a stable title and dedupe key, the Markdown issue body;
 //! * [`cli`]: flags (paths from flags or from a manifest through jq) and the run sequence.
-#![warn(missing_docs)]
 
 pub mod cli;
 pub mod error;

@@ -20,7 +20,6 @@
 //! * `gates-loader`: a gates file is loaded, its params resolved and its plan built, or
 //!   refused;
 //! * `registry-versions`: prune-plan's streaming listing reader refuses or reads.
-#![warn(missing_docs)]
 
 use serde_json::json;
 

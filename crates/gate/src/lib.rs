@@ -17,7 +17,6 @@
 //! * [`decision`]: the output document, its summary and its Markdown;
 //! * [`presets`]: the built-in gates files;
 //! * [`cli`]: flags and the run sequence (nothing written before everything is validated).
-#![warn(missing_docs)]
 
 pub mod budget;
 pub mod cli;

@@ -9,7 +9,6 @@
 //! [`scanner`]), counts by occurrence, a re-scan of the result, and only then an
 //! all-or-nothing replacement of the files (`rollout_core::tree`). A ledger of applied releases
 //! ([`model`]) makes a rollback a lookup instead of archaeology in commit subjects.
-#![warn(missing_docs)]
 
 pub mod cli;
 pub mod error;

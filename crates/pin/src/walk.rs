@@ -281,6 +281,7 @@ fn walk(
 /// The regular files (not links, not submodules) the index of the repository holding `dir`
 /// tracks below `dir`, as absolute paths. Empty outside a repository. Only the index is
 /// read: no configuration, hook or filter of the repository runs.
+#[allow(unsafe_code)] // libgit2 global option (owner validation); see SAFETY
 fn tracked_files(dir: &Path) -> Vec<PathBuf> {
     // A checkout made by another user (a CI container) is read all the same: reading an
     // index executes nothing, which is what the ownership check guards against.

@@ -10,7 +10,6 @@
 //! * [`rules`]: the pure rules (rollout state, next state, edits, invariants, decision binding);
 //! * [`store`]: the crash-safe protocol (lock, journal, audit chain, idempotency index);
 //! * [`cli`]: flags and the run sequence.
-#![warn(missing_docs)]
 
 pub mod cli;
 pub mod error;

@@ -18,7 +18,6 @@
 //! * [`report`]: the `prune-plan` document, its Markdown summary, the `gh api` lines;
 //! * [`reviewed`]: a reviewed plan's deletions, checked against the listing it came from;
 //! * [`cli`]: flags and the run sequence.
-#![warn(missing_docs)]
 
 pub mod cli;
 mod decode;
