@@ -312,11 +312,7 @@ struct Values {
 }
 
 fn bad(flag: &'static str, value: &str, message: impl Into<String>) -> BumpError {
-    BumpError::BadValue {
-        flag,
-        value: value.to_string(),
-        message: message.into(),
-    }
+    CoreError::bad_value(flag, value, message).into()
 }
 
 fn values(cli: &Cli) -> Result<Values, BumpError> {

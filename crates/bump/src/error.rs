@@ -8,16 +8,6 @@ pub enum BumpError {
     /// A shared-contract failure (input, files, locks, jq).
     #[error(transparent)]
     Core(#[from] CoreError),
-    /// A flag value that breaks its rule (tag grammar, PR number, SHA, template).
-    #[error("{flag} {value:?}: {message}")]
-    BadValue {
-        /// The flag.
-        flag: &'static str,
-        /// As given (never a secret).
-        value: String,
-        /// The rule it breaks.
-        message: String,
-    },
     /// The services file cannot be used.
     #[error("{file}: {message}")]
     ServicesInvalid {
@@ -239,7 +229,7 @@ impl Failure for BumpError {
         match self {
             E::Core(e) => e.class(),
             E::AfterReset { source, .. } => source.class(),
-            E::BadValue { .. } | E::ServicesInvalid { .. } => ExitClass::Usage,
+            E::ServicesInvalid { .. } => ExitClass::Usage,
             E::ServiceUnknown { .. }
             | E::NoImageGroup { .. }
             | E::PathOutsideRepo { .. }
@@ -263,7 +253,6 @@ impl Failure for BumpError {
         match self {
             E::Core(e) => e.reason_code(),
             E::AfterReset { source, .. } => source.reason_code(),
-            E::BadValue { .. } => "argument_invalid",
             E::ServicesInvalid { .. } => "services_invalid",
             E::ServiceUnknown { .. } => "service_unknown",
             E::NoImageGroup { .. } => "service_without_image_group",

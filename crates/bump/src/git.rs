@@ -22,6 +22,7 @@
 //! A token never reaches a message: errors are scrubbed of every secret the run knows and
 //! of URL userinfo before they leave this module.
 
+use rollout_core::CoreError;
 pub use rollout_core::url::redact_userinfo;
 use std::cell::{Cell, RefCell};
 use std::path::{Path, PathBuf};
@@ -354,10 +355,12 @@ impl Git {
     /// Resolve `--remote`: a configured remote name, or a URL.
     pub fn remote(&self, spec: &str) -> Result<RemoteSpec, BumpError> {
         if is_url(spec) {
-            check_url(spec).map_err(|m| BumpError::BadValue {
-                flag: "--remote",
-                value: redact_userinfo(spec),
-                message: m,
+            check_url(spec).map_err(|m| {
+                BumpError::from(CoreError::BadValue {
+                    flag: "--remote",
+                    value: redact_userinfo(spec),
+                    message: m,
+                })
             })?;
             return Ok(RemoteSpec {
                 display: redact_userinfo(spec),
@@ -525,10 +528,12 @@ impl Git {
                 Err(_) => ("tag-bump".into(), "tag-bump@localhost".into()),
             },
         };
-        Signature::new(&name, &email, &git2::Time::new(epoch, 0)).map_err(|e| BumpError::BadValue {
-            flag: "--author",
-            value: format!("{name} <{email}>"),
-            message: e.message().to_string(),
+        Signature::new(&name, &email, &git2::Time::new(epoch, 0)).map_err(|e| {
+            BumpError::from(CoreError::BadValue {
+                flag: "--author",
+                value: format!("{name} <{email}>"),
+                message: e.message().to_string(),
+            })
         })
     }
 

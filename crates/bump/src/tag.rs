@@ -7,16 +7,19 @@
 //! is checked up front and named in the error (exit 2).
 
 use indexmap::IndexMap;
+use rollout_core::CoreError;
 use rollout_core::oci::Digest;
 
 use crate::error::BumpError;
 
 /// The tag of a pull-request build: `pr-<N>-<first 7 hex of SHA>`.
 pub fn pr_tag(pr: &str, sha: &str) -> Result<String, BumpError> {
-    let bad = |flag, value: &str, message: &str| BumpError::BadValue {
-        flag,
-        value: value.to_string(),
-        message: message.to_string(),
+    let bad = |flag, value: &str, message: &str| {
+        BumpError::from(CoreError::BadValue {
+            flag,
+            value: value.to_string(),
+            message: message.to_string(),
+        })
     };
     let n_ok = !pr.is_empty()
         && pr.bytes().all(|b| b.is_ascii_digit())
@@ -41,13 +44,13 @@ pub fn pr_tag(pr: &str, sha: &str) -> Result<String, BumpError> {
 
 /// A digest as written in GitOps files (normalised by [`rollout_core::oci::Digest`]).
 pub fn normalize_digest(d: &str) -> Result<String, BumpError> {
-    Digest::parse(d)
-        .map(|d| d.to_string())
-        .map_err(|message| BumpError::BadValue {
+    Digest::parse(d).map(|d| d.to_string()).map_err(|message| {
+        BumpError::from(CoreError::BadValue {
             flag: "--digest",
             value: d.to_string(),
             message: format!("{message}; a digest is sha256:<64 hex> (or sha512:<128 hex>)"),
         })
+    })
 }
 
 /// Variables a commit message template may use.
@@ -74,10 +77,12 @@ pub fn render_template(template: &str, vars: &IndexMap<&str, String>) -> String 
 }
 
 fn render(template: &str, vars: &IndexMap<&str, String>, check: bool) -> Result<String, BumpError> {
-    let bad = |message: String| BumpError::BadValue {
-        flag: "--message",
-        value: template.to_string(),
-        message,
+    let bad = |message: String| {
+        BumpError::from(CoreError::BadValue {
+            flag: "--message",
+            value: template.to_string(),
+            message,
+        })
     };
     let mut out = String::with_capacity(template.len() + 32);
     let mut rest = template;

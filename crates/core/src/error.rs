@@ -201,6 +201,16 @@ pub enum CoreError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// A flag's value breaks its rule (the one usage error of every tool for a bad value).
+    #[error("{flag} {value:?}: {message}")]
+    BadValue {
+        /// The flag.
+        flag: &'static str,
+        /// The value as given.
+        value: String,
+        /// The rule it breaks.
+        message: String,
+    },
     /// A file of a batch to replace is read-only.
     #[error("{file}: read-only (mode {mode:o}); nothing was written")]
     FileReadOnly {
@@ -247,6 +257,15 @@ pub enum CoreError {
 }
 
 impl CoreError {
+    /// A flag's value that breaks its rule (`argument_invalid`, exit 2).
+    pub fn bad_value(flag: &'static str, value: impl ToString, message: impl Into<String>) -> Self {
+        CoreError::BadValue {
+            flag,
+            value: value.to_string(),
+            message: message.into(),
+        }
+    }
+
     /// Shorthand for a usage error.
     pub fn usage(message: impl Into<String>) -> Self {
         CoreError::Usage {
@@ -270,6 +289,7 @@ impl Failure for CoreError {
     fn reason_code(&self) -> &str {
         match self {
             CoreError::Usage { .. } => "usage",
+            CoreError::BadValue { .. } => "argument_invalid",
             CoreError::NoInputOnTerminal { .. } => "input_missing",
             CoreError::Unreadable { .. } => "input_unreadable",
             CoreError::EmptyInput { .. } => "input_empty",

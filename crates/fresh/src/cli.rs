@@ -1,5 +1,6 @@
 //! The `freshness-check` command line and its run sequence.
 
+use rollout_core::CoreError;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -180,10 +181,12 @@ pub fn run(cli: &Cli, env: &Env) -> Result<u8, FreshError> {
         .cloned()
         .chain(paths_from(cli, epoch_seconds(now))?)
     {
-        paths.push(check_path(&p).map_err(|message| FreshError::BadValue {
-            flag: "--path",
-            value: p.clone(),
-            message,
+        paths.push(check_path(&p).map_err(|message| {
+            FreshError::from(CoreError::BadValue {
+                flag: "--path",
+                value: p.clone(),
+                message,
+            })
         })?);
     }
     paths.sort();

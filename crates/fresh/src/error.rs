@@ -26,16 +26,6 @@ pub enum FreshError {
         /// libgit2's description.
         message: String,
     },
-    /// A flag value outside its rules.
-    #[error("{flag} {value:?}: {message}")]
-    BadValue {
-        /// The flag.
-        flag: &'static str,
-        /// The value given.
-        value: String,
-        /// Why it is refused.
-        message: String,
-    },
     /// `--paths-from` and its query gave something other than path strings.
     #[error("--paths-from {origin}: {message}")]
     Paths {
@@ -91,7 +81,6 @@ impl Failure for FreshError {
             FreshError::Core(e) => e.reason_code(),
             FreshError::NotARepository { .. } => "repository_invalid",
             FreshError::RefNotFound { .. } => "ref_not_found",
-            FreshError::BadValue { .. } => "argument_invalid",
             FreshError::Paths { .. } => "paths_invalid",
             FreshError::Shallow { .. } => "shallow_history",
             FreshError::Git { .. } => "git_error",

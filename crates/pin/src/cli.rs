@@ -5,6 +5,7 @@
 //! and planned, then the count assertions and the re-scan verification. Only then are the
 //! files replaced, all or nothing, and the ledger record appended.
 
+use rollout_core::CoreError;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -263,30 +264,30 @@ fn digest_set(cli: &Cli, env: &Env) -> Result<Digests, PinError> {
     let input = cli.common.input.as_deref();
     if cli.baseline {
         if input.is_some() {
-            return Err(PinError::BadValue {
+            return Err(PinError::from(CoreError::BadValue {
                 flag: "--baseline",
                 value: String::new(),
                 message: "records what the tree pins; it takes no -i".into(),
-            });
+            }));
         }
         return baseline(cli, env);
     }
     if (!cli.sets.is_empty() || input.is_some()) && cli.ledger.is_some() && !cli.record {
         // The ledger would be silently unused: a forgotten --record, or a rollback that
         // also names the digests.
-        return Err(PinError::BadValue {
+        return Err(PinError::from(CoreError::BadValue {
             flag: "--ledger",
             value: cli.ledger.as_deref().unwrap_or(Path::new("")).display().to_string(),
             message: "with --set or -i it is only written, so add --record (or drop --set/-i to roll back from it)".into(),
-        });
+        }));
     }
     if !cli.sets.is_empty() {
         if input.is_some() {
-            return Err(PinError::BadValue {
+            return Err(PinError::from(CoreError::BadValue {
                 flag: "--set",
                 value: cli.sets.join(" "),
                 message: "give the digests once: --set or -i, not both".into(),
-            });
+            }));
         }
         return Ok(Digests {
             set: DigestSet::from_flags(&cli.sets, cli.release.clone())?,
@@ -306,11 +307,11 @@ fn digest_set(cli: &Cli, env: &Env) -> Result<Digests, PinError> {
         let mut set = DigestSet::from_document(&doc, text, &origin)?;
         match (&set.release, &cli.release) {
             (Some(a), Some(b)) if a != b => {
-                return Err(PinError::BadValue {
+                return Err(PinError::from(CoreError::BadValue {
                     flag: "--release",
                     value: b.clone(),
                     message: format!("{origin} is release {a:?}"),
-                });
+                }));
             }
             (None, Some(b)) => {
                 set = DigestSet::from_pairs(
@@ -380,10 +381,12 @@ fn read_ledger(path: &Path, must_exist: bool) -> Result<Vec<LedgerRecord>, PinEr
 fn expectations(cli: &Cli, set: &DigestSet) -> Result<Expectations, PinError> {
     let mut per_image = Vec::new();
     for e in &cli.expect_image {
-        let bad = |message: &str| PinError::BadValue {
-            flag: "--expect-image",
-            value: e.clone(),
-            message: message.to_string(),
+        let bad = |message: &str| {
+            PinError::from(CoreError::BadValue {
+                flag: "--expect-image",
+                value: e.clone(),
+                message: message.to_string(),
+            })
         };
         let (image, n) = e.rsplit_once('=').ok_or_else(|| bad("expected IMAGE=N"))?;
         let n: u64 = n
@@ -776,10 +779,12 @@ fn scan_tree(env: &Env, select: &SelectArgs, images: &[String]) -> Result<TreeSc
     let specs = images
         .iter()
         .map(|i| {
-            ImageSpec::parse(i).map_err(|message| PinError::BadValue {
-                flag: "--image",
-                value: i.clone(),
-                message,
+            ImageSpec::parse(i).map_err(|message| {
+                PinError::from(CoreError::BadValue {
+                    flag: "--image",
+                    value: i.clone(),
+                    message,
+                })
             })
         })
         .collect::<Result<Vec<_>, _>>()?;

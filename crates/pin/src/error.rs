@@ -8,16 +8,6 @@ pub enum PinError {
     /// A shared-contract failure (input, files, locks, jq).
     #[error(transparent)]
     Core(#[from] CoreError),
-    /// A flag value that makes no sense.
-    #[error("{flag} {value:?}: {message}")]
-    BadValue {
-        /// The flag.
-        flag: &'static str,
-        /// As given.
-        value: String,
-        /// What is wrong.
-        message: String,
-    },
     /// No digest set was given.
     #[error(
         "no digests given: use --set IMAGE=DIGEST, -i DIGEST_SET or --ledger FILE --release ID"
@@ -187,8 +177,7 @@ impl Failure for PinError {
         use PinError as E;
         match self {
             E::Core(e) => e.class(),
-            E::BadValue { .. }
-            | E::NoDigestSource
+            E::NoDigestSource
             | E::DigestInvalid { .. }
             | E::ImageInvalid { .. }
             | E::DuplicateImage { .. }
@@ -214,7 +203,6 @@ impl Failure for PinError {
         use PinError as E;
         match self {
             E::Core(e) => e.reason_code(),
-            E::BadValue { .. } => "argument_invalid",
             E::NoDigestSource => "digest_set_required",
             E::DigestInvalid { .. } => "digest_invalid",
             E::ImageInvalid { .. } => "image_invalid",

@@ -1,6 +1,7 @@
 //! Digest sets and ledger records: what to pin, and what was pinned.
 
 use indexmap::IndexMap;
+use rollout_core::CoreError;
 use rollout_core::doc::{Kind, SCHEMA_VERSION};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -80,10 +81,12 @@ impl DigestSet {
     pub fn from_flags(sets: &[String], release: Option<String>) -> Result<DigestSet, PinError> {
         let mut pairs = Vec::new();
         for s in sets {
-            let (image, digest) = s.split_once('=').ok_or_else(|| PinError::BadValue {
-                flag: "--set",
-                value: s.clone(),
-                message: "expected IMAGE=DIGEST".into(),
+            let (image, digest) = s.split_once('=').ok_or_else(|| {
+                PinError::from(CoreError::BadValue {
+                    flag: "--set",
+                    value: s.clone(),
+                    message: "expected IMAGE=DIGEST".into(),
+                })
             })?;
             pairs.push((image.trim().to_string(), digest.trim().to_string()));
         }

@@ -13,6 +13,7 @@
 //! must stay inside the root, and is always read, ignored or not. Binary files (a NUL
 //! byte) and files over [`MAX_FILE_BYTES`] are skipped and reported, never edited.
 
+use rollout_core::CoreError;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -73,17 +74,21 @@ pub fn globs(flag: &'static str, patterns: &[String]) -> Result<Option<GlobSet>,
     }
     let mut b = GlobSetBuilder::new();
     for p in patterns {
-        let g = Glob::new(p).map_err(|e| PinError::BadValue {
-            flag,
-            value: p.clone(),
-            message: e.kind().to_string(),
+        let g = Glob::new(p).map_err(|e| {
+            PinError::from(CoreError::BadValue {
+                flag,
+                value: p.clone(),
+                message: e.kind().to_string(),
+            })
         })?;
         b.add(g);
     }
-    b.build().map(Some).map_err(|e| PinError::BadValue {
-        flag,
-        value: patterns.join(","),
-        message: e.to_string(),
+    b.build().map(Some).map_err(|e| {
+        PinError::from(CoreError::BadValue {
+            flag,
+            value: patterns.join(","),
+            message: e.to_string(),
+        })
     })
 }
 
@@ -93,11 +98,11 @@ pub fn root(dir: &Path) -> Result<PathBuf, PinError> {
         path: dir.display().to_string(),
     })?;
     if !canon.is_dir() {
-        return Err(PinError::BadValue {
+        return Err(PinError::from(CoreError::BadValue {
             flag: "--root",
             value: dir.display().to_string(),
             message: "not a directory".into(),
-        });
+        }));
     }
     Ok(canon)
 }

@@ -1,5 +1,6 @@
 //! The `health-probe` command line and its run sequence.
 
+use rollout_core::CoreError;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -120,11 +121,7 @@ impl rollout_core::cli::ToolCli for Cli {
 }
 
 fn bad(flag: &'static str, value: impl ToString, message: impl Into<String>) -> ProbeError {
-    ProbeError::BadValue {
-        flag,
-        value: value.to_string(),
-        message: message.into(),
-    }
+    CoreError::bad_value(flag, value, message).into()
 }
 
 /// The most a URL list read with `-i` may hold.

@@ -46,16 +46,6 @@ pub enum ProbeError {
         /// The URL, credentials removed.
         url: String,
     },
-    /// A flag value outside its rules.
-    #[error("{flag} {value:?}: {message}")]
-    BadValue {
-        /// The flag.
-        flag: &'static str,
-        /// The value given.
-        value: String,
-        /// Why it is refused.
-        message: String,
-    },
 }
 
 impl Failure for ProbeError {
@@ -72,7 +62,6 @@ impl Failure for ProbeError {
             ProbeError::NoUrls => "urls_empty",
             ProbeError::BadUrl { .. } | ProbeError::BadList { .. } => "url_invalid",
             ProbeError::Credentials { .. } => "url_credentials",
-            ProbeError::BadValue { .. } => "argument_invalid",
         }
     }
 

@@ -153,11 +153,11 @@ fn owner(cli: &Cli) -> Result<Owner, PruneError> {
         if is_login(v) {
             Ok(())
         } else {
-            Err(PruneError::BadValue {
+            Err(PruneError::from(CoreError::BadValue {
                 flag,
                 value: v.to_string(),
                 message: "expected a GitHub login (letters, digits, '-', '_')".into(),
-            })
+            }))
         }
     };
     if let Some(o) = &cli.org {
@@ -175,26 +175,28 @@ fn owner(cli: &Cli) -> Result<Owner, PruneError> {
 pub fn run(cli: &Cli, env: &Env) -> Result<u8, PruneError> {
     let now = resolve_now(cli.common.now.as_deref())?;
     if cli.format == Format::Commands && cli.common.jq.is_some() {
-        return Err(PruneError::BadValue {
+        return Err(PruneError::from(CoreError::BadValue {
             flag: "--jq",
             value: cli.common.jq.clone().unwrap_or_default(),
             message: "filters the JSON plan; it cannot be used with --format commands".into(),
-        });
+        }));
     }
     if cli.format == Format::Json && (cli.org.is_some() || cli.user.is_some()) {
-        return Err(PruneError::BadValue {
+        return Err(PruneError::from(CoreError::BadValue {
             flag: if cli.org.is_some() { "--org" } else { "--user" },
             value: cli.org.clone().or(cli.user.clone()).unwrap_or_default(),
             message: "names the owner in the delete commands; give --format commands".into(),
-        });
+        }));
     }
     let output = cli.common.output(now)?;
     let owner = owner(cli)?;
     if let Some(p) = &cli.package {
-        check_package_name(p).map_err(|message| PruneError::BadValue {
-            flag: "--package",
-            value: p.clone(),
-            message,
+        check_package_name(p).map_err(|message| {
+            PruneError::from(CoreError::BadValue {
+                flag: "--package",
+                value: p.clone(),
+                message,
+            })
         })?;
     }
 
@@ -253,11 +255,11 @@ pub fn run(cli: &Cli, env: &Env) -> Result<u8, PruneError> {
     };
     let packages = listing.packages;
     if cli.format == Format::Commands && packages.iter().any(|p| p.name.is_none()) {
-        return Err(PruneError::BadValue {
+        return Err(PruneError::from(CoreError::BadValue {
             flag: "--package",
             value: String::new(),
             message: "the listing does not name its package (no version URLs); give --package NAME for the delete commands".into(),
-        });
+        }));
     }
 
     // 3. Plan (pure), summarise, print.
@@ -331,11 +333,11 @@ fn listing_of(cli: &Cli) -> Result<(Listing, String), PruneError> {
 /// `--plan FILE --format commands`: the reviewed plan's deletions as commands.
 fn run_reviewed(cli: &Cli, path: &Path, owner: &Owner) -> Result<u8, PruneError> {
     if cli.format != Format::Commands {
-        return Err(PruneError::BadValue {
+        return Err(PruneError::from(CoreError::BadValue {
             flag: "--plan",
             value: path.display().to_string(),
             message: "turns a reviewed plan into delete commands: give --format commands".into(),
-        });
+        }));
     }
     let source = Source::File(path.to_path_buf());
     let plan_origin = source.origin();

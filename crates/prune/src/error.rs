@@ -75,16 +75,6 @@ pub enum PruneError {
     /// No `--match` glob and no `--untagged delete`: no rule selects anything.
     #[error("no rule selects anything: give --match GLOB (repeatable) and/or --untagged delete")]
     NothingSelected,
-    /// A flag value outside its rules (package name, owner, flag combination).
-    #[error("{flag} {value:?}: {message}")]
-    BadValue {
-        /// The flag.
-        flag: &'static str,
-        /// The value as given.
-        value: String,
-        /// Why it is refused.
-        message: String,
-    },
     /// A `--protect-digests` or `--manifests` file that cannot be used.
     #[error("{flag} {origin}: {message}")]
     Protection {
@@ -138,7 +128,7 @@ impl Failure for PruneError {
             PruneError::DuplicateId { .. } => "duplicate_version",
             PruneError::Glob { .. } => "glob_invalid",
             PruneError::Regex { .. } => "regex_invalid",
-            PruneError::BadValue { .. } | PruneError::NothingSelected => "argument_invalid",
+            PruneError::NothingSelected => "argument_invalid",
             PruneError::PlanMismatch { .. } => "plan_listing_mismatch",
             PruneError::Protection { .. } => "protection_invalid",
             PruneError::ProtectsNothing { .. } => "protect_digests_empty",

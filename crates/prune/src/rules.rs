@@ -1,5 +1,6 @@
 //! The rules of a plan, compiled once from the flags and checked before any input is read.
 
+use rollout_core::CoreError;
 use std::collections::BTreeMap;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
@@ -141,20 +142,20 @@ impl Rules {
             }
         };
         if keep_per.is_some() && args.keep_latest.is_none() {
-            return Err(PruneError::BadValue {
+            return Err(PruneError::from(CoreError::BadValue {
                 flag: "--keep-per",
                 value: args.keep_per.clone().unwrap_or_default(),
                 message: "groups versions for --keep-latest N; give --keep-latest too".into(),
-            });
+            }));
         }
         let older_than = args.older_than.unwrap_or(DEFAULT_OLDER_THAN);
-        let cutoff = now
-            .checked_sub(older_than.to_signed())
-            .map_err(|e| PruneError::BadValue {
+        let cutoff = now.checked_sub(older_than.to_signed()).map_err(|e| {
+            PruneError::from(CoreError::BadValue {
                 flag: "--older-than",
                 value: older_than.to_string(),
                 message: e.to_string(),
-            })?;
+            })
+        })?;
         Ok(Rules {
             globs: args.globs.clone(),
             glob_set,
