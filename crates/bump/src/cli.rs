@@ -20,18 +20,17 @@ use rollout_core::oci::check_tag;
 use rollout_core::output::unified_diff;
 use rollout_core::time::format_timestamp;
 use rollout_core::tree::{Fault, Replacement, Tree};
-use rollout_core::{CoreError, summary, trace};
+use rollout_core::{CoreError, trace};
 
 use crate::branch;
 use crate::edit::{Outcome, Want, bump};
 use crate::error::BumpError;
-use crate::git::{
-    Git, PushOutcome, RemoteBranches, RemoteSpec, SshAuth, Transport, check_url, ls_remote_url,
-    redact_userinfo,
-};
-use crate::report::{BumpReport, CommitDoc, EditDoc, PushDoc};
+use crate::git::{Git, PushOutcome, RemoteSpec, SshAuth, Transport};
+use crate::paths::{inside, new_file, relative};
+use crate::report::{BumpReport, CommitDoc, EditDoc, PushDoc, human, markdown};
 use crate::services::{Group, Resolved, ServicesMap, TYPES, Target, group};
 use crate::tag::{DEFAULT_TEMPLATE, check_template, normalize_digest, pr_tag, render_template};
+use crate::workspace::{Workspace, workspace};
 
 const TOOL: &str = "tag-bump";
 
@@ -311,7 +310,7 @@ struct Values {
     author: Option<(String, String)>,
 }
 
-fn bad(flag: &'static str, value: &str, message: impl Into<String>) -> BumpError {
+pub(crate) fn bad(flag: &'static str, value: &str, message: impl Into<String>) -> BumpError {
     CoreError::bad_value(flag, value, message).into()
 }
 
@@ -419,95 +418,6 @@ struct GroupEdit {
     /// The image name it gets with the tag, when the name changes.
     name: Option<String>,
     outcome: Outcome,
-}
-
-/// Resolve a configured path inside the repository: no absolute paths, no `..` out, no
-/// symlink that leaves it.
-fn inside(root: &Path, rel: &str) -> Result<PathBuf, BumpError> {
-    let outside = || BumpError::PathOutsideRepo {
-        path: rel.to_string(),
-        repo: root.display().to_string(),
-    };
-    let p = Path::new(rel);
-    if p.is_absolute() || rel.contains('\\') {
-        return Err(outside());
-    }
-    let mut depth: i32 = 0;
-    for c in p.components() {
-        match c {
-            std::path::Component::Normal(_) => depth += 1,
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir => {
-                depth -= 1;
-                if depth < 0 {
-                    return Err(outside());
-                }
-            }
-            _ => return Err(outside()),
-        }
-    }
-    let joined = root.join(p);
-    let canon_root = root.canonicalize().map_err(|e| BumpError::RepoInvalid {
-        path: root.display().to_string(),
-        message: e.to_string(),
-    })?;
-    match joined.canonicalize() {
-        Ok(c)
-            if c.strip_prefix(&canon_root)
-                .is_ok_and(|r| r.components().any(|p| p.as_os_str() == ".git")) =>
-        {
-            Err(BumpError::PathInGitDir {
-                path: rel.to_string(),
-            })
-        }
-        Ok(c) if c.starts_with(&canon_root) => Ok(c),
-        Ok(_) => Err(outside()),
-        Err(_) if std::fs::symlink_metadata(&joined).is_ok() => Err(outside()),
-        Err(_) => Err(BumpError::FileMissing {
-            file: rel.to_string(),
-        }),
-    }
-}
-
-/// Resolve a file to create inside the repository: its directory must exist and be inside
-/// (the rules of [`inside`]), its name a plain file name.
-fn new_file(root: &Path, rel: &str) -> Result<PathBuf, BumpError> {
-    let p = Path::new(rel);
-    let (Some(parent), Some(name)) = (p.parent(), p.file_name()) else {
-        return Err(BumpError::FileMissing {
-            file: rel.to_string(),
-        });
-    };
-    if name == ".git" || rel.ends_with('/') {
-        return Err(BumpError::PathInGitDir {
-            path: rel.to_string(),
-        });
-    }
-    let dir = if parent.as_os_str().is_empty() {
-        root.canonicalize().map_err(|e| BumpError::RepoInvalid {
-            path: root.display().to_string(),
-            message: e.to_string(),
-        })?
-    } else {
-        inside(root, &parent.to_string_lossy())?
-    };
-    if !dir.is_dir() {
-        return Err(BumpError::FileMissing {
-            file: format!("{rel} (its directory does not exist)"),
-        });
-    }
-    Ok(dir.join(name))
-}
-
-/// The path of a file relative to the repository root, with `/` separators.
-fn relative(root: &Path, path: &Path) -> String {
-    let canon_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-    path.strip_prefix(&canon_root)
-        .unwrap_or(path)
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join("/")
 }
 
 fn load_services(cli: &Cli, root: &Path) -> Result<ServicesMap, BumpError> {
@@ -854,182 +764,6 @@ fn edit_docs(edits: &[GroupEdit], values: &Values) -> Vec<EditDoc> {
             created: e.outcome.created,
         })
         .collect()
-}
-
-/// Where the working copy comes from.
-struct Workspace {
-    /// The repository, when git operations are asked for.
-    git: Option<Git>,
-    /// The working directory.
-    root: PathBuf,
-    /// Its git directory (where the lock lives).
-    git_dir: PathBuf,
-    display: String,
-    /// Kept alive for a temporary clone; removed on drop.
-    temp: Option<tempfile::TempDir>,
-    /// Whether the working copy was freshly cloned or reused (then it is always synced).
-    cloned: bool,
-    /// The branch chosen before a fresh clone, and what the remote has.
-    chosen: Option<(String, RemoteBranches)>,
-}
-
-/// Choose the branch of a fresh clone from what `url` has; returns it, what to check out
-/// (the branch, or the default one when --create-branch names a new branch) and the
-/// remote's branches.
-fn clone_branch(
-    cli: &Cli,
-    url: &str,
-    transport: &Transport,
-) -> Result<(String, String, RemoteBranches), BumpError> {
-    let have = ls_remote_url(url, transport)?;
-    let branch = branch::choose(
-        cli.branch.as_deref(),
-        &have,
-        &redact_userinfo(url),
-        None,
-        cli.create_branch,
-    )?;
-    let checkout = if have.branches.contains(&branch) {
-        branch.clone()
-    } else {
-        have.default
-            .clone()
-            .or_else(|| have.branches.first().cloned())
-            .unwrap_or_else(|| branch.clone())
-    };
-    Ok((branch, checkout, have))
-}
-
-/// The git directory of a working copy, found without libgit2: `.git` is a directory, or a
-/// file saying `gitdir: PATH` (worktrees, submodules).
-fn git_dir_of(dir: &Path) -> Result<PathBuf, BumpError> {
-    let dot = dir.join(".git");
-    let invalid = |message: &str| BumpError::RepoInvalid {
-        path: dir.display().to_string(),
-        message: message.to_string(),
-    };
-    let git_dir = if dot.is_dir() {
-        dot
-    } else {
-        let text = std::fs::read_to_string(&dot)
-            .map_err(|_| invalid("not the root of a git working copy (no .git)"))?;
-        let target = text
-            .trim()
-            .strip_prefix("gitdir:")
-            .ok_or_else(|| invalid(".git is a file without a gitdir: line"))?
-            .trim();
-        dir.join(target)
-    };
-    // The lock goes into this directory: it must be a git directory (as git checks before
-    // it uses one), so a `.git` file naming any other directory cannot put a file there.
-    let is_git_dir = git_dir.join("HEAD").is_file()
-        && (git_dir.join("objects").is_dir() || git_dir.join("commondir").is_file());
-    if !is_git_dir {
-        return Err(invalid(&format!(
-            ".git points to {}, which is not a git directory (no HEAD and objects)",
-            git_dir.display()
-        )));
-    }
-    git_dir
-        .canonicalize()
-        .map_err(|e| invalid(&format!("{}: {e}", git_dir.display())))
-}
-
-fn workspace(cli: &Cli, transport: &Transport, git_ops: bool) -> Result<Workspace, BumpError> {
-    let Some(url) = &cli.clone else {
-        let dir = cli.repo.clone().unwrap_or_else(|| PathBuf::from("."));
-        // An edit without commit, push or sync needs no libgit2 (whose start-up loads the
-        // system's CA bundle): the directory and its git dir are found directly.
-        let git = if git_ops {
-            Some(Git::open(&dir)?)
-        } else {
-            None
-        };
-        let (root, git_dir) = match &git {
-            Some(g) => (g.root.clone(), g.repo.path().to_path_buf()),
-            None => (dir.clone(), git_dir_of(&dir)?),
-        };
-        return Ok(Workspace {
-            git,
-            root,
-            git_dir,
-            display: dir.display().to_string(),
-            temp: None,
-            cloned: false,
-            chosen: None,
-        });
-    };
-    check_url(url).map_err(|m| bad("--clone", &redact_userinfo(url), m))?;
-    match &cli.workdir {
-        Some(dir) if dir.join(".git").exists() => {
-            let git = Git::open(dir)?;
-            let origin = git.remote("origin")?;
-            if origin.url != *url {
-                return Err(BumpError::RepoInvalid {
-                    path: dir.display().to_string(),
-                    message: format!(
-                        "is a clone of {}, not {}; remove it or choose another --workdir",
-                        redact_userinfo(&origin.url),
-                        redact_userinfo(url)
-                    ),
-                });
-            }
-            Ok(Workspace {
-                root: git.root.clone(),
-                git_dir: git.repo.path().to_path_buf(),
-                git: Some(git),
-                display: dir.display().to_string(),
-                temp: None,
-                cloned: true,
-                chosen: None,
-            })
-        }
-        // A dry run writes nothing: a --workdir that does not exist yet is not created,
-        // the preview comes from a temporary clone.
-        Some(dir) if !cli.dry_run => {
-            if dir.exists()
-                && std::fs::read_dir(dir)
-                    .map(|mut d| d.next().is_some())
-                    .unwrap_or(true)
-            {
-                return Err(BumpError::RepoInvalid {
-                    path: dir.display().to_string(),
-                    message: "exists and is not an empty directory or a git clone".into(),
-                });
-            }
-            let (branch, checkout, have) = clone_branch(cli, url, transport)?;
-            let git = Git::clone(url, dir, &checkout, transport)?;
-            Ok(Workspace {
-                root: git.root.clone(),
-                git_dir: git.repo.path().to_path_buf(),
-                git: Some(git),
-                display: dir.display().to_string(),
-                temp: None,
-                cloned: true,
-                chosen: Some((branch, have)),
-            })
-        }
-        _ => {
-            let temp = tempfile::Builder::new()
-                .prefix("tag-bump-")
-                .tempdir()
-                .map_err(|source| CoreError::Write {
-                    path: std::env::temp_dir(),
-                    source,
-                })?;
-            let (branch, checkout, have) = clone_branch(cli, url, transport)?;
-            let git = Git::clone(url, temp.path(), &checkout, transport)?;
-            Ok(Workspace {
-                root: git.root.clone(),
-                git_dir: git.repo.path().to_path_buf(),
-                git: Some(git),
-                display: redact_userinfo(url),
-                temp: Some(temp),
-                cloned: true,
-                chosen: Some((branch, have)),
-            })
-        }
-    }
 }
 
 /// The branch to push to and the one to sync from (they differ only for a branch the push
@@ -1480,95 +1214,4 @@ fn backoff(attempt: u32, salt: &str) -> StdDuration {
         .fold(0u64, |a, b| a.wrapping_mul(31).wrapping_add(u64::from(b)))
         % 50;
     StdDuration::from_millis((25u64 << attempt.min(5)).min(800) + spread)
-}
-
-/// The human report on stderr, in the spirit of the replaced procedure. Every value from a
-/// file, a services map or a server is shown on its line escaped (`one_line`): a runner
-/// obeys a workflow command at the start of any line a step prints.
-fn human(r: &BumpReport) -> String {
-    let s = rollout_core::cli::one_line;
-    let mut out = String::new();
-    for e in &r.edits {
-        let name = s(e.image_group.as_deref().unwrap_or(&e.image));
-        let tag = match &e.new_name {
-            Some(n) => s(&format!("{n}:{}", e.new_tag)),
-            None => s(&e.new_tag),
-        };
-        let file = s(&e.file);
-        let was = e
-            .old_tag
-            .as_deref()
-            .map(|t| format!(" (was {})", s(t)))
-            .unwrap_or_else(|| " (new entry)".into());
-        if !e.changed {
-            out.push_str(&format!(
-                "✓ {name} is already at {tag} in {file}; nothing to do\n"
-            ));
-        } else if r.dry_run {
-            out.push_str(&format!("• Would update {name} to {tag}{was} in {file}\n"));
-        } else {
-            out.push_str(&format!("✓ Updated {name} to {tag}{was} in {file}\n"));
-        }
-    }
-    if !r.services_affected.is_empty() {
-        out.push_str(&format!(
-            "  services: {}\n",
-            s(&r.services_affected.join(", "))
-        ));
-    }
-    if let Some(c) = &r.commit {
-        let first = c.message.lines().next().unwrap_or_default();
-        out.push_str(&format!("  commit {} {}\n", &c.sha[..7], s(first)));
-    }
-    if let Some(p) = &r.push {
-        let (remote, refname) = (s(&p.remote), s(&p.refname));
-        if p.pushed {
-            out.push_str(&format!(
-                "  pushed to {remote} {refname} (attempt {})\n  Flux applies it at its next interval; to apply now: flux reconcile kustomization flux-system --with-source\n",
-                p.attempts
-            ));
-        } else {
-            out.push_str(&format!(
-                "  {remote} {refname} already has it; nothing pushed\n"
-            ));
-        }
-    }
-    out
-}
-
-fn markdown(r: &BumpReport) -> String {
-    let mut md = String::from(
-        "### tag-bump\n\n| file | image | old tag | new tag | changed |\n|---|---|---|---|---|\n",
-    );
-    for e in &r.edits {
-        md.push_str(&format!(
-            "| {} | {} | {} | {} | {} |\n",
-            summary::cell(&e.file),
-            summary::cell(e.image_group.as_deref().unwrap_or(&e.image)),
-            summary::cell(e.old_tag.as_deref().unwrap_or("(none)")),
-            summary::cell(&e.new_tag),
-            if e.changed { "yes" } else { "no" }
-        ));
-    }
-    if let Some(c) = &r.commit {
-        md.push_str(&format!(
-            "\nCommit `{}`: {}\n",
-            &c.sha[..7],
-            summary::cell(&c.message)
-        ));
-    }
-    if let Some(p) = &r.push {
-        md.push_str(&format!(
-            "\nPush to {} {}: {} after {} attempt(s)\n",
-            summary::cell(&p.remote),
-            p.refname,
-            if p.pushed {
-                "pushed"
-            } else {
-                "nothing to push"
-            },
-            p.attempts
-        ));
-    }
-    md
 }

@@ -1,6 +1,8 @@
-//! The `bump-report` document: what was edited, committed and pushed.
+//! The `bump-report` document (what was edited, committed and pushed), and how it reads
+//! to a person: the human report on stderr and the Markdown summary.
 
 use rollout_core::doc::Kind;
+use rollout_core::summary;
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -92,4 +94,96 @@ pub struct PushDoc {
     pub attempts: u32,
     /// Whether the remote branch now holds the commit.
     pub pushed: bool,
+}
+
+/// The human report on stderr, in the spirit of the replaced procedure. Every value from a
+/// file, a services map or a server is shown on its line escaped (`one_line`): a runner
+/// obeys a workflow command at the start of any line a step prints.
+pub fn human(r: &BumpReport) -> String {
+    let s = rollout_core::cli::one_line;
+    let mut out = String::new();
+    for e in &r.edits {
+        let name = s(e.image_group.as_deref().unwrap_or(&e.image));
+        let tag = match &e.new_name {
+            Some(n) => s(&format!("{n}:{}", e.new_tag)),
+            None => s(&e.new_tag),
+        };
+        let file = s(&e.file);
+        let was = e
+            .old_tag
+            .as_deref()
+            .map(|t| format!(" (was {})", s(t)))
+            .unwrap_or_else(|| " (new entry)".into());
+        if !e.changed {
+            out.push_str(&format!(
+                "✓ {name} is already at {tag} in {file}; nothing to do\n"
+            ));
+        } else if r.dry_run {
+            out.push_str(&format!("• Would update {name} to {tag}{was} in {file}\n"));
+        } else {
+            out.push_str(&format!("✓ Updated {name} to {tag}{was} in {file}\n"));
+        }
+    }
+    if !r.services_affected.is_empty() {
+        out.push_str(&format!(
+            "  services: {}\n",
+            s(&r.services_affected.join(", "))
+        ));
+    }
+    if let Some(c) = &r.commit {
+        let first = c.message.lines().next().unwrap_or_default();
+        out.push_str(&format!("  commit {} {}\n", &c.sha[..7], s(first)));
+    }
+    if let Some(p) = &r.push {
+        let (remote, refname) = (s(&p.remote), s(&p.refname));
+        if p.pushed {
+            out.push_str(&format!(
+                "  pushed to {remote} {refname} (attempt {})\n  Flux applies it at its next interval; to apply now: flux reconcile kustomization flux-system --with-source\n",
+                p.attempts
+            ));
+        } else {
+            out.push_str(&format!(
+                "  {remote} {refname} already has it; nothing pushed\n"
+            ));
+        }
+    }
+    out
+}
+
+/// The Markdown summary (`--summary`, the GitHub step summary).
+pub fn markdown(r: &BumpReport) -> String {
+    let mut md = String::from(
+        "### tag-bump\n\n| file | image | old tag | new tag | changed |\n|---|---|---|---|---|\n",
+    );
+    for e in &r.edits {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            summary::cell(&e.file),
+            summary::cell(e.image_group.as_deref().unwrap_or(&e.image)),
+            summary::cell(e.old_tag.as_deref().unwrap_or("(none)")),
+            summary::cell(&e.new_tag),
+            if e.changed { "yes" } else { "no" }
+        ));
+    }
+    if let Some(c) = &r.commit {
+        md.push_str(&format!(
+            "\nCommit `{}`: {}\n",
+            &c.sha[..7],
+            summary::cell(&c.message)
+        ));
+    }
+    if let Some(p) = &r.push {
+        md.push_str(&format!(
+            "\nPush to {} {}: {} after {} attempt(s)\n",
+            summary::cell(&p.remote),
+            p.refname,
+            if p.pushed {
+                "pushed"
+            } else {
+                "nothing to push"
+            },
+            p.attempts
+        ));
+    }
+    md
 }

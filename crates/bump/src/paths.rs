@@ -1,0 +1,96 @@
+//! Where a configured path may point: every file tag-bump edits or creates is resolved
+//! inside the working copy first (no absolute path, no `..` out, no symlink that leaves it,
+//! nothing under `.git/`), and shown relative to its root.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::BumpError;
+
+/// Resolve a configured path inside the repository: no absolute paths, no `..` out, no
+/// symlink that leaves it.
+pub fn inside(root: &Path, rel: &str) -> Result<PathBuf, BumpError> {
+    let outside = || BumpError::PathOutsideRepo {
+        path: rel.to_string(),
+        repo: root.display().to_string(),
+    };
+    let p = Path::new(rel);
+    if p.is_absolute() || rel.contains('\\') {
+        return Err(outside());
+    }
+    let mut depth: i32 = 0;
+    for c in p.components() {
+        match c {
+            std::path::Component::Normal(_) => depth += 1,
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                depth -= 1;
+                if depth < 0 {
+                    return Err(outside());
+                }
+            }
+            _ => return Err(outside()),
+        }
+    }
+    let joined = root.join(p);
+    let canon_root = root.canonicalize().map_err(|e| BumpError::RepoInvalid {
+        path: root.display().to_string(),
+        message: e.to_string(),
+    })?;
+    match joined.canonicalize() {
+        Ok(c)
+            if c.strip_prefix(&canon_root)
+                .is_ok_and(|r| r.components().any(|p| p.as_os_str() == ".git")) =>
+        {
+            Err(BumpError::PathInGitDir {
+                path: rel.to_string(),
+            })
+        }
+        Ok(c) if c.starts_with(&canon_root) => Ok(c),
+        Ok(_) => Err(outside()),
+        Err(_) if std::fs::symlink_metadata(&joined).is_ok() => Err(outside()),
+        Err(_) => Err(BumpError::FileMissing {
+            file: rel.to_string(),
+        }),
+    }
+}
+
+/// Resolve a file to create inside the repository: its directory must exist and be inside
+/// (the rules of [`inside`]), its name a plain file name.
+pub fn new_file(root: &Path, rel: &str) -> Result<PathBuf, BumpError> {
+    let p = Path::new(rel);
+    let (Some(parent), Some(name)) = (p.parent(), p.file_name()) else {
+        return Err(BumpError::FileMissing {
+            file: rel.to_string(),
+        });
+    };
+    if name == ".git" || rel.ends_with('/') {
+        return Err(BumpError::PathInGitDir {
+            path: rel.to_string(),
+        });
+    }
+    let dir = if parent.as_os_str().is_empty() {
+        root.canonicalize().map_err(|e| BumpError::RepoInvalid {
+            path: root.display().to_string(),
+            message: e.to_string(),
+        })?
+    } else {
+        inside(root, &parent.to_string_lossy())?
+    };
+    if !dir.is_dir() {
+        return Err(BumpError::FileMissing {
+            file: format!("{rel} (its directory does not exist)"),
+        });
+    }
+    Ok(dir.join(name))
+}
+
+/// The path of a file relative to the repository root, with `/` separators.
+pub fn relative(root: &Path, path: &Path) -> String {
+    let canon_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    path.strip_prefix(&canon_root)
+        .unwrap_or(path)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
