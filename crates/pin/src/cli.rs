@@ -13,21 +13,22 @@ use clap::{Args, Parser, Subcommand};
 use indexmap::IndexMap;
 use rollout_core::cli::{CommonArgs, Env, LockArgs, resolve_now};
 use rollout_core::doc::{Kind, SCHEMA_VERSION};
-use rollout_core::fsx::{Lock, append_jsonl};
+use rollout_core::fsx::Lock;
 use rollout_core::input::{MAX_DOCUMENT_BYTES, Source, as_text, json_error, read_bytes};
 use rollout_core::output::{Output, unified_diff};
 use rollout_core::time::format_timestamp;
+use rollout_core::trace;
 use rollout_core::tree::{Fault, Replacement, Tree};
-use rollout_core::{summary, trace};
 use serde_json::Value;
 
 use crate::error::PinError;
-use crate::model::{Action, DigestSet, LedgerRecord, parse_ledger};
+use crate::ledger;
+use crate::model::{Action, DigestSet};
 use crate::plan::{Change, Expectations, FilePlan, Totals, plan_file};
-use crate::reference::{Digest, ImageSpec};
+use crate::reference::ImageSpec;
 use crate::report::{
-    DigestLedger, DigestScan, DigestSetDoc, FileWarning, LedgerNote, LedgerRecordDoc, Mode,
-    PinReport, Reference, SkippedFile, UnattributedDigest,
+    DigestLedger, DigestScan, DigestSetDoc, FileWarning, Mode, PinReport, Reference, SkippedFile,
+    UnattributedDigest, markdown,
 };
 use crate::scanner::{LineIndex, is_yaml_name, scan_file};
 use crate::walk::{self, Candidate, Selection, Skipped};
@@ -343,12 +344,13 @@ fn digest_set(cli: &Cli, env: &Env) -> Result<Digests, PinError> {
                     message,
                 }
             })?;
-            let records = read_ledger(ledger, true)?;
+            let records = ledger::read(ledger, true)?;
             let origin = ledger.display().to_string();
-            let rec = latest(&records, release).ok_or_else(|| PinError::ReleaseNotInLedger {
-                release: release.clone(),
-                ledger: origin.clone(),
-            })?;
+            let rec =
+                ledger::latest(&records, release).ok_or_else(|| PinError::ReleaseNotInLedger {
+                    release: release.clone(),
+                    ledger: origin.clone(),
+                })?;
             Ok(Digests {
                 set: rec.to_set(&format!("{origin} (record {})", rec.seq))?,
                 action: Action::from_ledger(&records, release),
@@ -357,25 +359,6 @@ fn digest_set(cli: &Cli, env: &Env) -> Result<Digests, PinError> {
         }
         _ => Err(PinError::NoDigestSource),
     }
-}
-
-fn latest<'r>(records: &'r [LedgerRecord], release: &str) -> Option<&'r LedgerRecord> {
-    records.iter().rev().find(|r| r.release == release)
-}
-
-/// Read the ledger; a missing file is an empty ledger unless `must_exist`.
-fn read_ledger(path: &Path, must_exist: bool) -> Result<Vec<LedgerRecord>, PinError> {
-    if !must_exist && !path.exists() {
-        return Ok(Vec::new());
-    }
-    let src = Source::File(path.to_path_buf());
-    let bytes = match read_bytes(&src, "a digest-pin ledger", MAX_DOCUMENT_BYTES) {
-        Ok(b) => b,
-        Err(rollout_core::CoreError::EmptyInput { .. }) => return Ok(Vec::new()),
-        Err(e) => return Err(e.into()),
-    };
-    let text = as_text(&bytes, &src.origin())?;
-    parse_ledger(text, &src.origin())
 }
 
 fn expectations(cli: &Cli, set: &DigestSet) -> Result<Expectations, PinError> {
@@ -437,11 +420,11 @@ fn pin(cli: &Cli, env: &Env, now: &str, output: &Output, fault: &Fault) -> Resul
         (Some(path), true) => {
             rollout_core::fsx::create_parent(path)?;
             let lock = Lock::acquire(path, lock_timeout)?;
-            let records = read_ledger(path, false)?;
+            let records = ledger::read(path, false)?;
             let release = set.release.clone().unwrap_or_default();
             if let Some(r) = records
                 .iter()
-                .find(|r| r.release == release && r.images != images_map(set))
+                .find(|r| r.release == release && r.images != ledger::images_map(set))
             {
                 return Err(PinError::LedgerReleaseConflict {
                     release,
@@ -540,19 +523,19 @@ fn pin(cli: &Cli, env: &Env, now: &str, output: &Output, fault: &Fault) -> Resul
             .collect();
         Tree::open(&cli.select.root)?.replace_all(&replacements, fault)?;
         if let (Some(path), Some((_lock, records))) = (&cli.ledger, &ledger_state) {
-            ledger_note = Some(record(
+            let files: Vec<String> = changed_files.iter().map(|(c, _)| c.rel.clone()).collect();
+            ledger_note = Some(ledger::record(
                 path,
                 records,
-                set,
-                source.action,
-                &totals,
-                &changed_files
-                    .iter()
-                    .map(|(c, _)| c.rel.clone())
-                    .collect::<Vec<_>>(),
-                &cli.select.root,
-                now,
-                &trace_id,
+                &ledger::Entry {
+                    set,
+                    action: source.action,
+                    totals: &totals,
+                    files: &files,
+                    root: &cli.select.root,
+                    now,
+                    trace_id: &trace_id,
+                },
             )?);
         }
     }
@@ -565,7 +548,7 @@ fn pin(cli: &Cli, env: &Env, now: &str, output: &Output, fault: &Fault) -> Resul
         generated_at: now.to_string(),
         trace_id,
         root: cli.select.root.display().to_string(),
-        images: images_map(set),
+        images: ledger::images_map(set),
         changed: changes.len() as u64,
         changes,
         per_image: totals.per_image(set),
@@ -603,105 +586,6 @@ fn plan_one(c: &Candidate, set: &DigestSet, buf: &mut Vec<u8>) -> Result<Planned
         old,
         skipped: None,
     })
-}
-
-fn images_map(set: &DigestSet) -> IndexMap<String, String> {
-    set.images
-        .iter()
-        .map(|(i, d)| (i.as_str().to_string(), d.to_string()))
-        .collect()
-}
-
-#[allow(clippy::too_many_arguments)]
-fn record(
-    path: &Path,
-    records: &[LedgerRecord],
-    set: &DigestSet,
-    action: Action,
-    totals: &Totals,
-    files: &[String],
-    root: &Path,
-    now: &str,
-    trace_id: &str,
-) -> Result<LedgerNote, PinError> {
-    let release = set.release.clone().unwrap_or_default();
-    let images = images_map(set);
-    // A retry after a crash between the rewrite and the append finds nothing to change:
-    // record it then (the release is in effect), but never twice in a row.
-    if totals.changed() == 0
-        && let Some(last) = records.last()
-        && last.release == release
-        && last.images == images
-    {
-        return Ok(LedgerNote {
-            path: path.display().to_string(),
-            recorded: false,
-            seq: last.seq,
-        });
-    }
-    let seq = records.last().map(|r| r.seq).unwrap_or(0) + 1;
-    let rec = LedgerRecordDoc {
-        seq,
-        release,
-        recorded_at: now.to_string(),
-        action: action.as_str().to_string(),
-        images,
-        labels: set.labels.clone(),
-        root: root.display().to_string(),
-        files: files.to_vec(),
-        per_image: totals.per_image(set),
-        total: totals.total(),
-        changed: totals.changed(),
-        trace_id: trace_id.to_string(),
-    };
-    append_jsonl(path, &serde_json::to_value(&rec).unwrap_or_default())?;
-    Ok(LedgerNote {
-        path: path.display().to_string(),
-        recorded: true,
-        seq,
-    })
-}
-
-fn markdown(r: &PinReport) -> String {
-    let mode = match r.mode {
-        Mode::Write => "write",
-        Mode::DryRun => "dry run",
-        Mode::Check => "check",
-    };
-    let mut out = format!(
-        "## digest-pin: {} ({mode})\n\n{} pins found, {} changed, {} files changed of {} read.\n\n| image | digest | found | changed | already pinned |\n|---|---|---|---|---|\n",
-        summary::cell(r.release.as_deref().unwrap_or("unnamed release")),
-        r.total,
-        r.changed,
-        r.files_changed,
-        r.files_scanned,
-    );
-    for (image, c) in &r.per_image {
-        let digest = r.images.get(image).map(String::as_str).unwrap_or_default();
-        let short = Digest::parse(digest)
-            .map(|d| format!("{}…", d.short()))
-            .unwrap_or_default();
-        out.push_str(&format!(
-            "| {} | `{short}` | {} | {} | {} |\n",
-            summary::cell(image),
-            c.found,
-            c.changed,
-            c.already_pinned
-        ));
-    }
-    if let Some(l) = &r.ledger {
-        out.push_str(&format!(
-            "\nLedger `{}`: record {}{}.\n",
-            summary::cell(&l.path),
-            l.seq,
-            if l.recorded {
-                ""
-            } else {
-                " (already recorded)"
-            }
-        ));
-    }
-    out
 }
 
 /// What a walk of the tree found.
@@ -886,11 +770,11 @@ fn scan_tree(env: &Env, select: &SelectArgs, images: &[String]) -> Result<TreeSc
 }
 
 fn show_ledger(path: &Path, release: Option<&str>, output: &Output) -> Result<u8, PinError> {
-    let records = read_ledger(path, true)?;
+    let records = ledger::read(path, true)?;
     let origin = path.display().to_string();
     let doc = match release {
         Some(id) => {
-            let rec = latest(&records, id).ok_or_else(|| PinError::ReleaseNotInLedger {
+            let rec = ledger::latest(&records, id).ok_or_else(|| PinError::ReleaseNotInLedger {
                 release: id.to_string(),
                 ledger: origin.clone(),
             })?;
@@ -899,7 +783,7 @@ fn show_ledger(path: &Path, release: Option<&str>, output: &Output) -> Result<u8
                 schema_version: SCHEMA_VERSION.into(),
                 kind: Kind::DigestSet,
                 release: set.release.clone(),
-                images: images_map(&set),
+                images: ledger::images_map(&set),
                 labels: set.labels.clone(),
                 recorded_at: rec
                     .raw

@@ -7,11 +7,12 @@
 //! landed, and edited files before asserting anything. This crate does the rewrite as a
 //! pure plan first ([`plan`]): pins found by the reference grammar ([`reference`],
 //! [`scanner`]), counts by occurrence, a re-scan of the result, and only then an
-//! all-or-nothing replacement of the files (`rollout_core::tree`). A ledger of applied releases
-//! ([`model`]) makes a rollback a lookup instead of archaeology in commit subjects.
+//! all-or-nothing replacement of the files (`rollout_core::tree`). A ledger of applied
+//! releases ([`model`], read and appended by [`ledger`]) makes a rollback a lookup.
 
 pub mod cli;
 pub mod error;
+pub mod ledger;
 pub mod model;
 pub mod plan;
 pub mod reference;

@@ -2,11 +2,13 @@
 
 use indexmap::IndexMap;
 use rollout_core::doc::Kind;
+use rollout_core::summary;
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::plan::{Change, Counts};
+use crate::reference::Digest;
 
 /// How the run treated the files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
@@ -226,4 +228,47 @@ pub struct DigestLedger {
     pub ledger: String,
     /// Records, newest first.
     pub records: Vec<Value>,
+}
+
+/// The Markdown summary of a rewrite, check or dry run.
+pub fn markdown(r: &PinReport) -> String {
+    let mode = match r.mode {
+        Mode::Write => "write",
+        Mode::DryRun => "dry run",
+        Mode::Check => "check",
+    };
+    let mut out = format!(
+        "## digest-pin: {} ({mode})\n\n{} pins found, {} changed, {} files changed of {} read.\n\n| image | digest | found | changed | already pinned |\n|---|---|---|---|---|\n",
+        summary::cell(r.release.as_deref().unwrap_or("unnamed release")),
+        r.total,
+        r.changed,
+        r.files_changed,
+        r.files_scanned,
+    );
+    for (image, c) in &r.per_image {
+        let digest = r.images.get(image).map(String::as_str).unwrap_or_default();
+        let short = Digest::parse(digest)
+            .map(|d| format!("{}…", d.short()))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "| {} | `{short}` | {} | {} | {} |\n",
+            summary::cell(image),
+            c.found,
+            c.changed,
+            c.already_pinned
+        ));
+    }
+    if let Some(l) = &r.ledger {
+        out.push_str(&format!(
+            "\nLedger `{}`: record {}{}.\n",
+            summary::cell(&l.path),
+            l.seq,
+            if l.recorded {
+                ""
+            } else {
+                " (already recorded)"
+            }
+        ));
+    }
+    out
 }
