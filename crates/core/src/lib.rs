@@ -25,7 +25,8 @@
 //! * [`summary`]: Markdown summaries to a file and to the GitHub step summary;
 //! * [`trace`]: trace id precedence and generation;
 //! * [`url`]: URLs with their credentials removed, for messages and documents;
-//! * [`cli`]: common flags, the captured environment, the clock, how a run ends.
+//! * [`env`](mod@env): the process environment the contract reads, captured once at the edge;
+//! * [`cli`]: common flags, the clock, how a run ends.
 //!
 //! Domain code stays pure: the clock, the trace id and the environment are resolved at the
 //! edge ([`cli`]) and passed in.
@@ -33,6 +34,7 @@
 pub mod audit;
 pub mod cli;
 pub mod doc;
+pub mod env;
 pub mod error;
 pub mod fsx;
 pub mod hash;

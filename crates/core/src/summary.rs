@@ -2,12 +2,12 @@
 //!
 //! A person reviewing a rollout reads the summary, not the JSON. `--summary FILE` writes it
 //! atomically; when `GITHUB_STEP_SUMMARY` names a file it is appended there too, unless
-//! `--no-step-summary`. The environment is read once at the edge ([`crate::cli::Env`]).
+//! `--no-step-summary`. The environment is read once at the edge ([`crate::env::Env`]).
 
 use std::io::Write;
 use std::path::Path;
 
-use crate::cli::Env;
+use crate::env::Env;
 use crate::error::CoreError;
 use crate::fsx::atomic_write;
 

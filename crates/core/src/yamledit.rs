@@ -19,6 +19,7 @@
 use saphyr_parser::ScalarStyle;
 
 use crate::yamlspan::Scalar;
+pub use crate::yamlspan::scalar_extent;
 
 /// One replacement of a byte range.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,44 +30,6 @@ pub struct Edit {
     pub end: usize,
     /// The new bytes.
     pub text: String,
-}
-
-/// The exact byte range of a scalar as written (quotes included).
-pub fn scalar_extent(src: &str, s: &Scalar) -> Result<(usize, usize), String> {
-    let bytes = src.as_bytes();
-    let end = match s.style {
-        ScalarStyle::Plain => {
-            let raw = src.get(s.start..s.end).ok_or("scalar outside the text")?;
-            if raw.contains('\n') {
-                return Err("a multi-line plain scalar cannot be edited in place".into());
-            }
-            s.end
-        }
-        ScalarStyle::SingleQuoted => {
-            let mut i = s.start + 1;
-            loop {
-                match bytes.get(i) {
-                    None | Some(b'\n') => return Err("unterminated single-quoted scalar".into()),
-                    Some(b'\'') if bytes.get(i + 1) == Some(&b'\'') => i += 2,
-                    Some(b'\'') => break i + 1,
-                    Some(_) => i += 1,
-                }
-            }
-        }
-        ScalarStyle::DoubleQuoted => {
-            let mut i = s.start + 1;
-            loop {
-                match bytes.get(i) {
-                    None | Some(b'\n') => return Err("unterminated double-quoted scalar".into()),
-                    Some(b'\\') => i += 2,
-                    Some(b'"') => break i + 1,
-                    Some(_) => i += 1,
-                }
-            }
-        }
-        _ => return Err("block scalars (| and >) cannot be edited in place".into()),
-    };
-    Ok((s.start, end))
 }
 
 /// Whether `v` written plain reads back as the same string (YAML 1.2 core schema, and the

@@ -140,7 +140,7 @@ impl Node {
             if let Node::Scalar(s) = n
                 && !(s.style == ScalarStyle::Plain && s.value.is_empty())
             {
-                let e = crate::yamledit::scalar_extent(src, s).map_or(s.end, |(_, e)| e);
+                let e = scalar_extent(src, s).map_or(s.end, |(_, e)| e);
                 end = end.max(e);
             }
         });
@@ -285,6 +285,45 @@ impl<'a> Builder<'a> {
             _ => return Err(self.error(&span, "unexpected YAML event")),
         })
     }
+}
+
+/// The exact byte range of a scalar as written (quotes included): the parser reports the
+/// end exactly for plain scalars only, so quoted ones are scanned to their closing quote.
+pub fn scalar_extent(src: &str, s: &Scalar) -> Result<(usize, usize), String> {
+    let bytes = src.as_bytes();
+    let end = match s.style {
+        ScalarStyle::Plain => {
+            let raw = src.get(s.start..s.end).ok_or("scalar outside the text")?;
+            if raw.contains('\n') {
+                return Err("a multi-line plain scalar cannot be edited in place".into());
+            }
+            s.end
+        }
+        ScalarStyle::SingleQuoted => {
+            let mut i = s.start + 1;
+            loop {
+                match bytes.get(i) {
+                    None | Some(b'\n') => return Err("unterminated single-quoted scalar".into()),
+                    Some(b'\'') if bytes.get(i + 1) == Some(&b'\'') => i += 2,
+                    Some(b'\'') => break i + 1,
+                    Some(_) => i += 1,
+                }
+            }
+        }
+        ScalarStyle::DoubleQuoted => {
+            let mut i = s.start + 1;
+            loop {
+                match bytes.get(i) {
+                    None | Some(b'\n') => return Err("unterminated double-quoted scalar".into()),
+                    Some(b'\\') => i += 2,
+                    Some(b'"') => break i + 1,
+                    Some(_) => i += 1,
+                }
+            }
+        }
+        _ => return Err("block scalars (| and >) cannot be edited in place".into()),
+    };
+    Ok((s.start, end))
 }
 
 #[cfg(test)]
