@@ -12,7 +12,7 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::error::PruneError;
-use crate::listing::{UrlParts, Version, VersionId, check_package_name};
+use crate::version::{UrlParts, Version, VersionId, check_package_name};
 use rollout_core::oci::Digest;
 
 /// Versions collected for one package before the package name is settled.

@@ -10,7 +10,8 @@
 //! `gh api`, with the invariants checked before anything could be deleted:
 //!
 //! * [`listing`]: every shape of the GitHub Packages listing (pages, slurped pages, JSONL,
-//!   generic lists, several packages), read without a `Value` tree;
+//!   generic lists, several packages), read without a `Value` tree ([`decode`]);
+//! * [`version`]: the records in a listing (version, id, URL parts) and the name grammar;
 //! * [`protect`]: the digests a repository pins (digest-pin's scan, set, ledger, or a plain
 //!   list) and the image-index map, read fail-closed;
 //! * [`rules`]: globs and regexes compiled and checked up front;
@@ -28,3 +29,4 @@ pub mod protect;
 pub mod report;
 pub mod reviewed;
 pub mod rules;
+pub mod version;
