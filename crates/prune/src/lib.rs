@@ -10,7 +10,7 @@
 //! `gh api`, with the invariants checked before anything could be deleted:
 //!
 //! * [`listing`]: every shape of the GitHub Packages listing (pages, slurped pages, JSONL,
-//!   generic lists, several packages), read without a `Value` tree ([`decode`]);
+//!   generic lists, several packages), read without a `Value` tree (by the private `decode` module);
 //! * [`version`]: the records in a listing (version, id, URL parts) and the name grammar;
 //! * [`protect`]: the digests a repository pins (digest-pin's scan, set, ledger, or a plain
 //!   list) and the image-index map, read fail-closed;
