@@ -449,7 +449,7 @@ fn no_marked_value(policy: &str, paths: &[String]) -> BumpError {
         } else {
             paths.join(", ")
         },
-        what: format!("a value marked {{\"$imagepolicy\": \"{policy}\"}} (or :tag)"),
+        what: format!(r#"a value marked {{"$imagepolicy": "{policy}"}} (or :tag)"#),
         hint: "check --image (ns:policy) and --path; files are found by their marker comments"
             .into(),
     }

@@ -1034,7 +1034,7 @@ fn setter_sites<'n>(
                     return Err(BumpError::Uneditable {
                         file: file.to_string(),
                         message: format!(
-                            "line {}: the value marked {{\"$imagepolicy\": \"{policy}\"}} is not an image reference (it holds whitespace): {:?}",
+                            r#"line {}: the value marked {{"$imagepolicy": "{policy}"}} is not an image reference (it holds whitespace): {:?}"#,
                             s.line, s.value
                         ),
                     });
@@ -1065,9 +1065,9 @@ fn setter_sites<'n>(
     if sites.is_empty() {
         return Err(BumpError::EntryNotFound {
             file: file.to_string(),
-            what: format!("a value marked {{\"$imagepolicy\": \"{policy}:tag\"}}"),
+            what: format!(r#"a value marked {{"$imagepolicy": "{policy}:tag"}}"#),
             hint: format!(
-                "mark the tag with # {{\"$imagepolicy\": \"{policy}:tag\"}} (a Flux setter comment); --create cannot add a marker"
+                r#"mark the tag with # {{"$imagepolicy": "{policy}:tag"}} (a Flux setter comment); --create cannot add a marker"#
             ),
         });
     }
@@ -1323,12 +1323,10 @@ pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome
         Target::FluxSetter { policy } => (setter_sites(src, &docs, file, policy)?, None),
     };
 
-    let mut edits = Vec::new();
-    let mut changes: Vec<(usize, String, Value)> = Vec::new();
+    let mut acc = Changes::default();
     let mut old_tag = None;
     let mut old_digest = None;
     let mut old_name = None;
-    let mut created = false;
 
     if let Some(entry) = &new_entry {
         if let Some(expected) = want.expect_current {
@@ -1339,7 +1337,7 @@ pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome
                 expected: expected.to_string(),
             });
         }
-        edits.push(insert_entry(src, entry, file)?);
+        acc.edits.push(insert_entry(src, entry, file)?);
         let obj: serde_json::Map<String, Value> = entry
             .fields
             .iter()
@@ -1347,18 +1345,18 @@ pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome
             .collect();
         let value = Value::Object(obj);
         match entry.seq {
-            Some(_) => changes.push((
+            Some(_) => acc.changes.push((
                 entry.doc,
                 format!("{}/images/{}", entry.prefix, entry.index),
                 value,
             )),
-            None => changes.push((
+            None => acc.changes.push((
                 entry.doc,
                 format!("{}/images", entry.prefix),
                 json!([value]),
             )),
         }
-        created = true;
+        acc.created = true;
     }
 
     if let Some(a) = &append {
@@ -1370,9 +1368,10 @@ pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome
                 expected: expected.to_string(),
             });
         }
-        edits.push(append_item(src, a, file)?);
-        changes.push((a.doc, a.pointer.clone(), a.value.clone()));
-        created = true;
+        acc.edits.push(append_item(src, a, file)?);
+        acc.changes
+            .push((a.doc, a.pointer.clone(), a.value.clone()));
+        acc.created = true;
     }
 
     // Read the current values first: CAS and shadowing digests are checked on all sites
@@ -1501,17 +1500,7 @@ pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome
                 None => continue,
             },
         };
-        set_slot(
-            src,
-            file,
-            &site.tag,
-            &new_value,
-            site.doc,
-            &site.pointer,
-            &mut edits,
-            &mut changes,
-            &mut created,
-        )?;
+        acc.set(src, file, &site.tag, &new_value, site.doc, &site.pointer)?;
         if let (Some(n), Some((pointer, slot))) = (want.name, &site.name) {
             let n = match &site.registry {
                 Some((rpointer, rslot)) => {
@@ -1523,87 +1512,68 @@ pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome
                             ),
                         ));
                     };
-                    set_slot(
-                        src,
-                        file,
-                        rslot,
-                        registry,
-                        site.doc,
-                        rpointer,
-                        &mut edits,
-                        &mut changes,
-                        &mut created,
-                    )?;
+                    acc.set(src, file, rslot, registry, site.doc, rpointer)?;
                     repository
                 }
                 None => n,
             };
-            set_slot(
-                src,
-                file,
-                slot,
-                n,
-                site.doc,
-                pointer,
-                &mut edits,
-                &mut changes,
-                &mut created,
-            )?;
+            acc.set(src, file, slot, n, site.doc, pointer)?;
         }
         if let (Some(d), Some((pointer, slot))) = (want.digest, &site.digest) {
-            set_slot(
-                src,
-                file,
-                slot,
-                d,
-                site.doc,
-                pointer,
-                &mut edits,
-                &mut changes,
-                &mut created,
-            )?;
+            acc.set(src, file, slot, d, site.doc, pointer)?;
         }
     }
 
-    let text = yamledit::apply(src, &edits).map_err(|m| uneditable(file, m))?;
-    verify(&docs, &text, file, &changes)?;
+    let text = yamledit::apply(src, &acc.edits).map_err(|m| uneditable(file, m))?;
+    verify(&docs, &text, file, &acc.changes)?;
     Ok(Outcome {
         changed: text != src,
         text,
         old_tag,
         old_digest,
         old_name,
-        created,
+        created: acc.created,
         sites: tag_sites.len(),
     })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn set_slot(
-    src: &str,
-    file: &str,
-    slot: &Slot,
-    value: &str,
-    doc: usize,
-    pointer: &str,
-    edits: &mut Vec<Edit>,
-    changes: &mut Vec<(usize, String, Value)>,
-    created: &mut bool,
-) -> Result<(), BumpError> {
-    match slot {
-        // Already the value as a string (`newTag: 16` reads as "16" to kustomize too).
-        Slot::At(s) if s.value == value => return Ok(()),
-        Slot::At(s) => edits.push(
-            yamledit::set_scalar(src, s, value)
-                .map_err(|m| uneditable(file, format!("line {}: {m}", s.line)))?,
-        ),
-        Slot::NewKey { map, key } => {
-            edits.push(insert_key(src, map, key, value, file)?);
-            *created = true;
+/// The edits of one bump and the JSON changes they must make (what [`verify`] checks).
+#[derive(Debug, Default)]
+struct Changes {
+    edits: Vec<Edit>,
+    changes: Vec<(usize, String, Value)>,
+    /// An entry or key was inserted.
+    created: bool,
+}
+
+impl Changes {
+    /// Set `slot` (document `doc`, at `pointer`) to `value`: replace the scalar in its own
+    /// style, or insert the key; nothing when it already holds the value.
+    fn set(
+        &mut self,
+        src: &str,
+        file: &str,
+        slot: &Slot,
+        value: &str,
+        doc: usize,
+        pointer: &str,
+    ) -> Result<(), BumpError> {
+        match slot {
+            // Already the value as a string (`newTag: 16` reads as "16" to kustomize too).
+            Slot::At(s) if s.value == value => return Ok(()),
+            Slot::At(s) => self.edits.push(
+                yamledit::set_scalar(src, s, value)
+                    .map_err(|m| uneditable(file, format!("line {}: {m}", s.line)))?,
+            ),
+            Slot::NewKey { map, key } => {
+                self.edits.push(insert_key(src, map, key, value, file)?);
+                self.created = true;
+            }
         }
+        self.changes
+            .push((doc, pointer.to_string(), Value::String(value.to_string())));
+        Ok(())
     }
-    changes.push((doc, pointer.to_string(), Value::String(value.to_string())));
-    Ok(())
 }
 
 /// Parse the new text and prove it is the old document with exactly `changes` applied.

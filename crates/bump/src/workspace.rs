@@ -30,6 +30,27 @@ pub struct Workspace {
     pub chosen: Option<(String, RemoteBranches)>,
 }
 
+impl Workspace {
+    /// A working copy tag-bump cloned (or reused and synced): its root and git directory
+    /// are the clone's.
+    fn cloned(
+        git: Git,
+        display: String,
+        temp: Option<tempfile::TempDir>,
+        chosen: Option<(String, RemoteBranches)>,
+    ) -> Workspace {
+        Workspace {
+            root: git.root.clone(),
+            git_dir: git.repo.path().to_path_buf(),
+            git: Some(git),
+            display,
+            temp,
+            cloned: true,
+            chosen,
+        }
+    }
+}
+
 /// Choose the branch of a fresh clone from what `url` has; returns it, what to check out
 /// (the branch, or the default one when --create-branch names a new branch) and the
 /// remote's branches.
@@ -133,15 +154,12 @@ pub fn workspace(cli: &Cli, transport: &Transport, git_ops: bool) -> Result<Work
                     ),
                 });
             }
-            Ok(Workspace {
-                root: git.root.clone(),
-                git_dir: git.repo.path().to_path_buf(),
-                git: Some(git),
-                display: dir.display().to_string(),
-                temp: None,
-                cloned: true,
-                chosen: None,
-            })
+            Ok(Workspace::cloned(
+                git,
+                dir.display().to_string(),
+                None,
+                None,
+            ))
         }
         // A dry run writes nothing: a --workdir that does not exist yet is not created,
         // the preview comes from a temporary clone.
@@ -158,15 +176,12 @@ pub fn workspace(cli: &Cli, transport: &Transport, git_ops: bool) -> Result<Work
             }
             let (branch, checkout, have) = clone_branch(cli, url, transport)?;
             let git = Git::clone(url, dir, &checkout, transport)?;
-            Ok(Workspace {
-                root: git.root.clone(),
-                git_dir: git.repo.path().to_path_buf(),
-                git: Some(git),
-                display: dir.display().to_string(),
-                temp: None,
-                cloned: true,
-                chosen: Some((branch, have)),
-            })
+            Ok(Workspace::cloned(
+                git,
+                dir.display().to_string(),
+                None,
+                Some((branch, have)),
+            ))
         }
         _ => {
             let temp = tempfile::Builder::new()
@@ -178,15 +193,12 @@ pub fn workspace(cli: &Cli, transport: &Transport, git_ops: bool) -> Result<Work
                 })?;
             let (branch, checkout, have) = clone_branch(cli, url, transport)?;
             let git = Git::clone(url, temp.path(), &checkout, transport)?;
-            Ok(Workspace {
-                root: git.root.clone(),
-                git_dir: git.repo.path().to_path_buf(),
-                git: Some(git),
-                display: redact_userinfo(url),
-                temp: Some(temp),
-                cloned: true,
-                chosen: Some((branch, have)),
-            })
+            Ok(Workspace::cloned(
+                git,
+                redact_userinfo(url),
+                Some(temp),
+                Some((branch, have)),
+            ))
         }
     }
 }
