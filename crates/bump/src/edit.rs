@@ -565,16 +565,6 @@ fn helm_image_sites<'n>(
     let mut sites = Vec::new();
     for (d, doc) in docs.iter().enumerate() {
         let (node, _, pointer) = follow(doc, path);
-        let scalar = |map: &'n Node, key: &str| -> Result<Option<&'n Scalar>, BumpError> {
-            match map.get(key) {
-                None => Ok(None),
-                Some(Node::Scalar(s)) => Ok(Some(s)),
-                Some(_) => Err(uneditable(
-                    file,
-                    format!("{}.{key} is not a scalar", show_path(path)),
-                )),
-            }
-        };
         let site = match node {
             None => continue,
             Some(Node::Scalar(_)) if matches!(path.last(), Some(Seg::Key(k)) if k == "tag") => {
@@ -607,69 +597,7 @@ fn helm_image_sites<'n>(
                     registry: None,
                 }
             }
-            Some(map @ Node::Map(..)) => {
-                let (tag, form) = match scalar(map, "tag")? {
-                    Some(s) if s.value.contains('@') => (Slot::At(s), Form::TagAtDigest),
-                    Some(s) => (Slot::At(s), Form::Tag),
-                    None if want.create => (
-                        Slot::NewKey {
-                            map,
-                            key: "tag".into(),
-                        },
-                        Form::Tag,
-                    ),
-                    None => {
-                        return Err(BumpError::EntryNotFound {
-                            file: file.to_string(),
-                            what: format!("tag of the image at {}", show_path(path)),
-                            hint: "pass --create to add the tag key".into(),
-                        });
-                    }
-                };
-                let slot_of = |key: &str, s: Option<&'n Scalar>, add: bool| {
-                    let at = format!("{pointer}/{key}");
-                    match s {
-                        Some(s) => Some((at, Slot::At(s))),
-                        None if add => Some((
-                            at,
-                            Slot::NewKey {
-                                map,
-                                key: key.into(),
-                            },
-                        )),
-                        None => None,
-                    }
-                };
-                let digest = slot_of(
-                    "digest",
-                    scalar(map, "digest")?,
-                    want.digest.is_some() && form == Form::Tag,
-                );
-                let (name, registry) = if want.name.is_some() {
-                    let Some(repo) = scalar(map, "repository")? else {
-                        return Err(BumpError::EntryNotFound {
-                            file: file.to_string(),
-                            what: format!("repository of the image at {}", show_path(path)),
-                            hint: "a new name is written to the image's repository key".into(),
-                        });
-                    };
-                    (
-                        slot_of("repository", Some(repo), false),
-                        slot_of("registry", scalar(map, "registry")?, false),
-                    )
-                } else {
-                    (None, None)
-                };
-                Site {
-                    doc: d,
-                    pointer: format!("{pointer}/tag"),
-                    tag,
-                    form,
-                    digest,
-                    name,
-                    registry,
-                }
-            }
+            Some(map @ Node::Map(..)) => helm_map_site(map, d, &pointer, file, path, want)?,
             Some(_) => {
                 return Err(uneditable(
                     file,
@@ -963,6 +891,89 @@ fn append_item(src: &str, a: &Append, file: &str) -> Result<Edit, BumpError> {
         start: at,
         end: at,
         text: format!("{prefix}{text}"),
+    })
+}
+
+/// The site of a chart image written as a mapping: `tag` (added with --create), `digest`
+/// (added when a digest is asked for), and for a new name `repository` and `registry`.
+fn helm_map_site<'n>(
+    map: &'n Node,
+    d: usize,
+    pointer: &str,
+    file: &str,
+    path: &[Seg],
+    want: &Want,
+) -> Result<Site<'n>, BumpError> {
+    let scalar = |key: &str| -> Result<Option<&'n Scalar>, BumpError> {
+        match map.get(key) {
+            None => Ok(None),
+            Some(Node::Scalar(s)) => Ok(Some(s)),
+            Some(_) => Err(uneditable(
+                file,
+                format!("{}.{key} is not a scalar", show_path(path)),
+            )),
+        }
+    };
+    let (tag, form) = match scalar("tag")? {
+        Some(s) if s.value.contains('@') => (Slot::At(s), Form::TagAtDigest),
+        Some(s) => (Slot::At(s), Form::Tag),
+        None if want.create => (
+            Slot::NewKey {
+                map,
+                key: "tag".into(),
+            },
+            Form::Tag,
+        ),
+        None => {
+            return Err(BumpError::EntryNotFound {
+                file: file.to_string(),
+                what: format!("tag of the image at {}", show_path(path)),
+                hint: "pass --create to add the tag key".into(),
+            });
+        }
+    };
+    let slot_of = |key: &str, s: Option<&'n Scalar>, add: bool| {
+        let at = format!("{pointer}/{key}");
+        match s {
+            Some(s) => Some((at, Slot::At(s))),
+            None if add => Some((
+                at,
+                Slot::NewKey {
+                    map,
+                    key: key.into(),
+                },
+            )),
+            None => None,
+        }
+    };
+    let digest = slot_of(
+        "digest",
+        scalar("digest")?,
+        want.digest.is_some() && form == Form::Tag,
+    );
+    let (name, registry) = if want.name.is_some() {
+        let Some(repo) = scalar("repository")? else {
+            return Err(BumpError::EntryNotFound {
+                file: file.to_string(),
+                what: format!("repository of the image at {}", show_path(path)),
+                hint: "a new name is written to the image's repository key".into(),
+            });
+        };
+        (
+            slot_of("repository", Some(repo), false),
+            slot_of("registry", scalar("registry")?, false),
+        )
+    } else {
+        (None, None)
+    };
+    Ok(Site {
+        doc: d,
+        pointer: format!("{pointer}/tag"),
+        tag,
+        form,
+        digest,
+        name,
+        registry,
     })
 }
 
