@@ -6,7 +6,10 @@
 //! * `schemas [DIR]`: JSON Schemas of every document kind, from the Rust types, default
 //!   `schemas/`;
 //! * `completions DIR`: bash, zsh and fish completions;
-//! * `check`: regenerate into a temp dir and fail if `man/` or `schemas/` differ.
+//! * `check`: regenerate into a temp dir and fail if `man/` or `schemas/` differ;
+//! * `house`: function and `cli.rs` lengths and import circles per crate ([`house`]).
+
+mod house;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -377,6 +380,19 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         },
+        Some("house") => {
+            return match house::run(&root) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => {
+                    eprintln!("xtask: the house numbers do not hold (docs/ARCHITECTURE.md)");
+                    ExitCode::from(1)
+                }
+                Err(e) => {
+                    eprintln!("xtask: error: {e}");
+                    ExitCode::from(5)
+                }
+            };
+        }
         Some("check") => {
             let tmp = std::env::temp_dir().join(format!("rollout-xtask-{}", std::process::id()));
             let _ = fs::remove_dir_all(&tmp);
@@ -399,7 +415,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
         _ => {
-            eprintln!("usage: xtask man [DIR] | schemas [DIR] | completions DIR | check");
+            eprintln!("usage: xtask man [DIR] | schemas [DIR] | completions DIR | check | house");
             return ExitCode::from(2);
         }
     };
