@@ -253,75 +253,100 @@ fn kustomize_sites<'n>(
                     ),
                 ));
             }
-            let base = format!("{prefix}/images/{i}");
-            let (tag, form) = match item.get("newTag") {
-                Some(Node::Scalar(s)) if s.value.contains('@') => (Slot::At(s), Form::TagAtDigest),
-                Some(Node::Scalar(s)) => (Slot::At(s), Form::Tag),
-                Some(_) => {
-                    return Err(uneditable(
-                        file,
-                        format!("images[{i}].newTag is not a scalar"),
-                    ));
-                }
-                None => (
-                    Slot::NewKey {
-                        map: item,
-                        key: "newTag".into(),
-                    },
-                    Form::Tag,
-                ),
-            };
-            let digest = match item.get("digest") {
-                Some(Node::Scalar(s)) => Some((format!("{base}/digest"), Slot::At(s))),
-                Some(_) => {
-                    return Err(uneditable(
-                        file,
-                        format!("images[{i}].digest is not a scalar"),
-                    ));
-                }
-                None if want.digest.is_some() && form == Form::Tag => Some((
-                    format!("{base}/digest"),
-                    Slot::NewKey {
-                        map: item,
-                        key: "digest".into(),
-                    },
-                )),
-                None => None,
-            };
-            if !matches!(item, Node::Map(..)) {
-                return Err(uneditable(file, format!("images[{i}] is not a mapping")));
-            }
-            let name = match (want.name, item.get("newName")) {
-                (None, _) => None,
-                (Some(_), Some(Node::Scalar(s))) => Some((format!("{base}/newName"), Slot::At(s))),
-                (Some(_), Some(_)) => {
-                    return Err(uneditable(
-                        file,
-                        format!("images[{i}].newName is not a scalar"),
-                    ));
-                }
-                (Some(_), None) => Some((
-                    format!("{base}/newName"),
-                    Slot::NewKey {
-                        map: item,
-                        key: "newName".into(),
-                    },
-                )),
-            };
-            sites.push(Site {
-                doc: d,
-                pointer: format!("{base}/newTag"),
-                tag,
-                form,
-                digest,
-                name,
-                registry: None,
-            });
+            sites.push(kustomize_site(item, i, d, prefix, file, want)?);
         }
     }
     if !sites.is_empty() {
         return Ok((sites, None));
     }
+    kustomize_new_entry(docs, &candidates, file, image, want, &names)
+}
+
+/// The site of one kustomize images entry (`images[i]` of document `d`).
+fn kustomize_site<'n>(
+    item: &'n Node,
+    i: usize,
+    d: usize,
+    prefix: &str,
+    file: &str,
+    want: &Want,
+) -> Result<Site<'n>, BumpError> {
+    let base = format!("{prefix}/images/{i}");
+    let (tag, form) = match item.get("newTag") {
+        Some(Node::Scalar(s)) if s.value.contains('@') => (Slot::At(s), Form::TagAtDigest),
+        Some(Node::Scalar(s)) => (Slot::At(s), Form::Tag),
+        Some(_) => {
+            return Err(uneditable(
+                file,
+                format!("images[{i}].newTag is not a scalar"),
+            ));
+        }
+        None => (
+            Slot::NewKey {
+                map: item,
+                key: "newTag".into(),
+            },
+            Form::Tag,
+        ),
+    };
+    let digest = match item.get("digest") {
+        Some(Node::Scalar(s)) => Some((format!("{base}/digest"), Slot::At(s))),
+        Some(_) => {
+            return Err(uneditable(
+                file,
+                format!("images[{i}].digest is not a scalar"),
+            ));
+        }
+        None if want.digest.is_some() && form == Form::Tag => Some((
+            format!("{base}/digest"),
+            Slot::NewKey {
+                map: item,
+                key: "digest".into(),
+            },
+        )),
+        None => None,
+    };
+    if !matches!(item, Node::Map(..)) {
+        return Err(uneditable(file, format!("images[{i}] is not a mapping")));
+    }
+    let name = match (want.name, item.get("newName")) {
+        (None, _) => None,
+        (Some(_), Some(Node::Scalar(s))) => Some((format!("{base}/newName"), Slot::At(s))),
+        (Some(_), Some(_)) => {
+            return Err(uneditable(
+                file,
+                format!("images[{i}].newName is not a scalar"),
+            ));
+        }
+        (Some(_), None) => Some((
+            format!("{base}/newName"),
+            Slot::NewKey {
+                map: item,
+                key: "newName".into(),
+            },
+        )),
+    };
+    Ok(Site {
+        doc: d,
+        pointer: format!("{base}/newTag"),
+        tag,
+        form,
+        digest,
+        name,
+        registry: None,
+    })
+}
+
+/// No entry names the image: without `--create` that is an error listing what the file
+/// has; with it, the entry to insert into the first kustomization that is a mapping.
+fn kustomize_new_entry<'n>(
+    docs: &'n [Node],
+    candidates: &[usize],
+    file: &str,
+    image: &str,
+    want: &Want,
+    names: &[String],
+) -> Result<(Vec<Site<'n>>, Option<NewEntry<'n>>), BumpError> {
     if !want.create {
         let have = if names.is_empty() {
             "it has no images entries".to_string()
@@ -994,52 +1019,60 @@ fn setter_marker(src: &str, s: &Scalar) -> Option<String> {
     v.get("$imagepolicy")?.as_str().map(str::to_string)
 }
 
+/// Every scalar under `node`, with its JSON pointer.
+fn scalars<'n>(node: &'n Node, pointer: String, out: &mut Vec<(String, &'n Scalar)>) {
+    match node {
+        Node::Scalar(s) => out.push((pointer, s)),
+        Node::Map(entries, _) => {
+            for (k, v) in entries {
+                if let Node::Scalar(ks) = k {
+                    scalars(v, format!("{pointer}/{}", escape(&ks.value)), out);
+                }
+            }
+        }
+        Node::Seq(items, _) => {
+            for (i, v) in items.iter().enumerate() {
+                scalars(v, format!("{pointer}/{i}"), out);
+            }
+        }
+        Node::Alias(_) => {}
+    }
+}
+
+/// The field a setter marker (`ns:name` or `ns:name:field`) marks for `policy` (`ns:name`,
+/// or a bare name): `Some(None)` for a whole reference, `None` when it is another policy's.
+fn marked_field<'m>(marker: &'m str, policy: &str) -> Option<Option<&'m str>> {
+    let parts: Vec<&str> = marker.split(':').collect();
+    let (ns, name, field) = match parts.as_slice() {
+        [ns, name] => (*ns, *name, None),
+        [ns, name, field] => (*ns, *name, Some(*field)),
+        _ => return None,
+    };
+    let matches = match policy.split_once(':') {
+        Some((pns, pname)) => pns == ns && pname == name,
+        None => policy == name,
+    };
+    matches.then_some(field)
+}
+
 fn setter_sites<'n>(
     src: &str,
     docs: &'n [Node],
     file: &str,
     policy: &str,
 ) -> Result<Vec<Site<'n>>, BumpError> {
-    fn visit<'n>(node: &'n Node, pointer: String, out: &mut Vec<(String, &'n Scalar)>) {
-        match node {
-            Node::Scalar(s) => out.push((pointer, s)),
-            Node::Map(entries, _) => {
-                for (k, v) in entries {
-                    if let Node::Scalar(ks) = k {
-                        visit(v, format!("{pointer}/{}", escape(&ks.value)), out);
-                    }
-                }
-            }
-            Node::Seq(items, _) => {
-                for (i, v) in items.iter().enumerate() {
-                    visit(v, format!("{pointer}/{i}"), out);
-                }
-            }
-            Node::Alias(_) => {}
-        }
-    }
     let mut sites = Vec::new();
     let mut riders = Vec::new();
     for (d, doc) in docs.iter().enumerate() {
         let mut scalars = Vec::new();
-        visit(doc, String::new(), &mut scalars);
+        self::scalars(doc, String::new(), &mut scalars);
         for (pointer, s) in scalars {
             let Some(marker) = setter_marker(src, s) else {
                 continue;
             };
-            let parts: Vec<&str> = marker.split(':').collect();
-            let (ns, name, field) = match parts.as_slice() {
-                [ns, name] => (*ns, *name, None),
-                [ns, name, field] => (*ns, *name, Some(*field)),
-                _ => continue,
-            };
-            let matches = match policy.split_once(':') {
-                Some((pns, pname)) => pns == ns && pname == name,
-                None => policy == name,
-            };
-            if !matches {
+            let Some(field) = marked_field(&marker, policy) else {
                 continue;
-            }
+            };
             let form = match field {
                 None if s.value.chars().any(|c| c.is_whitespace() || c.is_control()) => {
                     return Err(BumpError::Uneditable {
@@ -1257,35 +1290,92 @@ pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome
     if src.trim().is_empty()
         && let Some(text) = argocd_new_file(&group.target, &group.image, want)
     {
-        if !want.create {
-            return Err(BumpError::EntryNotFound {
-                file: file.to_string(),
-                what: "an Argo CD source file".into(),
-                hint: "pass --create to write it, as Argo CD Image Updater would".into(),
-            });
-        }
-        if let Some(expected) = want.expect_current {
-            return Err(BumpError::CurrentMismatch {
-                file: file.to_string(),
-                image: group.image.clone(),
-                found: "absent".into(),
-                expected: expected.to_string(),
-            });
-        }
-        parse_documents(&text, file).map_err(|e| BumpError::VerifyFailed {
-            file: file.to_string(),
-            message: format!("the new file does not parse: {e}"),
-        })?;
+        return new_file(text, file, group, want);
+    }
+    let docs = parse_unambiguous(src, file)?;
+    let (sites, new_entry, append) = find_sites(src, &docs, file, group, want)?;
+    let mut acc = Changes::default();
+    if let Some(entry) = &new_entry {
+        absent_allowed(file, group, want)?;
+        acc.insert_entry(src, entry, file)?;
+    }
+    if let Some(a) = &append {
+        absent_allowed(file, group, want)?;
+        acc.edits.push(append_item(src, a, file)?);
+        acc.changes
+            .push((a.doc, a.pointer.clone(), a.value.clone()));
+        acc.created = true;
+    }
+    // Read the current values first: CAS and shadowing digests are checked on all sites
+    // before any edit is planned.
+    let now = current(&sites, file, group, want)?;
+    if now.at_target && new_entry.is_none() && append.is_none() {
         return Ok(Outcome {
-            changed: true,
-            text,
-            old_tag: None,
-            old_digest: None,
-            old_name: None,
-            created: true,
-            sites: 1,
+            text: src.to_string(),
+            old_tag: now.tag,
+            old_digest: now.digest,
+            old_name: now.name,
+            changed: false,
+            created: false,
+            sites: now.tag_sites,
         });
     }
+    for site in &sites {
+        acc.set_site(src, file, group, site, want)?;
+    }
+    let text = yamledit::apply(src, &acc.edits).map_err(|m| uneditable(file, m))?;
+    verify(&docs, &text, file, &acc.changes)?;
+    Ok(Outcome {
+        changed: text != src,
+        text,
+        old_tag: now.tag,
+        old_digest: now.digest,
+        old_name: now.name,
+        created: acc.created,
+        sites: now.tag_sites,
+    })
+}
+
+/// A compare-and-swap (`--expect-current`) cannot hold for a value that is not there yet.
+fn absent_allowed(file: &str, group: &Group, want: &Want) -> Result<(), BumpError> {
+    if let Some(expected) = want.expect_current {
+        return Err(BumpError::CurrentMismatch {
+            file: file.to_string(),
+            image: group.image.clone(),
+            found: "absent".into(),
+            expected: expected.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// An Argo CD source file written whole: only with `--create`, checked by parsing it.
+fn new_file(text: String, file: &str, group: &Group, want: &Want) -> Result<Outcome, BumpError> {
+    if !want.create {
+        return Err(BumpError::EntryNotFound {
+            file: file.to_string(),
+            what: "an Argo CD source file".into(),
+            hint: "pass --create to write it, as Argo CD Image Updater would".into(),
+        });
+    }
+    absent_allowed(file, group, want)?;
+    parse_documents(&text, file).map_err(|e| BumpError::VerifyFailed {
+        file: file.to_string(),
+        message: format!("the new file does not parse: {e}"),
+    })?;
+    Ok(Outcome {
+        changed: true,
+        text,
+        old_tag: None,
+        old_digest: None,
+        old_name: None,
+        created: true,
+        sites: 1,
+    })
+}
+
+/// The file's documents; a duplicate key is refused, since readers disagree on which counts.
+fn parse_unambiguous(src: &str, file: &str) -> Result<Vec<Node>, BumpError> {
     let docs = parse_documents(src, file)?;
     if let Some(key) = docs.iter().find_map(Node::duplicate_key) {
         return Err(rollout_core::CoreError::MalformedYaml {
@@ -1299,11 +1389,24 @@ pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome
         }
         .into());
     }
+    Ok(docs)
+}
+
+/// Where the group's values are in the file (each by its layout), and what must be inserted:
+/// a kustomize images entry, or an Argo CD list item.
+#[allow(clippy::type_complexity)]
+fn find_sites<'n>(
+    src: &str,
+    docs: &'n [Node],
+    file: &str,
+    group: &Group,
+    want: &Want,
+) -> Result<(Vec<Site<'n>>, Option<NewEntry<'n>>, Option<Append<'n>>), BumpError> {
     let mut append = None;
     let (sites, new_entry) = match &group.target {
-        Target::KustomizeImages => kustomize_sites(&docs, file, &group.image, want)?,
+        Target::KustomizeImages => kustomize_sites(docs, file, &group.image, want)?,
         Target::ArgocdKustomize => {
-            let (sites, a) = argocd_kustomize_sites(&docs, file, &group.image, want)?;
+            let (sites, a) = argocd_kustomize_sites(docs, file, &group.image, want)?;
             append = a;
             (sites, None)
         }
@@ -1311,7 +1414,7 @@ pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome
             tag_param,
             name_param,
         } => {
-            let (sites, a) = argocd_helm_sites(&docs, file, tag_param, name_param, want)?;
+            let (sites, a) = argocd_helm_sites(docs, file, tag_param, name_param, want)?;
             append = a;
             (sites, None)
         }
@@ -1321,7 +1424,7 @@ pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome
             name_path,
         } => (
             yaml_path_sites(
-                &docs,
+                docs,
                 file,
                 path,
                 digest_path.as_deref(),
@@ -1330,63 +1433,28 @@ pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome
             )?,
             None,
         ),
-        Target::HelmImage { path } => (helm_image_sites(&docs, file, path, want)?, None),
-        Target::FluxSetter { policy } => (setter_sites(src, &docs, file, policy)?, None),
+        Target::HelmImage { path } => (helm_image_sites(docs, file, path, want)?, None),
+        Target::FluxSetter { policy } => (setter_sites(src, docs, file, policy)?, None),
     };
+    Ok((sites, new_entry, append))
+}
 
-    let mut acc = Changes::default();
-    let mut old_tag = None;
-    let mut old_digest = None;
-    let mut old_name = None;
+/// What the file holds now, read from every site before anything is planned.
+#[derive(Debug, Default)]
+struct Current {
+    tag: Option<String>,
+    digest: Option<String>,
+    name: Option<String>,
+    /// Every site already holds what is asked (nothing to do).
+    at_target: bool,
+    /// How many sites hold the tag.
+    tag_sites: usize,
+}
 
-    if let Some(entry) = &new_entry {
-        if let Some(expected) = want.expect_current {
-            return Err(BumpError::CurrentMismatch {
-                file: file.to_string(),
-                image: group.image.clone(),
-                found: "absent".into(),
-                expected: expected.to_string(),
-            });
-        }
-        acc.edits.push(insert_entry(src, entry, file)?);
-        let obj: serde_json::Map<String, Value> = entry
-            .fields
-            .iter()
-            .map(|(k, v)| (k.to_string(), Value::String(v.clone())))
-            .collect();
-        let value = Value::Object(obj);
-        match entry.seq {
-            Some(_) => acc.changes.push((
-                entry.doc,
-                format!("{}/images/{}", entry.prefix, entry.index),
-                value,
-            )),
-            None => acc.changes.push((
-                entry.doc,
-                format!("{}/images", entry.prefix),
-                json!([value]),
-            )),
-        }
-        acc.created = true;
-    }
-
-    if let Some(a) = &append {
-        if let Some(expected) = want.expect_current {
-            return Err(BumpError::CurrentMismatch {
-                file: file.to_string(),
-                image: group.image.clone(),
-                found: "absent".into(),
-                expected: expected.to_string(),
-            });
-        }
-        acc.edits.push(append_item(src, a, file)?);
-        acc.changes
-            .push((a.doc, a.pointer.clone(), a.value.clone()));
-        acc.created = true;
-    }
-
-    // Read the current values first: CAS and shadowing digests are checked on all sites
-    // before any edit is planned.
+/// Read the current values: the first tag, digest and name; whether all are at the target;
+/// a compare-and-swap mismatch and a digest that would shadow the new tag are refused.
+fn current(sites: &[Site], file: &str, group: &Group, want: &Want) -> Result<Current, BumpError> {
+    let (mut old_tag, mut old_digest, mut old_name) = (None, None, None);
     let tag_sites: Vec<&Site> = sites.iter().filter(|s| s.form.holds_tag()).collect();
     let mut already = !tag_sites.is_empty();
     for site in &tag_sites {
@@ -1471,19 +1539,60 @@ pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome
             }
         }
     }
-    if already && new_entry.is_none() && append.is_none() {
-        return Ok(Outcome {
-            text: src.to_string(),
-            old_tag,
-            old_digest,
-            old_name,
-            changed: false,
-            created: false,
-            sites: tag_sites.len(),
-        });
+    Ok(Current {
+        tag: old_tag,
+        digest: old_digest,
+        name: old_name,
+        at_target: already,
+        tag_sites: tag_sites.len(),
+    })
+}
+
+/// The edits of one bump and the JSON changes they must make (what [`verify`] checks).
+#[derive(Debug, Default)]
+struct Changes {
+    edits: Vec<Edit>,
+    changes: Vec<(usize, String, Value)>,
+    /// An entry or key was inserted.
+    created: bool,
+}
+
+impl Changes {
+    /// Insert a kustomize images entry, and the JSON change it must make.
+    fn insert_entry(&mut self, src: &str, entry: &NewEntry, file: &str) -> Result<(), BumpError> {
+        self.edits.push(insert_entry(src, entry, file)?);
+        let obj: serde_json::Map<String, Value> = entry
+            .fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::String(v.clone())))
+            .collect();
+        let value = Value::Object(obj);
+        match entry.seq {
+            Some(_) => self.changes.push((
+                entry.doc,
+                format!("{}/images/{}", entry.prefix, entry.index),
+                value,
+            )),
+            None => self.changes.push((
+                entry.doc,
+                format!("{}/images", entry.prefix),
+                json!([value]),
+            )),
+        }
+        self.created = true;
+        Ok(())
     }
 
-    for site in &sites {
+    /// Set one site's values: the tag in the site's form, the name (and registry) and the
+    /// digest beside it when asked.
+    fn set_site(
+        &mut self,
+        src: &str,
+        file: &str,
+        group: &Group,
+        site: &Site,
+        want: &Want,
+    ) -> Result<(), BumpError> {
         let new_value = match (&site.form, &site.tag) {
             (Form::Tag, _) => want.tag.to_string(),
             (Form::TagAtDigest, _) => match want.digest {
@@ -1504,14 +1613,14 @@ pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome
             (Form::ArgoImage, Slot::At(s)) => argo_value(&group.image, Some(&s.value), want),
             (Form::DigestOnly, _) => match want.digest {
                 Some(d) => d.to_string(),
-                None => continue,
+                None => return Ok(()),
             },
             (Form::NameOnly, _) => match want.name {
                 Some(n) => n.to_string(),
-                None => continue,
+                None => return Ok(()),
             },
         };
-        acc.set(src, file, &site.tag, &new_value, site.doc, &site.pointer)?;
+        self.set(src, file, &site.tag, &new_value, site.doc, &site.pointer)?;
         if let (Some(n), Some((pointer, slot))) = (want.name, &site.name) {
             let n = match &site.registry {
                 Some((rpointer, rslot)) => {
@@ -1523,41 +1632,19 @@ pub fn bump(src: &str, file: &str, group: &Group, want: &Want) -> Result<Outcome
                             ),
                         ));
                     };
-                    acc.set(src, file, rslot, registry, site.doc, rpointer)?;
+                    self.set(src, file, rslot, registry, site.doc, rpointer)?;
                     repository
                 }
                 None => n,
             };
-            acc.set(src, file, slot, n, site.doc, pointer)?;
+            self.set(src, file, slot, n, site.doc, pointer)?;
         }
         if let (Some(d), Some((pointer, slot))) = (want.digest, &site.digest) {
-            acc.set(src, file, slot, d, site.doc, pointer)?;
+            self.set(src, file, slot, d, site.doc, pointer)?;
         }
+        Ok(())
     }
 
-    let text = yamledit::apply(src, &acc.edits).map_err(|m| uneditable(file, m))?;
-    verify(&docs, &text, file, &acc.changes)?;
-    Ok(Outcome {
-        changed: text != src,
-        text,
-        old_tag,
-        old_digest,
-        old_name,
-        created: acc.created,
-        sites: tag_sites.len(),
-    })
-}
-
-/// The edits of one bump and the JSON changes they must make (what [`verify`] checks).
-#[derive(Debug, Default)]
-struct Changes {
-    edits: Vec<Edit>,
-    changes: Vec<(usize, String, Value)>,
-    /// An entry or key was inserted.
-    created: bool,
-}
-
-impl Changes {
     /// Set `slot` (document `doc`, at `pointer`) to `value`: replace the scalar in its own
     /// style, or insert the key; nothing when it already holds the value.
     fn set(

@@ -6,6 +6,23 @@ use rollout_core::summary;
 use schemars::JsonSchema;
 use serde::Serialize;
 
+/// The header of a run's report, and whether it shows a diff.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// When the run happened (the injected clock), formatted.
+    pub generated_at: String,
+    /// The trace id.
+    pub trace_id: String,
+    /// The working copy as the report names it.
+    pub repo: String,
+    /// The branch pushed to (and synced from).
+    pub branch: String,
+    /// A dry run.
+    pub dry_run: bool,
+    /// Include a unified diff (`--dry-run --diff`).
+    pub diff: bool,
+}
+
 /// tag-bump's report (kind `bump-report`).
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

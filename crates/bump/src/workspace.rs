@@ -1,16 +1,47 @@
 //! The working copy a run edits: `--repo DIR` as it is, or `--clone URL` into `--workdir`
 //! (reused and synced when it is already a clone of that URL) or into a temporary directory;
 //! the branch of a fresh clone chosen from what the remote has; the git directory the lock
-//! goes into.
+//! goes into; the lock, the remote and the branch a run syncs from and pushes to.
 
 use std::path::{Path, PathBuf};
 
 use rollout_core::CoreError;
+use rollout_core::cli::{Env, LockArgs, warn};
+use rollout_core::fsx::Lock;
 
+use crate::TOOL;
 use crate::branch;
-use crate::cli::Cli;
 use crate::error::BumpError;
-use crate::git::{Git, RemoteBranches, Transport, check_url, ls_remote_url, redact_userinfo};
+use crate::git::{
+    Git, RemoteBranches, RemoteSpec, Transport, check_url, ls_remote_url, redact_userinfo,
+};
+
+/// Where the run's working copy is asked to come from (the flags, borrowed).
+#[derive(Debug, Clone, Copy)]
+pub struct Spec<'a> {
+    /// `--repo DIR`.
+    pub repo: Option<&'a Path>,
+    /// `--clone URL`.
+    pub clone: Option<&'a str>,
+    /// `--workdir DIR`.
+    pub workdir: Option<&'a Path>,
+    /// `--branch`.
+    pub branch: Option<&'a str>,
+    /// `--create-branch`.
+    pub create_branch: bool,
+    /// `--dry-run`.
+    pub dry_run: bool,
+    /// `--sync`.
+    pub sync: bool,
+    /// `--commit`.
+    pub commit: bool,
+    /// `--push`.
+    pub push: bool,
+    /// `--remote`.
+    pub remote: &'a str,
+    /// `--lock-timeout`.
+    pub lock_timeout: &'a LockArgs,
+}
 
 /// Where the working copy comes from.
 pub struct Workspace {
@@ -55,17 +86,17 @@ impl Workspace {
 /// (the branch, or the default one when --create-branch names a new branch) and the
 /// remote's branches.
 fn clone_branch(
-    cli: &Cli,
+    spec: &Spec<'_>,
     url: &str,
     transport: &Transport,
 ) -> Result<(String, String, RemoteBranches), BumpError> {
     let have = ls_remote_url(url, transport)?;
     let branch = branch::choose(
-        cli.branch.as_deref(),
+        spec.branch,
         &have,
         &redact_userinfo(url),
         None,
-        cli.create_branch,
+        spec.create_branch,
     )?;
     let checkout = if have.branches.contains(&branch) {
         branch.clone()
@@ -115,9 +146,15 @@ fn git_dir_of(dir: &Path) -> Result<PathBuf, BumpError> {
 
 /// The working copy of this run, from `--repo` or `--clone` (cloned, or reused and
 /// synced); `git_ops` says whether libgit2 is needed at all.
-pub fn workspace(cli: &Cli, transport: &Transport, git_ops: bool) -> Result<Workspace, BumpError> {
-    let Some(url) = &cli.clone else {
-        let dir = cli.repo.clone().unwrap_or_else(|| PathBuf::from("."));
+pub fn workspace(
+    spec: &Spec<'_>,
+    transport: &Transport,
+    git_ops: bool,
+) -> Result<Workspace, BumpError> {
+    let Some(url) = spec.clone else {
+        let dir = spec
+            .repo
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
         // An edit without commit, push or sync needs no libgit2 (whose start-up loads the
         // system's CA bundle): the directory and its git dir are found directly.
         let git = if git_ops {
@@ -139,12 +176,13 @@ pub fn workspace(cli: &Cli, transport: &Transport, git_ops: bool) -> Result<Work
             chosen: None,
         });
     };
-    check_url(url).map_err(|m| crate::cli::bad("--clone", &redact_userinfo(url), m))?;
-    match &cli.workdir {
+    check_url(url)
+        .map_err(|m| BumpError::from(CoreError::bad_value("--clone", redact_userinfo(url), m)))?;
+    match spec.workdir {
         Some(dir) if dir.join(".git").exists() => {
             let git = Git::open(dir)?;
             let origin = git.remote("origin")?;
-            if origin.url != *url {
+            if origin.url != url {
                 return Err(BumpError::RepoInvalid {
                     path: dir.display().to_string(),
                     message: format!(
@@ -163,7 +201,7 @@ pub fn workspace(cli: &Cli, transport: &Transport, git_ops: bool) -> Result<Work
         }
         // A dry run writes nothing: a --workdir that does not exist yet is not created,
         // the preview comes from a temporary clone.
-        Some(dir) if !cli.dry_run => {
+        Some(dir) if !spec.dry_run => {
             if dir.exists()
                 && std::fs::read_dir(dir)
                     .map(|mut d| d.next().is_some())
@@ -174,7 +212,7 @@ pub fn workspace(cli: &Cli, transport: &Transport, git_ops: bool) -> Result<Work
                     message: "exists and is not an empty directory or a git clone".into(),
                 });
             }
-            let (branch, checkout, have) = clone_branch(cli, url, transport)?;
+            let (branch, checkout, have) = clone_branch(spec, url, transport)?;
             let git = Git::clone(url, dir, &checkout, transport)?;
             Ok(Workspace::cloned(
                 git,
@@ -191,7 +229,7 @@ pub fn workspace(cli: &Cli, transport: &Transport, git_ops: bool) -> Result<Work
                     path: std::env::temp_dir(),
                     source,
                 })?;
-            let (branch, checkout, have) = clone_branch(cli, url, transport)?;
+            let (branch, checkout, have) = clone_branch(spec, url, transport)?;
             let git = Git::clone(url, temp.path(), &checkout, transport)?;
             Ok(Workspace::cloned(
                 git,
@@ -201,4 +239,107 @@ pub fn workspace(cli: &Cli, transport: &Transport, git_ops: bool) -> Result<Work
             ))
         }
     }
+}
+
+/// The working copy, found or cloned; its lock (none for a dry run); the remote to sync
+/// from and push to; the branch; synced when asked (or when it is tag-bump's own clone).
+pub fn prepare(
+    spec: &Spec<'_>,
+    env: &Env,
+    transport: &Transport,
+) -> Result<(Workspace, Option<Lock>, Option<RemoteSpec>, String), BumpError> {
+    let git_ops = spec.commit || spec.push || spec.sync || spec.clone.is_some();
+    let ws = workspace(spec, transport, git_ops)?;
+    // Two runs in one working copy would reset each other's edits; a dry run writes
+    // nothing, not even the lock file.
+    let lock = if spec.dry_run {
+        None
+    } else {
+        Some(Lock::acquire(
+            &ws.git_dir.join("tag-bump"),
+            spec.lock_timeout.timeout()?,
+        )?)
+    };
+    // In its own --workdir clone, tag-bump removes the git lock files a killed run left.
+    if lock.is_some() && ws.cloned && spec.workdir.is_some() {
+        for file in crate::git::remove_stale_locks(&ws.git_dir) {
+            let what = format!(
+                "removed {} left by an interrupted run in {}",
+                file.display(),
+                ws.display
+            );
+            warn(TOOL, env, &what);
+        }
+    }
+    // A remote is needed only to sync or push: --commit works in a repository without one.
+    let needs_remote = spec.clone.is_some() || spec.sync || spec.push;
+    let remote: Option<RemoteSpec> = match (needs_remote, &ws.git, spec.clone) {
+        (true, Some(git), Some(_)) => Some(git.remote("origin")?),
+        (true, Some(git), None) => Some(git.remote(spec.remote)?),
+        _ => None,
+    };
+    let (branch, sync_from) = choose_branch(
+        spec.branch,
+        spec.create_branch,
+        &ws,
+        remote.as_ref(),
+        transport,
+    )?;
+    if (spec.sync || (ws.cloned && spec.workdir.is_some())) && !spec.dry_run {
+        let git = ws.git.as_ref().expect("opened for --sync");
+        let tip = git.fetch(
+            remote.as_ref().expect("resolved for --sync"),
+            &sync_from,
+            transport,
+        )?;
+        git.reset_hard(tip, transport)?;
+    } else if spec.sync && spec.dry_run {
+        warn(
+            TOOL,
+            env,
+            "--dry-run: --sync skipped; the preview is of the working copy as it is",
+        );
+    }
+    Ok((ws, lock, remote, branch))
+}
+
+/// The branch to push to and the one to sync from (they differ only for a branch the push
+/// creates, which starts from the remote's default): chosen before a fresh clone, else from
+/// what the remote has; a run that neither syncs nor pushes only names it in the report.
+pub fn choose_branch(
+    asked: Option<&str>,
+    create_branch: bool,
+    ws: &Workspace,
+    remote: Option<&RemoteSpec>,
+    transport: &Transport,
+) -> Result<(String, String), BumpError> {
+    let (branch, have) = match (ws.chosen.clone(), remote, &ws.git) {
+        (Some(chosen), _, _) => chosen,
+        (None, Some(remote), Some(git)) => {
+            let have = git.ls_remote(remote, transport)?;
+            let tracking = remote.name.as_deref().and_then(|n| git.tracking_branch(n));
+            let b = branch::choose(
+                asked,
+                &have,
+                &remote.display,
+                tracking.as_deref(),
+                create_branch,
+            )?;
+            (b, have)
+        }
+        (None, _, git) => {
+            // no remote involved: the branch given, else the one checked out
+            let b = asked
+                .map(str::to_string)
+                .or_else(|| git.as_ref().and_then(Git::current_branch))
+                .unwrap_or_default();
+            return Ok((b.clone(), b));
+        }
+    };
+    let sync_from = if have.branches.contains(&branch) {
+        branch.clone()
+    } else {
+        have.default.clone().unwrap_or_default()
+    };
+    Ok((branch, sync_from))
 }

@@ -14,7 +14,7 @@ pub struct Env {
     pub github_actions: bool,
     /// `GITHUB_STEP_SUMMARY`: where summaries are appended.
     pub step_summary: Option<PathBuf>,
-    /// `ROLLOUT_JSON_ERRORS` is set to a true value.
+    /// `ROLLOUT_JSON_ERRORS` is set to a true value ([`truthy`]).
     pub json_errors: bool,
     /// `ROLLOUT_SIGNING_KEY` (see [`crate::sign`]): the key, none, or why it is unusable.
     pub signing_key: Result<Option<crate::sign::SigningKey>, String>,
@@ -41,20 +41,25 @@ impl Env {
     }
 }
 
+/// Whether an environment value means "on": anything but empty, `0`, `false`, `no` and
+/// `off` (any case, surrounding blanks ignored). Every boolean variable the tools read is
+/// parsed by this one rule.
+pub fn truthy(value: &str) -> bool {
+    !matches!(
+        value.trim().to_ascii_lowercase().as_str(),
+        "" | "0" | "false" | "no" | "off"
+    )
+}
+
 impl Env {
     /// Read the environment of this process.
     pub fn capture() -> Self {
-        let truthy = |name: &str| {
-            std::env::var(name)
-                .map(|v| !matches!(v.trim(), "" | "0" | "false" | "no" | "off"))
-                .unwrap_or(false)
-        };
         Env {
             github_actions: std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
             step_summary: std::env::var_os("GITHUB_STEP_SUMMARY")
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
-            json_errors: truthy("ROLLOUT_JSON_ERRORS"),
+            json_errors: std::env::var("ROLLOUT_JSON_ERRORS").is_ok_and(|v| truthy(&v)),
             signing_key: crate::sign::SigningKey::from_env().map_err(|e| e.to_string()),
         }
     }

@@ -19,27 +19,9 @@ use crate::report::{Context, Status, report};
 
 const TOOL: &str = "freshness-check";
 
-const EXAMPLES: &str = "\
-Examples:
-  # Is the pinned release of the private repository more than 14 days and any commit behind
-  # main on the paths we import? Exit 1 if so.
-  freshness-check --repo private --pinned ci-v0.1.0 --head origin/main \\
-    --path CLAUDE.md --path skills/git/ --path 'agents/*.md' --fail-on-stale
-
-  # The paths from the CI manifest, with a jq query
-  freshness-check --repo private --pinned ci-v0.1.0 --head origin/main \\
-    --paths-from ci-manifest.yaml \\
-    --paths-query '.shared.imports_from_private | [.skills[]? | \"skills/\\(.)/\"]'
-
-  # Gate on it, and open or update one tracker issue (the title never changes)
-  freshness-check --repo private --pinned ci-v0.1.0 --head origin/main --path skills/ \\
-    --jq '.title, .body'
-
-Exit status: 0 report printed (fresh, stale without --fail-on-stale, or skipped because
-the pin is newer than head); 1 stale with --fail-on-stale; 2 usage error or invalid input
-(no repository, unknown ref, bad path or query); 3 the repository is a shallow clone whose
-history is cut between the refs (the report is printed with status incomplete_history);
-5 git failure.";
+/// The Examples section of `--help` (and of the man page), kept beside the man page's
+/// hand-written sections.
+const EXAMPLES: &str = include_str!("../doc/freshness-check.examples");
 
 /// How far a pinned ref is behind head, on the paths that matter.
 #[derive(Debug, Parser)]

@@ -31,31 +31,9 @@ use crate::presets::{PRESETS, find, names};
 
 const TOOL: &str = "gate-eval";
 
-const EXAMPLES: &str = "\
-Examples:
-  # Decide on a promotion with the superloop gates; fail the CI step on hold
-  gate-eval --preset superloop-v1 --subject fleet-a \\
-    --evidence status=fleet-status.json \\
-    --evidence handoff=telemetry/handoff.jsonl \\
-    --evidence drills=drills/promotion.v1.json --fail-on-hold
-
-  # Gate a rollout on runtime health straight from the probe
-  health-probe --urls \"$RUNTIME_HEALTH_URLS\" | gate-eval --preset runtime-health
-
-  # Your own gates file, a stricter param, and just the reason codes
-  gate-eval --gates gates.yaml -i evidence.json --set maxErrorRate=0.01 \\
-    --jq '.summary.reasonCodes[]'
-
-  # Reproducible run: fixed clock and trace id, decision kept and logged
-  gate-eval --gates gates.yaml -i evidence.json --now 2026-11-21T08:00:00Z \\
-    --trace-id rel-42 --state-file decision.json --history-file decisions.jsonl
-
-  # List the built-in presets, or print one to start your own gates file
-  gate-eval presets
-  gate-eval presets superloop-v1 > gates.yaml
-
-Exit status: 0 decision printed (promote, or hold without --fail-on-hold); 1 hold with
---fail-on-hold; 2 usage error or invalid input; 4 lock not obtained; 5 I/O failure.";
+/// The Examples section of `--help` (and of the man page), kept beside the man page's
+/// hand-written sections.
+const EXAMPLES: &str = include_str!("../doc/gate-eval.examples");
 
 /// Evaluate promotion gates over JSON evidence and print a gate-decision.
 #[derive(Debug, Clone, Parser)]

@@ -35,32 +35,9 @@ use crate::walk::{self, Candidate, Selection, Skipped};
 
 const TOOL: &str = "digest-pin";
 
-const EXAMPLES: &str = "\
-Examples:
-  # Promote: pin three images to the new build's digests, exactly 6 pins, and record it
-  digest-pin .github/workflows --set claude-runtime-review=\"$REVIEW_DIGEST\" \\
-      --set claude-runtime-fix=\"$FIX_DIGEST\" --set claude-runtime-explain=\"$EXPLAIN_DIGEST\" \\
-      --expect 6 --expect-image claude-runtime-fix=4 \\
-      --record --ledger .rollout/digests.jsonl --release \"$GITHUB_SHA\"
-
-  # The same from a digest-set document, previewed as a diff; nothing is written
-  digest-pin -i release.json --dry-run --diff --jq .diff
-
-  # Roll back: take the digests of a recorded release from the ledger
-  digest-pin --ledger .rollout/digests.jsonl --release 5f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e
-
-  # CI drift check: exit 1 and list every pin that differs from the set
-  digest-pin --check -i release.json --compact --jq '.changes[] | \"\\(.file):\\(.line) \\(.image)\"'
-
-  # Every pin in the tree, for review or for prune-plan --protect-digests
-  digest-pin scan --root . > pins.json
-  digest-pin ledger --ledger .rollout/digests.jsonl --jq '.records[].release'
-
-Exit status: 0 done (or nothing to do); 1 drift found by --check; 2 usage error or invalid
-input (malformed digest, duplicate image, unparsable ledger line); 3 refused (count
-mismatch, image without a pin, a stale pin left behind, path outside the root, release not in
-the ledger); 4 a file changed during the run, lock timeout; 5 I/O failure (read-only file:
-every file already replaced is restored).";
+/// The Examples section of `--help` (and of the man page), kept beside the man page's
+/// hand-written sections.
+const EXAMPLES: &str = include_str!("../doc/digest-pin.examples");
 
 /// Which files to read.
 #[derive(Debug, Clone, Args)]

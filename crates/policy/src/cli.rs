@@ -28,32 +28,9 @@ use crate::store::{self, Commit, Fault, Paths};
 
 const TOOL: &str = "policy-apply";
 
-const EXAMPLES: &str = "\
-Examples:
-  # Widen the canary by 25 points on a fresh promote decision, exactly once
-  gate-eval --preset superloop-v1 --subject fleet-a --evidence status=status.json \\
-      --evidence handoff=handoff.jsonl --evidence drills=drills.json |
-    policy-apply --registry registry.v1.json --intent expand --step 25 -i - \\
-      --subject fleet-a --actor alice --approval-ref CHG-1042 \\
-      --rationale \"promotion rollout mutation\" --review-in 14d \\
-      --idempotency-key rollout-42-expand
-
-  # Emergency rollback to 0%, no decision needed, even on expired governance
-  policy-apply --registry registry.v1.json --intent rollback --to-percent 0 \\
-    --actor oncall --approval-ref INC-77 --rationale \"error spike\" \\
-    --review-in 7d
-
-  # Preview the change as a diff; nothing is written
-  policy-apply --registry registry.v1.json --intent pause --actor alice \\
-    --approval-ref CHG-1 --rationale freeze --review-in 7d \\
-    --dry-run --diff --jq .diff
-
-  # Check the audit chain (exit 1 names the first broken record)
-  policy-apply verify --audit-log registry.v1.json.audit.jsonl
-
-Exit status: 0 applied, noop or replayed; 1 audit chain broken (verify); 2 usage error or
-invalid input; 3 refused (decision, governance, limits, schema, damaged audit log);
-4 idempotency or revision conflict, lock timeout; 5 I/O failure.";
+/// The Examples section of `--help` (and of the man page), kept beside the man page's
+/// hand-written sections.
+const EXAMPLES: &str = include_str!("../doc/policy-apply.examples");
 
 /// Change a rollout policy only with a decision, governance and an audit record.
 #[derive(Debug, Parser)]

@@ -21,29 +21,9 @@ const TOOL: &str = "health-probe";
 /// The variable read when no URL is given on the command line.
 pub const URLS_VAR: &str = "RUNTIME_HEALTH_URLS";
 
-const EXAMPLES: &str = "\
-Examples:
-  # Probe the URLs of the rollout gate and decide with gate-eval
-  health-probe --urls \"$RUNTIME_HEALTH_URLS\" | gate-eval --preset runtime-health --fail-on-hold
-
-  # Two URLs, a body check, fail the step if any is unhealthy
-  health-probe --url https://api.example.com/healthz --url https://web.example.com/healthz \\
-    --expect-body '\"status\":\"ok\"' --retries 3 --retry-delay 2s --fail-on-unhealthy
-
-  # Check a list before storing it as a CI secret: normalised, one per line, no network
-  health-probe --validate-only --jq '.urls[]' \\
-    --urls 'https://API.example.com:443/healthz, https://web.example.com'
-
-  # The list from a file, one URL per line (or - for stdin)
-  health-probe -i health-urls.txt --fail-on-unhealthy
-
-  # Which URLs failed, and why
-  health-probe --jq '.checks[] | select(.ok | not) | \"\\(.url): \\(.error)\"'
-
-Exit status: 0 report printed (healthy or not, without --fail-on-unhealthy); 1 a check
-failed with --fail-on-unhealthy; 2 usage error or invalid URL list (no URLs, not http/https,
-no host, credentials in a URL); 5 the summary could not be written. An unreachable or
-unhealthy URL is evidence in the report, not an error.";
+/// The Examples section of `--help` (and of the man page), kept beside the man page's
+/// hand-written sections.
+const EXAMPLES: &str = include_str!("../doc/health-probe.examples");
 
 /// Check the runtime health URLs over HTTP and report, as evidence for gate-eval.
 #[derive(Debug, Parser)]

@@ -26,39 +26,9 @@ use crate::rules::{RuleArgs, Rules, Untagged};
 
 const TOOL: &str = "prune-plan";
 
-const EXAMPLES: &str = "\
-Examples:
-  # The weekly clean-up, done right: pending-* builds older than 14 days, except what the
-  # deploy repository still pins (every build also carries a 40-hex tag, so drop that rule)
-  digest-pin scan --root deploy-repo > pins.json
-  gh api --paginate /orgs/acme/packages/container/runtime/versions |
-    prune-plan --package runtime --match 'pending-*' --older-than 14d \\
-      --protect-tag none --protect-digests pins.json > plan.json
-
-  # Review it, then delete exactly what it lists (the tool itself never deletes)
-  prune-plan -i versions.json --package runtime --match 'pending-*' --protect-tag none \\
-    --protect-digests pins.json --format commands --org acme | sh -e
-
-  # Keep the newest 2 images of every PR; delete the rest of pr-* after 7 days
-  prune-plan -i versions.json --match 'pr-*' --older-than 7d --keep-latest 2 \\
-    --keep-per '^pr-([0-9]+)-' --jq '.packages[].delete[] | \"\\(.id) \\(.tags | join(\",\"))\"'
-
-  # Untagged manifests too, but never the platform images and attestations of a kept index
-  prune-plan -i versions.json --match 'sha-*' --untagged delete --manifests index-map.json
-
-  # Several packages at once (--slurpfile keeps every page), and the counts by reason
-  jq -n --slurpfile b base.json --slurpfile r review.json '{base: $b, review: $r}' |
-    prune-plan --match 'pending-*' --jq .summary.byReason
-
-Input: GET /orgs/ORG/packages/container/PKG/versions as gh prints it: one array, the
-concatenated pages of --paginate, an array of pages (--slurp), or JSONL; or a generic list
-of {id, digest, createdAt, tags}; several packages as {\"PKG\": [versions...]}.
-
-Exit status: 0 plan printed (delete or nothing); 2 usage error or invalid input (listing
-shape or kind, a version without or with a bad created_at, duplicate ids, bad glob or
-regex, --keep-per without a capture group); 3 refused: more candidates than --max-delete
-(the plan is printed with action refused_threshold), or a --protect-digests file that
-protects nothing; 5 I/O failure.";
+/// The Examples section of `--help` (and of the man page), kept beside the man page's
+/// hand-written sections.
+const EXAMPLES: &str = include_str!("../doc/prune-plan.examples");
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
