@@ -2,19 +2,31 @@
 //!
 //! A promotion decision becomes real only when the rollout policy changes, so that change
 //! must be deliberate (an operator intent), governed (who, on whose approval, why, until
-//! when), exactly-once and auditable. The replaced bash apply rewrote the whole registry
-//! lossily, let a replayed key swallow a rollback, refused the emergency rollback on expired
-//! governance, and had no locking or atomic writes.
+//! when), exactly-once and auditable (docs/ARCHITECTURE.md has the data path).
 //!
 //! * [`model`]: intents, governance, the request fingerprint, the records;
-//! * [`rules`]: the pure rules (rollout state, next state, edits, invariants, decision binding);
+//! * [`rules`]: the pure rules (amounts, rollout state, next state, edits, invariants,
+//!   decision binding);
+//! * [`governance`]: the governance flags;
+//! * [`inputs`]: the decision and schema documents;
+//! * [`apply`]: one apply, from the registry read to the record built;
 //! * [`store`]: the crash-safe protocol (lock, journal, audit chain, idempotency index);
+//! * [`verify`]: `policy-apply verify`;
+//! * [`report`]: the Markdown summary;
 //! * [`cli`]: flags and the run sequence.
 
+pub mod apply;
 pub mod cli;
 pub mod error;
+pub mod governance;
+pub mod inputs;
 pub mod model;
+pub mod report;
 pub mod rules;
 pub mod store;
+pub mod verify;
 
 pub use error::PolicyError;
+
+/// The tool's name, as its messages start.
+pub const TOOL: &str = "policy-apply";

@@ -279,8 +279,3 @@ pub fn dedup_keep_order(refs: &[String]) -> Vec<String> {
     }
     out
 }
-
-/// A JSON value as a record field.
-pub fn to_value<T: Serialize>(v: &T) -> Value {
-    serde_json::to_value(v).unwrap_or(Value::Null)
-}

@@ -12,6 +12,68 @@ use serde_json::Value;
 use crate::error::PolicyError;
 use crate::model::{DecisionRef, Governance, Intent, RolloutState};
 
+fn bad(flag: &'static str, value: impl ToString, message: &str) -> PolicyError {
+    PolicyError::BadValue {
+        flag,
+        value: value.to_string(),
+        message: message.to_string(),
+    }
+}
+
+/// The step of an expand (default 25) and the target of a rollback, each only with its
+/// intent and in range; a step over `max_step` is refused.
+pub fn check_amounts(
+    intent: Intent,
+    step: Option<u64>,
+    to_percent: Option<u64>,
+    max_step: Option<u64>,
+) -> Result<Option<u64>, PolicyError> {
+    if let Some(s) = step
+        && intent != Intent::Expand
+    {
+        return Err(bad("--step", s, "only --intent expand takes a step"));
+    }
+    if let Some(p) = to_percent
+        && intent != Intent::Rollback
+    {
+        return Err(bad(
+            "--to-percent",
+            p,
+            "only --intent rollback takes a target percent",
+        ));
+    }
+    let step = (intent == Intent::Expand).then(|| step.unwrap_or(25));
+    if let Some(s) = step {
+        if !(1..=100).contains(&s) {
+            return Err(bad("--step", s, "must be from 1 to 100"));
+        }
+        if let Some(max) = max_step
+            && s > max
+        {
+            return Err(PolicyError::StepAboveMax { step: s, max });
+        }
+    }
+    if let Some(p) = to_percent
+        && p > 100
+    {
+        return Err(bad("--to-percent", p, "must be from 0 to 100"));
+    }
+    Ok(step)
+}
+
+/// Both pointers are JSON Pointers.
+pub fn check_pointers(rollout: &str, governance: &str) -> Result<(), PolicyError> {
+    for (flag, ptr) in [
+        ("--rollout-pointer", rollout),
+        ("--governance-pointer", governance),
+    ] {
+        if !ptr.starts_with('/') {
+            return Err(bad(flag, ptr, "a JSON Pointer starts with /"));
+        }
+    }
+    Ok(())
+}
+
 /// The value at a JSON Pointer.
 pub fn at<'a>(doc: &'a Value, pointer: &str) -> Result<Option<&'a Value>, PolicyError> {
     pointer_tokens(pointer)?;

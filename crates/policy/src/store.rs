@@ -426,6 +426,27 @@ fn repair_torn_append(paths: &Paths, record: &Map<String, Value>) -> Result<(), 
     Ok(())
 }
 
+/// The lock of an apply, and the recovery of an interrupted one; a dry run takes no lock
+/// and recovers nothing (it only says that an apply is pending). `warn` hears every note.
+pub fn lock_for_apply(
+    paths: &Paths,
+    timeout: rollout_core::time::Duration,
+    dry_run: bool,
+    warn: &mut dyn FnMut(&str),
+) -> Result<Option<Lock>, PolicyError> {
+    if dry_run {
+        if paths.pending.exists() {
+            warn("an interrupted apply is pending; the next apply will finish or discard it");
+        }
+        return Ok(None);
+    }
+    let lock = lock(paths, timeout)?;
+    if let Some(note) = recover(paths)? {
+        warn(&note);
+    }
+    Ok(Some(lock))
+}
+
 /// Take the registry's lock.
 pub fn lock(paths: &Paths, timeout: rollout_core::time::Duration) -> Result<Lock, PolicyError> {
     Ok(Lock::acquire(&paths.registry, timeout)?)

@@ -1,0 +1,86 @@
+//! `policy-apply verify`: the audit chain checked record by record (and, when the registry
+//! is known, that its last record describes the registry as it is now), as an
+//! `audit-verification` document; exit 1 on the first break.
+
+use std::path::PathBuf;
+
+use rollout_core::audit;
+use rollout_core::cli::verdict_code;
+use rollout_core::doc::{Kind, SCHEMA_VERSION};
+use rollout_core::output::Output;
+use rollout_core::time::format_timestamp;
+
+use crate::error::PolicyError;
+use crate::model::{AuditVerification, ChainBreak};
+use crate::{rules, store};
+
+/// Verify the chain in `path`; the registry it ends in is `registry`, or the one the
+/// default log name gives.
+pub fn run(
+    path: &std::path::Path,
+    registry: Option<&std::path::Path>,
+    rollout_pointer: &str,
+    key: Option<&rollout_core::sign::SigningKey>,
+    now: jiff::Timestamp,
+    output: &Output,
+) -> Result<u8, PolicyError> {
+    // The registry the chain ends in: named, or the default REGISTRY.audit.jsonl's.
+    let registry = match registry {
+        Some(r) => Some(r.to_path_buf()),
+        None => path
+            .to_str()
+            .and_then(|p| p.strip_suffix(".audit.jsonl"))
+            .map(PathBuf::from)
+            .filter(|r| r.is_file()),
+    };
+    let (records, unkeyed, first_break) = match audit::verify(path, key)? {
+        Ok(v) => {
+            let mismatch = match (&registry, &v.last) {
+                (Some(r), Some(last)) => {
+                    let (bytes, revision) = store::read_registry(r)?;
+                    let origin = r.display().to_string();
+                    let doc = rollout_core::input::parse_json(&bytes, &origin)?;
+                    let current = rules::read_rollout(&doc, rollout_pointer, &origin)?;
+                    // An apply interrupted after writing the registry and before appending
+                    // its record left both in its journal; the next run appends it.
+                    let last =
+                        store::journaled_record(r, &revision).unwrap_or_else(|| last.clone());
+                    rules::check_continuity(&last, current).err()
+                }
+                _ => None,
+            };
+            let brk = mismatch.map(|e| ChainBreak {
+                line: v.records,
+                expected_seq: v.records + 1,
+                reason: "registry_mismatch".into(),
+                message: e.to_string(),
+            });
+            (v.records, v.unkeyed, brk)
+        }
+        Err(b) => (
+            b.expected_seq - 1,
+            0,
+            Some(ChainBreak {
+                line: b.line,
+                expected_seq: b.expected_seq,
+                reason: b.reason.to_string(),
+                message: b.message,
+            }),
+        ),
+    };
+    let ok = first_break.is_none();
+    let doc = AuditVerification {
+        schema_version: SCHEMA_VERSION.into(),
+        kind: Kind::AuditVerification,
+        audit_log: path.display().to_string(),
+        verified_at: format_timestamp(now),
+        ok,
+        records,
+        keyed: key.is_some(),
+        unkeyed_records: if key.is_some() { unkeyed } else { records },
+        registry: registry.map(|r| r.display().to_string()),
+        first_break,
+    };
+    output.emit_serialize(&doc)?;
+    Ok(verdict_code(!ok))
+}
