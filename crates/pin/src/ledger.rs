@@ -7,13 +7,16 @@
 use std::path::Path;
 
 use indexmap::IndexMap;
+use rollout_core::doc::{Kind, SCHEMA_VERSION};
 use rollout_core::fsx::append_jsonl;
 use rollout_core::input::{MAX_DOCUMENT_BYTES, Source, as_text, read_bytes};
+use rollout_core::output::Output;
+use serde_json::Value;
 
 use crate::error::PinError;
 use crate::model::{Action, DigestSet, LedgerRecord, parse_ledger};
 use crate::plan::Totals;
-use crate::report::{LedgerNote, LedgerRecordDoc};
+use crate::report::{DigestLedger, DigestSetDoc, LedgerNote, LedgerRecordDoc};
 
 /// The newest record of `release`.
 pub fn latest<'r>(records: &'r [LedgerRecord], release: &str) -> Option<&'r LedgerRecord> {
@@ -114,4 +117,62 @@ pub fn record(
         recorded: true,
         seq,
     })
+}
+
+/// `digest-pin ledger`: the whole ledger (newest first), or one release as a `digest-set`.
+pub fn show(path: &Path, release: Option<&str>, output: &Output) -> Result<u8, PinError> {
+    let records = read(path, true)?;
+    let origin = path.display().to_string();
+    match release {
+        Some(id) => {
+            let rec = latest(&records, id).ok_or_else(|| PinError::ReleaseNotInLedger {
+                release: id.to_string(),
+                ledger: origin.clone(),
+            })?;
+            let set = rec.to_set(&origin)?;
+            output.emit_serialize(&DigestSetDoc {
+                schema_version: SCHEMA_VERSION.into(),
+                kind: Kind::DigestSet,
+                release: set.release.clone(),
+                images: images_map(&set),
+                labels: set.labels.clone(),
+                recorded_at: rec
+                    .raw
+                    .get("recordedAt")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            })?;
+        }
+        None => output.emit_serialize(&DigestLedger {
+            schema_version: SCHEMA_VERSION.into(),
+            kind: Kind::DigestLedger,
+            ledger: origin,
+            records: records.iter().rev().map(|r| r.raw.clone()).collect(),
+        })?,
+    }
+    Ok(0)
+}
+
+/// With `--record`, the ledger's lock for the whole run (two recorded rewrites of one tree
+/// never interleave) and its records; a release recorded with other digests is refused
+/// before any file is touched.
+pub fn open_for_record(
+    path: &Path,
+    set: &DigestSet,
+    timeout: rollout_core::time::Duration,
+) -> Result<(rollout_core::fsx::Lock, Vec<LedgerRecord>), PinError> {
+    rollout_core::fsx::create_parent(path)?;
+    let lock = rollout_core::fsx::Lock::acquire(path, timeout)?;
+    let records = read(path, false)?;
+    let release = set.release.clone().unwrap_or_default();
+    if let Some(r) = records
+        .iter()
+        .find(|r| r.release == release && r.images != images_map(set))
+    {
+        return Err(PinError::LedgerReleaseConflict {
+            release,
+            seq: r.seq,
+        });
+    }
+    Ok((lock, records))
 }

@@ -194,6 +194,47 @@ pub struct Expectations {
     pub malformed_is_present: bool,
 }
 
+impl Expectations {
+    /// The assertions of `--expect`, `--expect-image IMAGE=N` (each image one of the set's),
+    /// `--allow-missing` and `--check`.
+    pub fn parse(
+        total: Option<u64>,
+        expect_image: &[String],
+        allow_missing: bool,
+        check: bool,
+        set: &DigestSet,
+    ) -> Result<Expectations, PinError> {
+        let mut per_image = Vec::new();
+        for e in expect_image {
+            let bad = |message: &str| {
+                PinError::from(rollout_core::CoreError::bad_value(
+                    "--expect-image",
+                    e,
+                    message,
+                ))
+            };
+            let (image, n) = e.rsplit_once('=').ok_or_else(|| bad("expected IMAGE=N"))?;
+            let n: u64 = n
+                .trim()
+                .parse()
+                .map_err(|_| bad("N must be a whole number"))?;
+            let spec = crate::reference::ImageSpec::parse(image.trim()).map_err(|m| bad(&m))?;
+            let i = set
+                .images
+                .iter()
+                .position(|(s, _)| *s == spec)
+                .ok_or_else(|| bad("not an image of the digest set"))?;
+            per_image.push((i, n));
+        }
+        Ok(Expectations {
+            total,
+            per_image,
+            allow_missing,
+            malformed_is_present: check,
+        })
+    }
+}
+
 /// The plan of a whole run, summed over files.
 #[derive(Debug, Clone, Default)]
 pub struct Totals {

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::plan::{Change, Counts};
 use crate::reference::Digest;
+use crate::walk::Skipped;
 
 /// How the run treated the files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
@@ -271,4 +272,15 @@ pub fn markdown(r: &PinReport) -> String {
         ));
     }
     out
+}
+
+/// The report's entry for each skipped file.
+pub fn skipped_docs(skipped: &[Skipped]) -> Vec<SkippedFile> {
+    skipped
+        .iter()
+        .map(|s| SkippedFile {
+            file: s.file.clone(),
+            reason: s.reason.to_string(),
+        })
+        .collect()
 }

@@ -23,6 +23,45 @@ use serde_json::{Value, json};
 
 use crate::error::PinError;
 
+/// Which files to read.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SelectArgs {
+    /// Files or directories to read (default: the root). Named files are always read.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Paths must stay inside this directory; reported paths are relative to it.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub root: PathBuf,
+    /// Only walked files whose path (relative to the root) matches a glob (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// Skip walked files whose path matches a glob (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Also skip what .ignore and .gitignore name among the files git tracks.
+    #[arg(long)]
+    pub respect_ignore: bool,
+}
+
+impl SelectArgs {
+    /// The selection these flags make: the root resolved, the globs compiled.
+    pub fn selection(&self) -> Result<Selection, PinError> {
+        let root = root(&self.root)?;
+        let paths = if self.paths.is_empty() {
+            vec![root.clone()]
+        } else {
+            self.paths.clone()
+        };
+        Ok(Selection {
+            root,
+            paths,
+            include: globs("--include", &self.include)?,
+            exclude: globs("--exclude", &self.exclude)?,
+            respect_ignore: self.respect_ignore,
+        })
+    }
+}
+
 /// Largest file digest-pin reads (16 MiB); larger ones are skipped and reported.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
@@ -155,14 +194,15 @@ pub fn collect(sel: &Selection) -> Result<(Vec<Candidate>, Vec<Skipped>), PinErr
     Ok((files, skipped))
 }
 
-fn walk(
+/// The directory walker: hidden files read, `.git` never, `.gitignore` for untracked
+/// files, `.ignore` only with `--respect-ignore`, links not followed; a nested repository
+/// is not entered and is noted in `nested`.
+fn walker(
     sel: &Selection,
     dir: &Path,
-    files: &mut Vec<Candidate>,
-    skipped: &mut Vec<Skipped>,
-) -> Result<(), PinError> {
-    let nested = std::sync::Arc::new(Mutex::new(Vec::<PathBuf>::new()));
-    let walker = ignore::WalkBuilder::new(dir)
+    nested: &std::sync::Arc<Mutex<Vec<PathBuf>>>,
+) -> ignore::Walk {
+    ignore::WalkBuilder::new(dir)
         .hidden(false)
         .parents(true)
         .ignore(sel.respect_ignore)
@@ -172,7 +212,7 @@ fn walk(
         .require_git(false)
         .follow_links(false)
         .filter_entry({
-            let nested = std::sync::Arc::clone(&nested);
+            let nested = std::sync::Arc::clone(nested);
             move |e| {
                 if e.file_name() == ".git" {
                     return false;
@@ -192,7 +232,17 @@ fn walk(
                 !is_nested
             }
         })
-        .build();
+        .build()
+}
+
+fn walk(
+    sel: &Selection,
+    dir: &Path,
+    files: &mut Vec<Candidate>,
+    skipped: &mut Vec<Skipped>,
+) -> Result<(), PinError> {
+    let nested = std::sync::Arc::new(Mutex::new(Vec::<PathBuf>::new()));
+    let walker = walker(sel, dir, &nested);
     for entry in walker {
         let entry = entry.map_err(|e| {
             let file = match &e {
@@ -253,26 +303,7 @@ fn walk(
     }
     let nested_dirs: Vec<PathBuf> = nested.lock().unwrap_or_else(|p| p.into_inner()).clone();
     if !sel.respect_ignore {
-        let found: std::collections::HashSet<PathBuf> =
-            files.iter().map(|c| c.abs.clone()).collect();
-        for abs in tracked_files(dir) {
-            if found.contains(&abs) || nested_dirs.iter().any(|n| abs.starts_with(n)) {
-                continue;
-            }
-            // what git tracks as a regular file and the work tree still holds as one
-            if !std::fs::symlink_metadata(&abs).is_ok_and(|m| m.is_file()) {
-                continue;
-            }
-            let r = rel(&sel.root, &abs);
-            let name = abs.file_name().unwrap_or_default().to_string_lossy();
-            if name.starts_with(rollout_core::fsx::TEMP_PREFIX)
-                || sel.include.as_ref().is_some_and(|g| !g.is_match(&r))
-                || sel.exclude.as_ref().is_some_and(|g| g.is_match(&r))
-            {
-                continue;
-            }
-            files.push(Candidate { rel: r, abs });
-        }
+        add_tracked(sel, dir, &nested_dirs, files);
     }
     for p in nested_dirs {
         skipped.push(Skipped {
@@ -281,6 +312,30 @@ fn walk(
         });
     }
     Ok(())
+}
+
+/// The files git tracks below `dir` that the walk did not list (ignore files do not hide a
+/// tracked file), outside nested repositories, filtered like the walk's.
+fn add_tracked(sel: &Selection, dir: &Path, nested_dirs: &[PathBuf], files: &mut Vec<Candidate>) {
+    let found: std::collections::HashSet<PathBuf> = files.iter().map(|c| c.abs.clone()).collect();
+    for abs in tracked_files(dir) {
+        if found.contains(&abs) || nested_dirs.iter().any(|n| abs.starts_with(n)) {
+            continue;
+        }
+        // what git tracks as a regular file and the work tree still holds as one
+        if !std::fs::symlink_metadata(&abs).is_ok_and(|m| m.is_file()) {
+            continue;
+        }
+        let r = rel(&sel.root, &abs);
+        let name = abs.file_name().unwrap_or_default().to_string_lossy();
+        if name.starts_with(rollout_core::fsx::TEMP_PREFIX)
+            || sel.include.as_ref().is_some_and(|g| !g.is_match(&r))
+            || sel.exclude.as_ref().is_some_and(|g| g.is_match(&r))
+        {
+            continue;
+        }
+        files.push(Candidate { rel: r, abs });
+    }
 }
 
 /// The regular files (not links, not submodules) the index of the repository holding `dir`
