@@ -195,15 +195,7 @@ pub fn run(cli: &Cli, env: &Env, budget: &crate::budget::Budget) -> Result<u8, G
     let valid_until = add(now, ttl)?;
 
     // 2. Evidence.
-    let root_input = match &cli.common.input {
-        Some(spec) => Some(read_root(&Source::parse(spec))?),
-        None if evidence_args.is_empty() => Some(read_root(&Source::Stdin)?),
-        None => None,
-    };
-    let (mut root, input_info) = match root_input {
-        Some(r) => (r.value, Some(r.info)),
-        None => (empty_root(), None),
-    };
+    let (mut root, input_info) = evidence_root(cli, evidence_args.is_empty())?;
     let inherited_trace = root
         .get("traceId")
         .and_then(Value::as_str)
@@ -249,8 +241,7 @@ pub fn run(cli: &Cli, env: &Env, budget: &crate::budget::Budget) -> Result<u8, G
         gates,
         signature: None,
     };
-    let mut doc = serde_json::to_value(&decision)
-        .map_err(|e| rollout_core::CoreError::usage(e.to_string()))?;
+    let mut doc = Value::Object(rollout_core::doc::to_object(&decision)?);
     if let Some(key) = env.signing_key()? {
         key.sign_in_place(&mut doc);
     }
@@ -274,6 +265,23 @@ pub fn run(cli: &Cli, env: &Env, budget: &crate::budget::Budget) -> Result<u8, G
         );
     }
     Ok(verdict_code(hold && cli.fail_on_hold))
+}
+
+/// The evidence root: `-i`, else stdin when no `--evidence` names the evidence, else an
+/// empty root; with what the report says of it.
+fn evidence_root(
+    cli: &Cli,
+    no_evidence_flags: bool,
+) -> Result<(Value, Option<crate::decision::FileInput>), GateError> {
+    let root_input = match &cli.common.input {
+        Some(spec) => Some(read_root(&Source::parse(spec))?),
+        None if no_evidence_flags => Some(read_root(&Source::Stdin)?),
+        None => None,
+    };
+    Ok(match root_input {
+        Some(r) => (r.value, Some(r.info)),
+        None => (empty_root(), None),
+    })
 }
 
 fn load_gates_text(cli: &Cli) -> Result<(String, String, String), GateError> {

@@ -349,117 +349,151 @@ fn run_check(
             },
         }
     };
-    match &check.test {
-        Test::Assert(idx) => match value_of(*idx) {
-            Err(e) => done(CheckStatus::Missing, None, None, None, Some(e)),
-            Ok(Value::Bool(true)) => done(CheckStatus::Pass, Some(json!(true)), None, None, None),
-            Ok(Value::Bool(false)) => done(CheckStatus::Fail, Some(json!(false)), None, None, None),
-            Ok(other) => done(
-                CheckStatus::Fail,
-                Some(other.clone()),
-                None,
-                None,
-                Some(format!("assert yielded {other}, not true")),
-            ),
-        },
+    let v = match &check.test {
+        Test::Assert(idx) => assert_test(value_of(*idx)),
         Test::Value {
             expr,
             max,
             min,
             equals,
             exclusive,
-        } => {
-            let limit = limit_doc(max, min, equals.as_ref(), *exclusive);
-            match value_of(*expr) {
-                Err(e) => done(CheckStatus::Missing, None, Some(limit), None, Some(e)),
-                Ok(observed) => {
-                    let verdict = compare(&observed, max, min, equals.as_ref(), *exclusive);
-                    match verdict {
-                        Ok(true) => {
-                            done(CheckStatus::Pass, Some(observed), Some(limit), None, None)
-                        }
-                        Ok(false) => {
-                            done(CheckStatus::Fail, Some(observed), Some(limit), None, None)
-                        }
-                        Err(e) => done(
-                            CheckStatus::Missing,
-                            Some(observed),
-                            Some(limit),
-                            None,
-                            Some(e),
-                        ),
-                    }
-                }
-            }
-        }
-        Test::Age { expr, max_age } => {
-            let limit = json!({"maxAge": max_age.to_string()});
-            let at = match value_of(*expr).and_then(|v| timestamp_of(&v)) {
-                Ok(at) => at,
-                Err(e) => return done(CheckStatus::Missing, None, Some(limit), None, Some(e)),
-            };
-            let age_secs = now.as_second() - at.as_second();
-            let detail = json!({"at": format_timestamp(at), "ageSeconds": age_secs});
-            if age_secs < -FUTURE_TOLERANCE_SECS {
-                return done(
-                    CheckStatus::Missing,
-                    None,
-                    Some(limit),
-                    Some(detail),
-                    Some("timestamp is in the future".into()),
-                );
-            }
-            let observed = Value::String(Duration::from_secs(age_secs.max(0)).compound());
-            let status = if age_secs > max_age.as_secs() {
-                CheckStatus::Fail
-            } else {
-                CheckStatus::Pass
-            };
-            done(status, Some(observed), Some(limit), Some(detail), None)
-        }
+        } => value_test(value_of(*expr), max, min, equals.as_ref(), *exclusive),
+        Test::Age { expr, max_age } => age_test(value_of(*expr), max_age, now),
         Test::Rate {
             numerator,
             denominator,
             max,
             min,
             exclusive,
-        } => {
-            let limit = limit_doc(max, min, None, *exclusive);
-            let number = |idx: usize, what: &str| -> Result<f64, String> {
-                let v = value_of(idx).map_err(|e| format!("{what} {e}"))?;
-                v.as_f64()
-                    .ok_or_else(|| format!("{what} is not a number: {v}"))
-            };
-            let (n, d) = match (
-                number(*numerator, "numerator"),
-                number(*denominator, "denominator"),
-            ) {
-                (Ok(n), Ok(d)) => (n, d),
-                (Err(e), _) | (_, Err(e)) => {
-                    return done(CheckStatus::Missing, None, Some(limit), None, Some(e));
-                }
-            };
-            let detail = json!({"numerator": n, "denominator": d});
-            if d == 0.0 {
-                return done(
-                    CheckStatus::Missing,
-                    None,
-                    Some(limit),
-                    Some(detail),
-                    Some("denominator is 0".into()),
-                );
-            }
-            let rate = n / d;
-            let observed = serde_json::Number::from_f64(rate).map(Value::Number);
-            let ok = within(rate, max, min, *exclusive);
-            let status = if ok {
-                CheckStatus::Pass
-            } else {
-                CheckStatus::Fail
-            };
-            done(status, observed, Some(limit), Some(detail), None)
-        }
+        } => rate_test(
+            value_of(*numerator),
+            value_of(*denominator),
+            max,
+            min,
+            *exclusive,
+        ),
+    };
+    done(v.0, v.1, v.2, v.3, v.4)
+}
+
+/// A check's outcome: status, observed value, limit, detail, message.
+type Verdict = (
+    CheckStatus,
+    Option<Value>,
+    Option<Value>,
+    Option<Value>,
+    Option<String>,
+);
+
+/// `assert`: the expression must yield `true`.
+fn assert_test(value: Result<Value, String>) -> Verdict {
+    match value {
+        Err(e) => (CheckStatus::Missing, None, None, None, Some(e)),
+        Ok(Value::Bool(true)) => (CheckStatus::Pass, Some(json!(true)), None, None, None),
+        Ok(Value::Bool(false)) => (CheckStatus::Fail, Some(json!(false)), None, None, None),
+        Ok(other) => (
+            CheckStatus::Fail,
+            Some(other.clone()),
+            None,
+            None,
+            Some(format!("assert yielded {other}, not true")),
+        ),
     }
+}
+
+/// `value`: compared with `max`, `min` or `equals`.
+fn value_test(
+    value: Result<Value, String>,
+    max: &Option<Bound>,
+    min: &Option<Bound>,
+    equals: Option<&Value>,
+    exclusive: bool,
+) -> Verdict {
+    let limit = limit_doc(max, min, equals, exclusive);
+    match value {
+        Err(e) => (CheckStatus::Missing, None, Some(limit), None, Some(e)),
+        Ok(observed) => match compare(&observed, max, min, equals, exclusive) {
+            Ok(true) => (CheckStatus::Pass, Some(observed), Some(limit), None, None),
+            Ok(false) => (CheckStatus::Fail, Some(observed), Some(limit), None, None),
+            Err(e) => (
+                CheckStatus::Missing,
+                Some(observed),
+                Some(limit),
+                None,
+                Some(e),
+            ),
+        },
+    }
+}
+
+/// `age`: the timestamp is at most `max_age` old (and not in the future).
+fn age_test(value: Result<Value, String>, max_age: &Duration, now: Timestamp) -> Verdict {
+    let limit = json!({"maxAge": max_age.to_string()});
+    let at = match value.and_then(|v| timestamp_of(&v)) {
+        Ok(at) => at,
+        Err(e) => return (CheckStatus::Missing, None, Some(limit), None, Some(e)),
+    };
+    let age_secs = now.as_second() - at.as_second();
+    let detail = json!({"at": format_timestamp(at), "ageSeconds": age_secs});
+    if age_secs < -FUTURE_TOLERANCE_SECS {
+        return (
+            CheckStatus::Missing,
+            None,
+            Some(limit),
+            Some(detail),
+            Some("timestamp is in the future".into()),
+        );
+    }
+    let observed = Value::String(Duration::from_secs(age_secs.max(0)).compound());
+    let status = if age_secs > max_age.as_secs() {
+        CheckStatus::Fail
+    } else {
+        CheckStatus::Pass
+    };
+    (status, Some(observed), Some(limit), Some(detail), None)
+}
+
+/// `rate`: numerator / denominator within `max`/`min`.
+fn rate_test(
+    numerator: Result<Value, String>,
+    denominator: Result<Value, String>,
+    max: &Option<Bound>,
+    min: &Option<Bound>,
+    exclusive: bool,
+) -> Verdict {
+    let limit = limit_doc(max, min, None, exclusive);
+    let number = |v: Result<Value, String>, what: &str| -> Result<f64, String> {
+        let v = v.map_err(|e| format!("{what} {e}"))?;
+        v.as_f64()
+            .ok_or_else(|| format!("{what} is not a number: {v}"))
+    };
+    let (n, d) = match (
+        number(numerator, "numerator"),
+        number(denominator, "denominator"),
+    ) {
+        (Ok(n), Ok(d)) => (n, d),
+        (Err(e), _) | (_, Err(e)) => {
+            return (CheckStatus::Missing, None, Some(limit), None, Some(e));
+        }
+    };
+    let detail = json!({"numerator": n, "denominator": d});
+    if d == 0.0 {
+        return (
+            CheckStatus::Missing,
+            None,
+            Some(limit),
+            Some(detail),
+            Some("denominator is 0".into()),
+        );
+    }
+    let rate = n / d;
+    let observed = serde_json::Number::from_f64(rate).map(Value::Number);
+    let status = if within(rate, max, min, exclusive) {
+        CheckStatus::Pass
+    } else {
+        CheckStatus::Fail
+    };
+    (status, observed, Some(limit), Some(detail), None)
 }
 
 fn timestamp_of(v: &Value) -> Result<Timestamp, String> {

@@ -281,6 +281,94 @@ struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
+    /// One check's plan: its expressions compiled into the bundle, its bounds checked.
+    fn check(&mut self, check: &'a Check, g: &str, origin: &str) -> Result<CheckPlan, GateError> {
+        let invalid = |message: String| GateError::InvalidGates {
+            origin: origin.to_string(),
+            message,
+        };
+        let c = &check.code;
+        let at = format!("gate {g:?} check {c:?}");
+        let when = check
+            .when
+            .as_deref()
+            .map(|code| self.expr(code, format!("{at} (when)")));
+        let check_for_each = check
+            .for_each
+            .as_deref()
+            .map(|code| self.expr(code, format!("{at} (forEach)")));
+        let kind = check.kind().unwrap_or("assert");
+        let bounds = |b: &Builder| -> Result<(Option<Bound>, Option<Bound>), String> {
+            Ok((
+                check
+                    .max
+                    .as_ref()
+                    .map(|v| b.bound(&at, "max", v))
+                    .transpose()?,
+                check
+                    .min
+                    .as_ref()
+                    .map(|v| b.bound(&at, "min", v))
+                    .transpose()?,
+            ))
+        };
+        let test = match kind {
+            "assert" => Test::Assert(self.expr(
+                check.assert.as_deref().unwrap_or("false"),
+                format!("{at} (assert)"),
+            )),
+            "value" => {
+                let (max, min) = bounds(self).map_err(invalid)?;
+                let equals = check
+                    .equals
+                    .as_ref()
+                    .map(|v| self.equals(&at, v))
+                    .transpose()
+                    .map_err(invalid)?;
+                Test::Value {
+                    expr: self.expr(
+                        check.value.as_deref().unwrap_or("null"),
+                        format!("{at} (value)"),
+                    ),
+                    max,
+                    min,
+                    equals,
+                    exclusive: check.exclusive,
+                }
+            }
+            "age" => Test::Age {
+                max_age: self
+                    .duration(&at, check.max_age.as_ref().unwrap_or(&Value::Null))
+                    .map_err(invalid)?,
+                expr: self.expr(
+                    check.age.as_deref().unwrap_or("null"),
+                    format!("{at} (age)"),
+                ),
+            },
+            _ => {
+                let (max, min) = bounds(self).map_err(invalid)?;
+                let rate = check.rate.as_ref().expect("validated rate");
+                Test::Rate {
+                    numerator: self.expr(&rate.numerator, format!("{at} (rate numerator)")),
+                    denominator: self.expr(&rate.denominator, format!("{at} (rate denominator)")),
+                    max,
+                    min,
+                    exclusive: check.exclusive,
+                }
+            }
+        };
+        Ok(CheckPlan {
+            code: check.code.clone(),
+            missing_code: check.missing_code.clone(),
+            description: check.description.clone(),
+            when,
+            for_each: check_for_each,
+            on_missing: check.on_missing,
+            test,
+            kind,
+        })
+    }
+
     fn expr(&mut self, code: &'a str, context: String) -> usize {
         self.entries.push(BundleEntry { code, context });
         self.entries.len() - 1
@@ -411,89 +499,11 @@ pub fn build(file: &GatesFile, params: &Params, origin: &str) -> Result<Plan, Ga
             .for_each
             .as_deref()
             .map(|code| b.expr(code, format!("gate {g:?} forEach")));
-        let mut checks = Vec::new();
-        for check in &gate.checks {
-            let c = &check.code;
-            let at = format!("gate {g:?} check {c:?}");
-            let when = check
-                .when
-                .as_deref()
-                .map(|code| b.expr(code, format!("{at} (when)")));
-            let check_for_each = check
-                .for_each
-                .as_deref()
-                .map(|code| b.expr(code, format!("{at} (forEach)")));
-            let kind = check.kind().unwrap_or("assert");
-            let bounds = |b: &Builder| -> Result<(Option<Bound>, Option<Bound>), String> {
-                Ok((
-                    check
-                        .max
-                        .as_ref()
-                        .map(|v| b.bound(&at, "max", v))
-                        .transpose()?,
-                    check
-                        .min
-                        .as_ref()
-                        .map(|v| b.bound(&at, "min", v))
-                        .transpose()?,
-                ))
-            };
-            let test = match kind {
-                "assert" => Test::Assert(b.expr(
-                    check.assert.as_deref().unwrap_or("false"),
-                    format!("{at} (assert)"),
-                )),
-                "value" => {
-                    let (max, min) = bounds(&b).map_err(invalid)?;
-                    let equals = check
-                        .equals
-                        .as_ref()
-                        .map(|v| b.equals(&at, v))
-                        .transpose()
-                        .map_err(invalid)?;
-                    Test::Value {
-                        expr: b.expr(
-                            check.value.as_deref().unwrap_or("null"),
-                            format!("{at} (value)"),
-                        ),
-                        max,
-                        min,
-                        equals,
-                        exclusive: check.exclusive,
-                    }
-                }
-                "age" => Test::Age {
-                    max_age: b
-                        .duration(&at, check.max_age.as_ref().unwrap_or(&Value::Null))
-                        .map_err(invalid)?,
-                    expr: b.expr(
-                        check.age.as_deref().unwrap_or("null"),
-                        format!("{at} (age)"),
-                    ),
-                },
-                _ => {
-                    let (max, min) = bounds(&b).map_err(invalid)?;
-                    let rate = check.rate.as_ref().expect("validated rate");
-                    Test::Rate {
-                        numerator: b.expr(&rate.numerator, format!("{at} (rate numerator)")),
-                        denominator: b.expr(&rate.denominator, format!("{at} (rate denominator)")),
-                        max,
-                        min,
-                        exclusive: check.exclusive,
-                    }
-                }
-            };
-            checks.push(CheckPlan {
-                code: check.code.clone(),
-                missing_code: check.missing_code.clone(),
-                description: check.description.clone(),
-                when,
-                for_each: check_for_each,
-                on_missing: check.on_missing,
-                test,
-                kind,
-            });
-        }
+        let checks = gate
+            .checks
+            .iter()
+            .map(|check| b.check(check, g, origin))
+            .collect::<Result<Vec<_>, _>>()?;
         gates.push(GatePlan {
             id: gate.id.clone(),
             description: gate.description.clone(),

@@ -11,15 +11,15 @@ use clap::{Parser, ValueEnum};
 use rollout_core::CoreError;
 use rollout_core::cli::{CommonArgs, Env, resolve_now, warn};
 use rollout_core::doc::{Kind, check_envelope};
-use rollout_core::input::{MAX_DOCUMENT_BYTES, Source, as_text, open, read_bytes, read_json};
+use rollout_core::input::{Source, open, read_json};
 use rollout_core::output::write_stdout;
 use rollout_core::time::Duration;
 use rollout_core::trace;
 
 use crate::error::PruneError;
+use crate::inputs;
 use crate::listing::{Listing, MAX_LISTING_BYTES, check_package_name, is_login, read_listing};
 use crate::plan::{Action, plan};
-use crate::protect::{read_manifests, read_protect_file};
 use crate::report::{Envelope, InputDoc, Owner, commands, delete_commands, document, markdown};
 use crate::reviewed;
 use crate::rules::{RuleArgs, Rules, Untagged};
@@ -145,11 +145,9 @@ fn owner(cli: &Cli) -> Result<Owner, PruneError> {
 pub fn run(cli: &Cli, env: &Env) -> Result<u8, PruneError> {
     let now = resolve_now(cli.common.now.as_deref())?;
     if cli.format == Format::Commands && cli.common.jq.is_some() {
-        return Err(PruneError::from(CoreError::BadValue {
-            flag: "--jq",
-            value: cli.common.jq.clone().unwrap_or_default(),
-            message: "filters the JSON plan; it cannot be used with --format commands".into(),
-        }));
+        let jq = cli.common.jq.as_deref().unwrap_or_default();
+        let why = "filters the JSON plan; it cannot be used with --format commands";
+        return Err(CoreError::bad_value("--jq", jq, why).into());
     }
     if cli.format == Format::Json && (cli.org.is_some() || cli.user.is_some()) {
         return Err(PruneError::from(CoreError::BadValue {
@@ -161,13 +159,7 @@ pub fn run(cli: &Cli, env: &Env) -> Result<u8, PruneError> {
     let output = cli.common.output(now)?;
     let owner = owner(cli)?;
     if let Some(p) = &cli.package {
-        check_package_name(p).map_err(|message| {
-            PruneError::from(CoreError::BadValue {
-                flag: "--package",
-                value: p.clone(),
-                message,
-            })
-        })?;
+        check_package_name(p).map_err(|m| CoreError::bad_value("--package", p, m))?;
     }
 
     if let Some(path) = &cli.plan {
@@ -185,37 +177,12 @@ pub fn run(cli: &Cli, env: &Env) -> Result<u8, PruneError> {
         max_delete: cli.max_delete,
     };
     let mut rules = Rules::compile(&args, now)?;
-    for path in &cli.protect_digests {
-        let source = Source::File(path.clone());
-        let origin = source.origin();
-        let bytes = match read_bytes(&source, "a list of digests to protect", MAX_DOCUMENT_BYTES) {
-            // an empty file protects nothing: the same refusal as a list of comments
-            Err(CoreError::EmptyInput { .. }) => Vec::new(),
-            other => other?,
-        };
-        let (kind, digests, warnings) = read_protect_file(as_text(&bytes, &origin)?, &origin)?;
-        for w in warnings {
-            warn(TOOL, env, &w);
-        }
-        rules.protected.add(&origin, kind, digests);
-    }
-    if let Some(path) = &cli.manifests {
-        let source = Source::File(path.clone());
-        let origin = source.origin();
-        let bytes = read_bytes(
-            &source,
-            "a map of image index -> child digests",
-            MAX_DOCUMENT_BYTES,
-        )?;
-        rules.manifests = read_manifests(as_text(&bytes, &origin)?, &origin)?;
-        rules.manifests_file = Some(origin);
-    } else if rules.untagged == Untagged::Delete {
-        warn(
-            TOOL,
-            env,
-            "--untagged delete without --manifests: untagged versions may be the platform images or attestations of a kept multi-arch image",
-        );
-    }
+    inputs::protections(
+        &mut rules,
+        &cli.protect_digests,
+        cli.manifests.as_deref(),
+        &mut |w| warn(TOOL, env, w),
+    )?;
 
     // 2. The listing, streamed.
     let (listing, origin) = listing_of(cli)?;
@@ -245,29 +212,10 @@ pub fn run(cli: &Cli, env: &Env) -> Result<u8, PruneError> {
         },
     );
     cli.common.publish_summary(&markdown(&doc), env)?;
-    let s = &doc.summary;
     let refused = doc.action == Action::RefusedThreshold;
     // On a refusal stderr carries only the error line (CONTRACT.md §4).
     if !refused {
-        eprintln!(
-            "{TOOL}: {} version(s) in {} package(s): {} candidate(s), {} kept{}",
-            s.total_versions,
-            s.packages,
-            s.candidates,
-            s.keep,
-            if s.by_reason.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " ({})",
-                    s.by_reason
-                        .iter()
-                        .map(|(r, n)| format!("{} {n}", r.as_str()))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            }
-        );
+        eprintln!("{TOOL}: {}", count_line(&doc.summary));
     }
     match cli.format {
         Format::Json => output.emit_serialize(&doc)?,
@@ -329,4 +277,22 @@ fn run_reviewed(cli: &Cli, path: &Path, owner: &Owner) -> Result<u8, PruneError>
     }
     write_stdout(text.as_bytes())?;
     Ok(0)
+}
+
+/// The one-line count on stderr: versions, packages, candidates, kept, by reason.
+fn count_line(s: &crate::report::SummaryDoc) -> String {
+    let reasons = if s.by_reason.is_empty() {
+        String::new()
+    } else {
+        let each: Vec<String> = s
+            .by_reason
+            .iter()
+            .map(|(r, n)| format!("{} {n}", r.as_str()))
+            .collect();
+        format!(" ({})", each.join(", "))
+    };
+    format!(
+        "{} version(s) in {} package(s): {} candidate(s), {} kept{reasons}",
+        s.total_versions, s.packages, s.candidates, s.keep
+    )
 }

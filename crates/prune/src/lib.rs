@@ -1,12 +1,8 @@
 //! # rollout-prune: `prune-plan`, a registry clean-up plan that never deletes what is in use
 //!
-//! Registries fill with per-commit and per-PR images. The weekly workflow this replaces
-//! deleted `pending-*` versions older than 14 days unless they carried a 40-hex tag; every
-//! build carried both tags on one digest, so it never deleted anything, it counted only the
-//! first page of the API, and it had no threshold. Retention actions delete the platform
-//! images of multi-arch indexes and know nothing of what git still pins.
-//!
-//! prune-plan turns an inventory into a plan a person can review, diff and feed to
+//! Registries fill with per-commit and per-PR images; clean-up must never delete what is
+//! still in use: a digest git pins, the platform images of a kept multi-arch index, more
+//! than a threshold at once. prune-plan turns an inventory into a plan a person can review, diff and feed to
 //! `gh api`, with the invariants checked before anything could be deleted:
 //!
 //! * [`listing`]: every shape of the GitHub Packages listing (pages, slurped pages, JSONL,
@@ -14,6 +10,7 @@
 //! * [`version`]: the records in a listing (version, id, URL parts) and the name grammar;
 //! * [`protect`]: the digests a repository pins (digest-pin's scan, set, ledger, or a plain
 //!   list) and the image-index map, read fail-closed;
+//! * [`inputs`]: the protection files, read before the listing;
 //! * [`rules`]: globs and regexes compiled and checked up front;
 //! * [`plan`]: the pure decision, each kept version with its reason;
 //! * [`report`]: the `prune-plan` document, its Markdown summary, the `gh api` lines;
@@ -23,6 +20,7 @@
 pub mod cli;
 mod decode;
 pub mod error;
+pub mod inputs;
 pub mod listing;
 pub mod plan;
 pub mod protect;
