@@ -46,6 +46,7 @@ test-cargo: test-deps
 
 drift:
 	$(CARGO) run --quiet -p xtask -- check
+	$(CARGO) run --quiet -p xtask -- house
 
 $(BATS): tests/bats/package.json tests/bats/package-lock.json
 	cd tests/bats && npm ci --no-audit --no-fund

@@ -103,20 +103,7 @@ pub fn tail(path: &Path, key: Option<&SigningKey>) -> Result<Tail, CoreError> {
         origin: path.display().to_string(),
         source: e,
     };
-    // A record is only committed once its newline is written.
-    let mut last_byte = [0u8; 1];
-    {
-        use std::io::{Read, Seek, SeekFrom};
-        let mut f = std::fs::File::open(path).map_err(unreadable)?;
-        f.seek(SeekFrom::End(-1)).map_err(unreadable)?;
-        f.read_exact(&mut last_byte).map_err(unreadable)?;
-    }
-    if last_byte[0] != b'\n' {
-        return Err(tail_error(
-            path,
-            "the last record is truncated (no final newline)".into(),
-        ));
-    }
+    check_final_newline(path)?;
     let mut lines = ReverseLines::open(path, u64::MAX).map_err(unreadable)?;
     let Some(last) = lines.next() else {
         return Ok(genesis);
@@ -185,6 +172,27 @@ pub fn tail(path: &Path, key: Option<&SigningKey>) -> Result<Tail, CoreError> {
     }
 }
 
+/// A record is only committed once its newline is written: a log whose last byte is not a
+/// newline ends in a truncated record.
+fn check_final_newline(path: &Path) -> Result<(), CoreError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let unreadable = |e| CoreError::Unreadable {
+        origin: path.display().to_string(),
+        source: e,
+    };
+    let mut last_byte = [0u8; 1];
+    let mut f = std::fs::File::open(path).map_err(unreadable)?;
+    f.seek(SeekFrom::End(-1)).map_err(unreadable)?;
+    f.read_exact(&mut last_byte).map_err(unreadable)?;
+    if last_byte[0] != b'\n' {
+        return Err(tail_error(
+            path,
+            "the last record is truncated (no final newline)".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Chain `record` after `tail` (sets `seq`, `prevHash`, `hash`, and with `key` its `mac`)
 /// and return it.
 pub fn seal(
@@ -225,11 +233,6 @@ pub fn verify(path: &Path, key: Option<&SigningKey>) -> Result<Result<Verified, 
     let complete = bytes.is_empty() || bytes.last() == Some(&b'\n');
     let lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
     let count = lines.len();
-    let seq_of = |raw: &[u8]| {
-        serde_json::from_slice::<Map<String, Value>>(trim_line(raw))
-            .ok()
-            .and_then(|r| r.get("seq").and_then(Value::as_u64))
-    };
     for (i, raw) in lines.iter().enumerate() {
         let line = (i + 1) as u64;
         let is_last_piece = i + 1 == count;
@@ -255,31 +258,8 @@ pub fn verify(path: &Path, key: Option<&SigningKey>) -> Result<Result<Verified, 
             return brk("malformed", format!("line {line}: not a JSON object"));
         };
         let seq = record.get("seq").and_then(Value::as_u64);
-        match seq {
-            Some(s) if s == expected => {}
-            Some(s) if s > expected => {
-                let later = lines[i + 1..].iter().any(|l| seq_of(l) == Some(expected));
-                if later {
-                    return brk(
-                        "reordered",
-                        format!("line {line}: seq {s} comes before seq {expected}"),
-                    );
-                }
-                return brk(
-                    "missing_record",
-                    format!(
-                        "line {line}: seq {s} follows seq {}; a record is missing",
-                        expected - 1
-                    ),
-                );
-            }
-            Some(s) => {
-                return brk(
-                    "reordered",
-                    format!("line {line}: seq {s} where {expected} was expected"),
-                );
-            }
-            None => return brk("malformed", format!("line {line}: no seq")),
+        if let Some((reason, message)) = seq_break(seq, expected, line, &lines[i + 1..]) {
+            return brk(reason, message);
         }
         if record.get("prevHash").and_then(Value::as_str) != Some(prev_hash.as_str()) {
             return brk(
@@ -312,6 +292,44 @@ pub fn verify(path: &Path, key: Option<&SigningKey>) -> Result<Result<Verified, 
         unkeyed,
         last,
     }))
+}
+
+/// A record's `seq` that is not the `expected` one: reordered (the expected record comes
+/// later, in `rest`), missing, or absent.
+fn seq_break(
+    seq: Option<u64>,
+    expected: u64,
+    line: u64,
+    rest: &[&[u8]],
+) -> Option<(&'static str, String)> {
+    let seq_of = |raw: &[u8]| {
+        serde_json::from_slice::<Map<String, Value>>(trim_line(raw))
+            .ok()
+            .and_then(|r| r.get("seq").and_then(Value::as_u64))
+    };
+    match seq {
+        Some(s) if s == expected => None,
+        Some(s) if s > expected => {
+            if rest.iter().any(|l| seq_of(l) == Some(expected)) {
+                return Some((
+                    "reordered",
+                    format!("line {line}: seq {s} comes before seq {expected}"),
+                ));
+            }
+            Some((
+                "missing_record",
+                format!(
+                    "line {line}: seq {s} follows seq {}; a record is missing",
+                    expected - 1
+                ),
+            ))
+        }
+        Some(s) => Some((
+            "reordered",
+            format!("line {line}: seq {s} where {expected} was expected"),
+        )),
+        None => Some(("malformed", format!("line {line}: no seq"))),
+    }
 }
 
 /// With `key`, whether record `seq`'s `mac` is the key's and a record without one does

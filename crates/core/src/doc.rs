@@ -166,6 +166,23 @@ pub fn json_type(v: &Value) -> &'static str {
     }
 }
 
+/// A typed document as a JSON object, for the tools that add to it before it is printed
+/// (an audit record is sealed, a decision gets its digest). Documents are structs of
+/// strings, numbers, booleans and string-keyed maps, which always serialize; printing one
+/// as it is goes through [`crate::output::Output::emit_serialize`].
+pub fn to_object<T: Serialize>(doc: &T) -> Result<serde_json::Map<String, Value>, CoreError> {
+    match serde_json::to_value(doc) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(CoreError::usage(format!(
+            "a document must be a JSON object, not {}",
+            json_type(&other)
+        ))),
+        Err(e) => Err(CoreError::usage(format!(
+            "a document does not serialize: {e}"
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,22 +208,5 @@ mod tests {
         assert_eq!(e.to_string(), "x: upstream gate-eval failed: boom");
         let e = check_envelope(&json!([1]), Kind::GateDecision, "x").unwrap_err();
         assert!(e.to_string().contains("a JSON array"));
-    }
-}
-
-/// A typed document as a JSON object, for the tools that add to it before it is printed
-/// (an audit record is sealed, a decision gets its digest). Documents are structs of
-/// strings, numbers, booleans and string-keyed maps, which always serialize; printing one
-/// as it is goes through [`crate::output::Output::emit_serialize`].
-pub fn to_object<T: Serialize>(doc: &T) -> Result<serde_json::Map<String, Value>, CoreError> {
-    match serde_json::to_value(doc) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(CoreError::usage(format!(
-            "a document must be a JSON object, not {}",
-            json_type(&other)
-        ))),
-        Err(e) => Err(CoreError::usage(format!(
-            "a document does not serialize: {e}"
-        ))),
     }
 }

@@ -70,53 +70,7 @@ impl<'a> Parser<'a> {
         self.ws();
         let start = self.pos;
         match self.b.get(self.pos) {
-            Some(b'{') => {
-                self.pos += 1;
-                let mut members: Vec<Member> = Vec::new();
-                self.ws();
-                if self.b.get(self.pos) == Some(&b'}') {
-                    self.pos += 1;
-                } else {
-                    loop {
-                        self.ws();
-                        let key_start = self.pos;
-                        if self.b.get(self.pos) != Some(&b'"') {
-                            return Err(self.err("expected a string key"));
-                        }
-                        self.string()?;
-                        let key: String = serde_json::from_slice(&self.b[key_start..self.pos])
-                            .map_err(|_| self.err("invalid string"))?;
-                        if members.iter().any(|m| m.key == key) {
-                            return Err(self.err(&format!("duplicate key {key:?}")));
-                        }
-                        self.ws();
-                        if self.b.get(self.pos) != Some(&b':') {
-                            return Err(self.err("expected ':'"));
-                        }
-                        self.pos += 1;
-                        let value = self.value(depth + 1)?;
-                        members.push(Member {
-                            key,
-                            key_start,
-                            value,
-                        });
-                        self.ws();
-                        match self.b.get(self.pos) {
-                            Some(b',') => self.pos += 1,
-                            Some(b'}') => {
-                                self.pos += 1;
-                                break;
-                            }
-                            _ => return Err(self.err("expected ',' or '}'")),
-                        }
-                    }
-                }
-                Ok(Node {
-                    start,
-                    end: self.pos,
-                    kind: NodeKind::Object(members),
-                })
-            }
+            Some(b'{') => self.object(start, depth),
             Some(b'[') => {
                 self.pos += 1;
                 let mut items = Vec::new();
@@ -175,6 +129,56 @@ impl<'a> Parser<'a> {
             }
             None => Err(self.err("unexpected end of input")),
         }
+    }
+
+    /// An object from its `{` at `start`; a duplicate key is an error (readers disagree on
+    /// which one counts).
+    fn object(&mut self, start: usize, depth: usize) -> Result<Node, CoreError> {
+        self.pos += 1;
+        let mut members: Vec<Member> = Vec::new();
+        self.ws();
+        if self.b.get(self.pos) == Some(&b'}') {
+            self.pos += 1;
+        } else {
+            loop {
+                self.ws();
+                let key_start = self.pos;
+                if self.b.get(self.pos) != Some(&b'"') {
+                    return Err(self.err("expected a string key"));
+                }
+                self.string()?;
+                let key: String = serde_json::from_slice(&self.b[key_start..self.pos])
+                    .map_err(|_| self.err("invalid string"))?;
+                if members.iter().any(|m| m.key == key) {
+                    return Err(self.err(&format!("duplicate key {key:?}")));
+                }
+                self.ws();
+                if self.b.get(self.pos) != Some(&b':') {
+                    return Err(self.err("expected ':'"));
+                }
+                self.pos += 1;
+                let value = self.value(depth + 1)?;
+                members.push(Member {
+                    key,
+                    key_start,
+                    value,
+                });
+                self.ws();
+                match self.b.get(self.pos) {
+                    Some(b',') => self.pos += 1,
+                    Some(b'}') => {
+                        self.pos += 1;
+                        break;
+                    }
+                    _ => return Err(self.err("expected ',' or '}'")),
+                }
+            }
+        }
+        Ok(Node {
+            start,
+            end: self.pos,
+            kind: NodeKind::Object(members),
+        })
     }
 
     fn string(&mut self) -> Result<(), CoreError> {

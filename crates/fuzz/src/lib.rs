@@ -128,15 +128,11 @@ pub fn json_edit(data: &[u8]) -> bool {
     true
 }
 
-/// tag-bump's editor on a kustomization, a Flux-setter manifest, a chart's image and Argo
-/// CD Image Updater's write-back files.
-pub fn yaml_edit(data: &[u8]) -> bool {
-    use rollout_bump::edit::{Want, bump};
+/// The group of each layout the editor fuzz tries: a kustomization, a Flux setter, a chart's
+/// image and Argo CD Image Updater's two write-back files.
+fn fuzz_groups() -> [rollout_bump::services::Group; 5] {
     use rollout_bump::services::{Group, Target};
-    let Ok(text) = std::str::from_utf8(data) else {
-        return false;
-    };
-    let groups = [
+    [
         Group {
             name: "g".into(),
             file: "k.yaml".into(),
@@ -179,7 +175,17 @@ pub fn yaml_edit(data: &[u8]) -> bool {
             },
             new_name: None,
         },
-    ];
+    ]
+}
+
+/// tag-bump's editor on a kustomization, a Flux-setter manifest, a chart's image and Argo
+/// CD Image Updater's write-back files.
+pub fn yaml_edit(data: &[u8]) -> bool {
+    use rollout_bump::edit::{Want, bump};
+    let Ok(text) = std::str::from_utf8(data) else {
+        return false;
+    };
+    let groups = fuzz_groups();
     let want = Want {
         tag: "v9-fuzz",
         digest: None,

@@ -49,22 +49,9 @@ fn tokenize(src: &str) -> Vec<(Tok, usize)> {
                 }
             }
             b'/' if b.get(i + 1) == Some(&b'*') => {
-                let (start, mut depth) = (i, 0usize);
-                while i < b.len() {
-                    if b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
-                        depth += 1;
-                        i += 2;
-                    } else if b[i] == b'*' && b.get(i + 1) == Some(&b'/') {
-                        depth -= 1;
-                        i += 2;
-                        if depth == 0 {
-                            break;
-                        }
-                    } else {
-                        i += 1;
-                    }
-                }
-                line += count_lines(&b[start..i.min(b.len())]);
+                let end = skip_block_comment(b, i);
+                line += count_lines(&b[i..end]);
+                i = end;
             }
             b'"' => {
                 let start = i;
@@ -88,36 +75,10 @@ fn tokenize(src: &str) -> Vec<(Tok, usize)> {
                 }
             }
             _ if c == b'_' || c.is_ascii_alphabetic() => {
-                let start = i;
-                while i < b.len() && (b[i] == b'_' || b[i].is_ascii_alphanumeric()) {
-                    i += 1;
-                }
-                let word = &src[start..i];
-                // Raw strings r"..", r#".."#, byte strings b"..", br#".."#, byte chars b'x'.
-                let hashes = b[i..].iter().take_while(|&&h| h == b'#').count();
-                if matches!(word, "r" | "br" | "cr") && b.get(i + hashes) == Some(&b'"') {
-                    let close: Vec<u8> = std::iter::once(b'"')
-                        .chain(std::iter::repeat_n(b'#', hashes))
-                        .collect();
-                    let body = i + hashes + 1;
-                    let end = b[body..]
-                        .windows(close.len())
-                        .position(|w| w == close.as_slice())
-                        .map_or(b.len(), |p| body + p + close.len());
-                    line += count_lines(&b[i..end]);
-                    i = end;
-                    out.push((Tok::Lit, line));
-                } else if matches!(word, "b" | "c") && b.get(i) == Some(&b'"') {
-                    let start = i;
-                    i = skip_quoted(b, i + 1, b'"');
-                    line += count_lines(&b[start..i.min(b.len())]);
-                    out.push((Tok::Lit, line));
-                } else if word == "b" && b.get(i) == Some(&b'\'') {
-                    i = skip_quoted(b, i + 1, b'\'');
-                    out.push((Tok::Lit, line));
-                } else {
-                    out.push((Tok::Ident(word.to_string()), line));
-                }
+                let (end, tok) = word(src, i);
+                line += count_lines(&b[i..end]);
+                i = end;
+                out.push((tok, line));
             }
             _ if c.is_ascii_digit() => {
                 while i < b.len() && (b[i] == b'_' || b[i] == b'.' || b[i].is_ascii_alphanumeric())
@@ -141,6 +102,55 @@ fn tokenize(src: &str) -> Vec<(Tok, usize)> {
         }
     }
     out
+}
+
+/// Index just past a (nested) block comment that opens at `i`.
+fn skip_block_comment(b: &[u8], mut i: usize) -> usize {
+    let mut depth = 0usize;
+    while i < b.len() {
+        if b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
+            depth += 1;
+            i += 2;
+        } else if b[i] == b'*' && b.get(i + 1) == Some(&b'/') {
+            depth -= 1;
+            i += 2;
+            if depth == 0 {
+                break;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    i.min(b.len())
+}
+
+/// The word at `start`: an identifier, or a raw string (`r"…"`, `r#"…"#`, `br…`), a byte
+/// string (`b"…"`) or a byte char (`b'x'`); returns where it ends and its token.
+fn word(src: &str, start: usize) -> (usize, Tok) {
+    let b = src.as_bytes();
+    let mut i = start;
+    while i < b.len() && (b[i] == b'_' || b[i].is_ascii_alphanumeric()) {
+        i += 1;
+    }
+    let word = &src[start..i];
+    let hashes = b[i..].iter().take_while(|&&h| h == b'#').count();
+    if matches!(word, "r" | "br" | "cr") && b.get(i + hashes) == Some(&b'"') {
+        let close: Vec<u8> = std::iter::once(b'"')
+            .chain(std::iter::repeat_n(b'#', hashes))
+            .collect();
+        let body = i + hashes + 1;
+        let end = b[body..]
+            .windows(close.len())
+            .position(|w| w == close.as_slice())
+            .map_or(b.len(), |p| body + p + close.len());
+        (end, Tok::Lit)
+    } else if matches!(word, "b" | "c") && b.get(i) == Some(&b'"') {
+        (skip_quoted(b, i + 1, b'"'), Tok::Lit)
+    } else if word == "b" && b.get(i) == Some(&b'\'') {
+        (skip_quoted(b, i + 1, b'\''), Tok::Lit)
+    } else {
+        (i, Tok::Ident(word.to_string()))
+    }
 }
 
 /// Index just past the closing `quote` of a literal whose body starts at `i`.
