@@ -432,8 +432,8 @@ fn the_replaced_procedures_errors_exit_3_with_a_fix() {
         ]),
         "tag-bump",
         3,
-        "path_outside_repository",
-        "outside the repository",
+        "path_outside_root",
+        "outside the root",
     );
     std::os::unix::fs::symlink(f.remote().join("config"), w.join("out-link.yaml")).unwrap();
     assert_refused(
@@ -441,8 +441,8 @@ fn the_replaced_procedures_errors_exit_3_with_a_fix() {
         f.bump(&["--file", "out-link.yaml", "--image", "x", "--tag", "v2"]),
         "tag-bump",
         3,
-        "path_outside_repository",
-        "outside the repository",
+        "path_outside_root",
+        "outside the root",
     );
     assert_refused(
         &w,
@@ -2048,7 +2048,7 @@ fn argocd_image_updater_write_back_files_are_written_and_bumped() {
     );
     // a write-back file may not be created outside the repository or under .git
     for (file, code, reason) in [
-        ("../.argocd-source-x.yaml", 3, "path_outside_repository"),
+        ("../.argocd-source-x.yaml", 3, "path_outside_root"),
         (".git/.argocd-source-x.yaml", 3, "path_in_git_directory"),
     ] {
         assert_refused(

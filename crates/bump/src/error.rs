@@ -36,14 +36,6 @@ pub enum BumpError {
         /// The services file.
         file: String,
     },
-    /// A path from the configuration leaves the repository.
-    #[error("{path}: outside the repository {repo} (paths and symlinks must stay inside it)")]
-    PathOutsideRepo {
-        /// As configured.
-        path: String,
-        /// The repository root.
-        repo: String,
-    },
     /// A path from the configuration names git's own files.
     #[error(
         "{path}: inside .git/, which holds git's own files (HEAD, config, hooks), never a file to edit"
@@ -232,7 +224,6 @@ impl Failure for BumpError {
             E::ServicesInvalid { .. } => ExitClass::Usage,
             E::ServiceUnknown { .. }
             | E::NoImageGroup { .. }
-            | E::PathOutsideRepo { .. }
             | E::PathInGitDir { .. }
             | E::FileMissing { .. }
             | E::EntryNotFound { .. }
@@ -256,7 +247,6 @@ impl Failure for BumpError {
             E::ServicesInvalid { .. } => "services_invalid",
             E::ServiceUnknown { .. } => "service_unknown",
             E::NoImageGroup { .. } => "service_without_image_group",
-            E::PathOutsideRepo { .. } => "path_outside_repository",
             E::PathInGitDir { .. } => "path_in_git_directory",
             E::FileMissing { .. } => "file_missing",
             E::EntryNotFound { .. } => "image_entry_not_found",
@@ -289,6 +279,9 @@ impl Failure for BumpError {
     fn hints(&self) -> Vec<String> {
         use BumpError as E;
         match self {
+            E::Core(CoreError::PathOutside { .. }) => {
+                vec!["paths in the services file are relative to the repository root".into()]
+            }
             E::Core(e) => e.hints(),
             E::AfterReset { source, .. } => source.hints(),
             E::ServiceUnknown { file, known, .. } => vec![format!(
@@ -302,9 +295,6 @@ impl Failure for BumpError {
             E::NoImageGroup { file, .. } => vec![format!(
                 "give the service an \"imageGroup\" that names an entry of \"imageGroups\" in {file}"
             )],
-            E::PathOutsideRepo { .. } => {
-                vec!["paths in the services file are relative to the repository root".into()]
-            }
             E::FileMissing { .. } => vec![
                 "check the \"file\" of the image group (relative to the repository root)".into(),
             ],

@@ -1,36 +1,20 @@
 //! Where a configured path may point: every file tag-bump edits or creates is resolved
 //! inside the working copy first (no absolute path, no `..` out, no symlink that leaves it,
-//! nothing under `.git/`), and shown relative to its root.
+//! nothing under `.git/`; the containment rule is `rollout_core::contain`'s), and shown
+//! relative to its root.
 
 use std::path::{Path, PathBuf};
+
+use rollout_core::contain;
 
 use crate::error::BumpError;
 
 /// Resolve a configured path inside the repository: no absolute paths, no `..` out, no
 /// symlink that leaves it.
 pub fn inside(root: &Path, rel: &str) -> Result<PathBuf, BumpError> {
-    let outside = || BumpError::PathOutsideRepo {
-        path: rel.to_string(),
-        repo: root.display().to_string(),
-    };
+    let outside = || BumpError::from(contain::outside(rel, root));
+    contain::check_relative(rel, root)?;
     let p = Path::new(rel);
-    if p.is_absolute() || rel.contains('\\') {
-        return Err(outside());
-    }
-    let mut depth: i32 = 0;
-    for c in p.components() {
-        match c {
-            std::path::Component::Normal(_) => depth += 1,
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir => {
-                depth -= 1;
-                if depth < 0 {
-                    return Err(outside());
-                }
-            }
-            _ => return Err(outside()),
-        }
-    }
     let joined = root.join(p);
     let canon_root = root.canonicalize().map_err(|e| BumpError::RepoInvalid {
         path: root.display().to_string(),
@@ -45,8 +29,10 @@ pub fn inside(root: &Path, rel: &str) -> Result<PathBuf, BumpError> {
                 path: rel.to_string(),
             })
         }
-        Ok(c) if c.starts_with(&canon_root) => Ok(c),
-        Ok(_) => Err(outside()),
+        Ok(c) => {
+            contain::ensure_inside(&c, &canon_root, rel).map_err(|_| outside())?;
+            Ok(c)
+        }
         Err(_) if std::fs::symlink_metadata(&joined).is_ok() => Err(outside()),
         Err(_) => Err(BumpError::FileMissing {
             file: rel.to_string(),

@@ -238,6 +238,14 @@ pub enum CoreError {
         /// What happened to the files already replaced.
         restored: String,
     },
+    /// A path leaves the directory the tool works in ([`crate::contain`]).
+    #[error("{path}: outside the root {root} (paths and symlinks must stay inside it)")]
+    PathOutside {
+        /// The path as given.
+        path: String,
+        /// The root it must stay in.
+        root: String,
+    },
     /// A path given to a tree is not a plain relative path below it, or leads into `.git/`.
     #[error("{path}: refused as a file to edit: {why}")]
     PathRefused {
@@ -281,7 +289,7 @@ impl Failure for CoreError {
             | CoreError::FileReadOnly { .. }
             | CoreError::WriteFailed { .. } => ExitClass::Environment,
             CoreError::LockTimeout { .. } | CoreError::FileChanged { .. } => ExitClass::Conflict,
-            CoreError::PathRefused { .. } => ExitClass::Refused,
+            CoreError::PathRefused { .. } | CoreError::PathOutside { .. } => ExitClass::Refused,
             _ => ExitClass::Usage,
         }
     }
@@ -309,7 +317,7 @@ impl Failure for CoreError {
             CoreError::FileReadOnly { .. } => "file_read_only",
             CoreError::FileChanged { .. } => "file_changed",
             CoreError::WriteFailed { .. } => "io_error",
-            CoreError::PathRefused { .. } => "path_outside_root",
+            CoreError::PathRefused { .. } | CoreError::PathOutside { .. } => "path_outside_root",
         }
     }
 

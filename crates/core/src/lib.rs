@@ -21,6 +21,7 @@
 //! * [`time`]: RFC 3339 timestamps and `90s`/`14d`/`2w` durations;
 //! * [`hash`]: canonical JSON digests binding documents to their inputs;
 //! * [`fsx`]: atomic writes, file locks with timeout, locked JSONL appends;
+//! * [`contain`]: the one path-containment rule (`path_outside_root`);
 //! * [`tree`]: edits inside a tree a pull request controls, relative to held directories;
 //! * [`summary`]: Markdown summaries to a file and to the GitHub step summary;
 //! * [`trace`]: trace id precedence and generation;
@@ -33,6 +34,7 @@
 
 pub mod audit;
 pub mod cli;
+pub mod contain;
 pub mod doc;
 pub mod env;
 pub mod error;

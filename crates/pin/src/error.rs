@@ -92,14 +92,6 @@ pub enum PinError {
         /// As given.
         path: String,
     },
-    /// A path resolves outside the root.
-    #[error("{path}: outside the root {root} (paths and symlinks must stay inside it)")]
-    PathOutsideRoot {
-        /// As given.
-        path: String,
-        /// The root.
-        root: String,
-    },
     /// A file or directory could not be read.
     #[error("{file}: cannot read: {source}")]
     Unreadable {
@@ -188,8 +180,7 @@ impl Failure for PinError {
             | E::PathMissing { .. }
             | E::LedgerMalformed { .. } => ExitClass::Usage,
             E::Unreadable { .. } => ExitClass::Environment,
-            E::PathOutsideRoot { .. }
-            | E::ImageMissing { .. }
+            E::ImageMissing { .. }
             | E::CountMismatch { .. }
             | E::StalePin { .. }
             | E::ReleaseNotInLedger { .. }
@@ -214,7 +205,6 @@ impl Failure for PinError {
             E::BaselineAmbiguous { .. } => "baseline_ambiguous",
             E::BaselineEmpty { .. } => "baseline_empty",
             E::PathMissing { .. } => "input_missing",
-            E::PathOutsideRoot { .. } => "path_outside_root",
             E::Unreadable { .. } => "file_unreadable",
             E::ImageMissing { .. } => "digest_image_missing",
             E::CountMismatch { .. } => "digest_count_mismatch",

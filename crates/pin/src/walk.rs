@@ -163,12 +163,7 @@ pub fn collect(sel: &Selection) -> Result<(Vec<Candidate>, Vec<Skipped>), PinErr
         let canon = std::fs::canonicalize(p).map_err(|_| PinError::PathMissing {
             path: p.display().to_string(),
         })?;
-        if !canon.starts_with(&sel.root) {
-            return Err(PinError::PathOutsideRoot {
-                path: p.display().to_string(),
-                root: sel.root.display().to_string(),
-            });
-        }
+        rollout_core::contain::ensure_inside(&canon, &sel.root, &p.display().to_string())?;
         let meta = std::fs::metadata(&canon).map_err(|source| PinError::Unreadable {
             file: p.display().to_string(),
             source,
