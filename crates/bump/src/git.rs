@@ -356,11 +356,7 @@ impl Git {
     pub fn remote(&self, spec: &str) -> Result<RemoteSpec, BumpError> {
         if is_url(spec) {
             check_url(spec).map_err(|m| {
-                BumpError::from(CoreError::BadValue {
-                    flag: "--remote",
-                    value: redact_userinfo(spec),
-                    message: m,
-                })
+                BumpError::from(CoreError::bad_value("--remote", redact_userinfo(spec), m))
             })?;
             return Ok(RemoteSpec {
                 display: redact_userinfo(spec),
@@ -529,11 +525,11 @@ impl Git {
             },
         };
         Signature::new(&name, &email, &git2::Time::new(epoch, 0)).map_err(|e| {
-            BumpError::from(CoreError::BadValue {
-                flag: "--author",
-                value: format!("{name} <{email}>"),
-                message: e.message().to_string(),
-            })
+            BumpError::from(CoreError::bad_value(
+                "--author",
+                format!("{name} <{email}>"),
+                e.message().to_string(),
+            ))
         })
     }
 

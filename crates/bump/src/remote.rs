@@ -12,10 +12,7 @@ use rollout_core::tree::Fault;
 use crate::TOOL;
 use crate::error::BumpError;
 use crate::git::{SshAuth, Transport};
-
-fn bad(flag: &'static str, value: &str, message: impl Into<String>) -> BumpError {
-    rollout_core::CoreError::bad_value(flag, value, message).into()
-}
+use rollout_core::{CoreError, bad_value};
 
 /// The flags of how remotes are reached and how far they are trusted.
 #[derive(Debug, Clone, clap::Args)]
@@ -109,14 +106,14 @@ pub fn transport(args: &TransportArgs, env: &Env, genv: &GitEnv) -> Result<Trans
         } else {
             "GIT_SSH_KEY"
         };
-        return Err(bad(flag, &path.display().to_string(), "no such file"));
+        return Err(bad_value(flag, path.display().to_string(), "no such file"));
     }
     if let Some(file) = &args.known_hosts
         && !file.is_file()
     {
-        return Err(bad(
+        return Err(bad_value(
             "--known-hosts",
-            &file.display().to_string(),
+            file.display().to_string(),
             "no such file",
         ));
     }
@@ -124,7 +121,7 @@ pub fn transport(args: &TransportArgs, env: &Env, genv: &GitEnv) -> Result<Trans
     let timeout_ms = i32::try_from(timeout.as_secs().saturating_mul(1000))
         .ok()
         .filter(|ms| *ms > 0)
-        .ok_or_else(|| bad("--timeout", &args.timeout, "between 1s and 24d"))?;
+        .ok_or_else(|| CoreError::bad_value("--timeout", &args.timeout, "between 1s and 24d"))?;
     // SAFETY: libgit2's global options, set once at the edge before any remote is opened;
     // tag-bump runs no other thread that uses libgit2.
     unsafe {
@@ -158,14 +155,14 @@ pub fn transport(args: &TransportArgs, env: &Env, genv: &GitEnv) -> Result<Trans
 fn limits(args: &TransportArgs) -> Result<crate::transfer::Limits, BumpError> {
     let deadline = rollout_core::time::Duration::parse(&args.deadline)?;
     if deadline.as_secs() < 1 {
-        return Err(bad("--deadline", &args.deadline, "at least 1s"));
+        return Err(bad_value("--deadline", &args.deadline, "at least 1s"));
     }
     let size = |flag: &'static str, text: &str| {
         rollout_core::resources::parse_size(text)
-            .map_err(|m| bad(flag, text, &m))
+            .map_err(|m| bad_value(flag, text, &m))
             .and_then(|n| {
                 if n < 1 << 20 {
-                    Err(bad(flag, text, "at least 1MiB"))
+                    Err(CoreError::bad_value(flag, text, "at least 1MiB"))
                 } else {
                     Ok(n)
                 }

@@ -8,10 +8,7 @@ use rollout_core::oci::check_tag;
 
 use crate::error::BumpError;
 use crate::tag::{check_template, normalize_digest, pr_tag};
-
-fn bad(flag: &'static str, value: &str, message: impl Into<String>) -> BumpError {
-    CoreError::bad_value(flag, value, message).into()
-}
+use rollout_core::bad_value;
 
 /// The flags a request is made of, as given.
 #[derive(Debug, Clone, Copy)]
@@ -56,7 +53,7 @@ pub struct Request {
 /// Check every value of a request; the first bad one is a usage error naming its flag.
 pub fn check(f: &RequestFlags<'_>) -> Result<Request, BumpError> {
     if let Some(n) = f.name {
-        rollout_core::oci::check_name(n).map_err(|m| bad("--name", n, m))?;
+        rollout_core::oci::check_name(n).map_err(|m| CoreError::bad_value("--name", n, m))?;
     }
     let service_tags = service_tags(f.sets)?;
     let tag = the_tag(f, &service_tags)?;
@@ -69,7 +66,7 @@ pub fn check(f: &RequestFlags<'_>) -> Result<Request, BumpError> {
         check_pattern(p, &tags)?;
     }
     if let Some(e) = f.expect_current {
-        check_tag(e).map_err(|m| bad("--expect-current", e, m))?;
+        check_tag(e).map_err(|m| CoreError::bad_value("--expect-current", e, m))?;
     }
     let digest = f.digest.map(normalize_digest).transpose()?;
     check_template(f.message)?;
@@ -77,7 +74,7 @@ pub fn check(f: &RequestFlags<'_>) -> Result<Request, BumpError> {
     if let Some(b) = f.branch
         && (b.is_empty() || !git2::Reference::is_valid_name(&format!("refs/heads/{b}")))
     {
-        return Err(bad("--branch", b, "not a valid branch name"));
+        return Err(bad_value("--branch", b, "not a valid branch name"));
     }
     Ok(Request {
         tag,
@@ -95,11 +92,11 @@ fn service_tags(sets: &[String]) -> Result<IndexMap<String, String>, BumpError> 
             .split_once('=')
             .filter(|(s, t)| !s.is_empty() && !t.is_empty())
         else {
-            return Err(bad("--set", pair, "expected SERVICE=TAG"));
+            return Err(bad_value("--set", pair, "expected SERVICE=TAG"));
         };
-        check_tag(tag).map_err(|m| bad("--set", pair, m))?;
+        check_tag(tag).map_err(|m| CoreError::bad_value("--set", pair, m))?;
         if out.insert(service.to_string(), tag.to_string()).is_some() {
-            return Err(bad(
+            return Err(bad_value(
                 "--set",
                 pair,
                 format!("service {service:?} is given twice"),
@@ -125,20 +122,21 @@ fn the_tag(
             distinct.join(", ")
         }
         (Some(t), _, _) => {
-            check_tag(t).map_err(|m| bad("--tag", t, m))?;
+            check_tag(t).map_err(|m| CoreError::bad_value("--tag", t, m))?;
             t.to_string()
         }
         (None, Some(n), Some(s)) => pr_tag(n, s)?,
-        _ => return Err(bad("--tag", "", "give --tag TAG or --pr N --sha SHA")),
+        _ => return Err(bad_value("--tag", "", "give --tag TAG or --pr N --sha SHA")),
     })
 }
 
 /// Every tag must match `--tag-pattern` as a whole.
 fn check_pattern(pattern: &str, tags: &[&str]) -> Result<(), BumpError> {
-    let re = rollout_core::pattern::compile(&format!("^(?:{pattern})$"))
-        .map_err(|m| bad("--tag-pattern", pattern, format!("invalid regex: {m}")))?;
+    let re = rollout_core::pattern::compile(&format!("^(?:{pattern})$")).map_err(|m| {
+        CoreError::bad_value("--tag-pattern", pattern, format!("invalid regex: {m}"))
+    })?;
     match tags.iter().find(|t| !re.is_match(t)) {
-        Some(t) => Err(bad(
+        Some(t) => Err(bad_value(
             "--tag",
             t,
             format!("does not match --tag-pattern {pattern}"),
@@ -148,7 +146,7 @@ fn check_pattern(pattern: &str, tags: &[&str]) -> Result<(), BumpError> {
 }
 
 fn parse_author(text: &str) -> Result<(String, String), BumpError> {
-    let err = || bad("--author", text, "write it as \"Name <email>\"");
+    let err = || bad_value("--author", text, "write it as \"Name <email>\"");
     let (name, rest) = text.split_once('<').ok_or_else(err)?;
     let email = rest.strip_suffix('>').ok_or_else(err)?;
     let name = name.trim();

@@ -45,11 +45,11 @@ pub fn pr_tag(pr: &str, sha: &str) -> Result<String, BumpError> {
 /// A digest as written in GitOps files (normalised by [`rollout_core::oci::Digest`]).
 pub fn normalize_digest(d: &str) -> Result<String, BumpError> {
     Digest::parse(d).map(|d| d.to_string()).map_err(|message| {
-        BumpError::from(CoreError::BadValue {
-            flag: "--digest",
-            value: d.to_string(),
-            message: format!("{message}; a digest is sha256:<64 hex> (or sha512:<128 hex>)"),
-        })
+        BumpError::from(CoreError::bad_value(
+            "--digest",
+            d.to_string(),
+            format!("{message}; a digest is sha256:<64 hex> (or sha512:<128 hex>)"),
+        ))
     })
 }
 
@@ -78,11 +78,11 @@ pub fn render_template(template: &str, vars: &IndexMap<&str, String>) -> String 
 
 fn render(template: &str, vars: &IndexMap<&str, String>, check: bool) -> Result<String, BumpError> {
     let bad = |message: String| {
-        BumpError::from(CoreError::BadValue {
-            flag: "--message",
-            value: template.to_string(),
+        BumpError::from(CoreError::bad_value(
+            "--message",
+            template.to_string(),
             message,
-        })
+        ))
     };
     let mut out = String::with_capacity(template.len() + 32);
     let mut rest = template;

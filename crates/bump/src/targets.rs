@@ -12,13 +12,10 @@ use crate::error::BumpError;
 use crate::paths::inside;
 use crate::request::Request;
 use crate::services::{Resolved, ServicesMap, group};
+use rollout_core::bad_value;
 
 /// The services file read when `--services` is not given, relative to the repository root.
 pub const DEFAULT_SERVICES: &str = "services.json";
-
-fn bad(flag: &'static str, value: &str, message: impl Into<String>) -> BumpError {
-    CoreError::bad_value(flag, value, message).into()
-}
 
 /// The flags that choose what a run edits, as given.
 #[derive(Debug, Clone)]
@@ -93,7 +90,7 @@ pub fn targets(sel: &Selection<'_>, root: &Path) -> Result<(Vec<Resolved>, Origi
         && let Some(policy) = sel.image
     {
         if sel.type_name != "flux-setter" {
-            return Err(bad(
+            return Err(bad_value(
                 "--image",
                 policy,
                 "without --file, --image names the policy of a flux-setter tree (--type flux-setter)",
@@ -117,11 +114,11 @@ pub fn targets(sel: &Selection<'_>, root: &Path) -> Result<(Vec<Resolved>, Origi
                 })
             })
             .collect::<Result<Vec<_>, String>>()
-            .map_err(|m| bad("--image", policy, m))?;
+            .map_err(|m| CoreError::bad_value("--image", policy, m))?;
         return Ok((groups, Origin::Tree));
     }
     if sel.file.is_none() && !sel.path.is_empty() {
-        return Err(bad(
+        return Err(bad_value(
             "--path",
             &sel.path[0],
             "needs --file (a yaml path) or --type flux-setter --image POLICY (a directory)",
@@ -129,14 +126,14 @@ pub fn targets(sel: &Selection<'_>, root: &Path) -> Result<(Vec<Resolved>, Origi
     }
     if let Some(file) = sel.file {
         let image = sel.image.ok_or_else(|| {
-            bad(
+            CoreError::bad_value(
                 "--file",
                 file,
                 "needs --image NAME (the image, or the setter policy)",
             )
         })?;
         if sel.path.len() > 1 {
-            return Err(bad(
+            return Err(bad_value(
                 "--path",
                 &sel.path[1],
                 "given twice; a file has one path",
@@ -149,7 +146,8 @@ pub fn targets(sel: &Selection<'_>, root: &Path) -> Result<(Vec<Resolved>, Origi
             name_path: sel.name_path,
             ..Default::default()
         };
-        let g = group("", file, image, &fields).map_err(|m| bad("--type", sel.type_name, m))?;
+        let g = group("", file, image, &fields)
+            .map_err(|m| CoreError::bad_value("--type", sel.type_name, m))?;
         return Ok((
             vec![Resolved {
                 group: g,
@@ -182,9 +180,9 @@ pub fn group_tags(
             continue;
         };
         if let Some((other, t)) = tags.find(|(_, t)| *t != tag) {
-            return Err(bad(
+            return Err(bad_value(
                 "--set",
-                &format!("{other}={t}"),
+                format!("{other}={t}"),
                 format!(
                     "{first_service} and {other} share image group {:?}, which takes one tag ({first_service}={tag})",
                     r.group.name

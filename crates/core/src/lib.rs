@@ -59,3 +59,14 @@ pub mod yamledit;
 pub mod yamlspan;
 
 pub use error::{CoreError, ExitClass, Failure};
+
+/// A flag's value that breaks its rule, as any tool's error (`argument_invalid`, exit 2):
+/// the one usage error every tool raises for a bad flag value. Where `?` converts the error
+/// anyway, [`CoreError::bad_value`] is the same value.
+pub fn bad_value<E: From<CoreError>>(
+    flag: &'static str,
+    value: impl ToString,
+    message: impl Into<String>,
+) -> E {
+    E::from(CoreError::bad_value(flag, value, message))
+}

@@ -164,11 +164,7 @@ pub fn run(cli: &Cli, env: &Env) -> Result<u8, FreshError> {
         .chain(paths_from(cli, epoch_seconds(now))?)
     {
         paths.push(check_path(&p).map_err(|message| {
-            FreshError::from(CoreError::BadValue {
-                flag: "--path",
-                value: p.clone(),
-                message,
-            })
+            FreshError::from(CoreError::bad_value("--path", p.clone(), message))
         })?);
     }
     paths.sort();

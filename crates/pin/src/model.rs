@@ -82,11 +82,11 @@ impl DigestSet {
         let mut pairs = Vec::new();
         for s in sets {
             let (image, digest) = s.split_once('=').ok_or_else(|| {
-                PinError::from(CoreError::BadValue {
-                    flag: "--set",
-                    value: s.clone(),
-                    message: "expected IMAGE=DIGEST".into(),
-                })
+                PinError::from(CoreError::bad_value(
+                    "--set",
+                    s.clone(),
+                    "expected IMAGE=DIGEST",
+                ))
             })?;
             pairs.push((image.trim().to_string(), digest.trim().to_string()));
         }

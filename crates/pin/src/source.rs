@@ -50,30 +50,30 @@ pub fn digest_set(cli: &SourceFlags<'_>, env: &Env) -> Result<Digests, PinError>
     let input = cli.input;
     if cli.baseline {
         if input.is_some() {
-            return Err(PinError::from(CoreError::BadValue {
-                flag: "--baseline",
-                value: String::new(),
-                message: "records what the tree pins; it takes no -i".into(),
-            }));
+            return Err(PinError::from(CoreError::bad_value(
+                "--baseline",
+                String::new(),
+                "records what the tree pins; it takes no -i",
+            )));
         }
         return baseline(cli.select, cli.release, env);
     }
     if (!cli.sets.is_empty() || input.is_some()) && cli.ledger.is_some() && !cli.record {
         // The ledger would be silently unused: a forgotten --record, or a rollback that
         // also names the digests.
-        return Err(PinError::from(CoreError::BadValue {
-            flag: "--ledger",
-            value: cli.ledger.unwrap_or(Path::new("")).display().to_string(),
-            message: "with --set or -i it is only written, so add --record (or drop --set/-i to roll back from it)".into(),
-        }));
+        return Err(PinError::from(CoreError::bad_value(
+            "--ledger",
+            cli.ledger.unwrap_or(Path::new("")).display().to_string(),
+            "with --set or -i it is only written, so add --record (or drop --set/-i to roll back from it)",
+        )));
     }
     if !cli.sets.is_empty() {
         if input.is_some() {
-            return Err(PinError::from(CoreError::BadValue {
-                flag: "--set",
-                value: cli.sets.join(" "),
-                message: "give the digests once: --set or -i, not both".into(),
-            }));
+            return Err(PinError::from(CoreError::bad_value(
+                "--set",
+                cli.sets.join(" "),
+                "give the digests once: --set or -i, not both",
+            )));
         }
         return Ok(Digests {
             set: DigestSet::from_flags(cli.sets, cli.release.map(str::to_string))?,
@@ -93,11 +93,11 @@ pub fn digest_set(cli: &SourceFlags<'_>, env: &Env) -> Result<Digests, PinError>
         let mut set = DigestSet::from_document(&doc, text, &origin)?;
         match (&set.release, cli.release) {
             (Some(a), Some(b)) if a != b => {
-                return Err(PinError::from(CoreError::BadValue {
-                    flag: "--release",
-                    value: b.to_string(),
-                    message: format!("{origin} is release {a:?}"),
-                }));
+                return Err(PinError::from(CoreError::bad_value(
+                    "--release",
+                    b.to_string(),
+                    format!("{origin} is release {a:?}"),
+                )));
             }
             (None, Some(b)) => {
                 set = DigestSet::from_pairs(

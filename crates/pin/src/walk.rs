@@ -137,11 +137,11 @@ pub fn root(dir: &Path) -> Result<PathBuf, PinError> {
         path: dir.display().to_string(),
     })?;
     if !canon.is_dir() {
-        return Err(PinError::from(CoreError::BadValue {
-            flag: "--root",
-            value: dir.display().to_string(),
-            message: "not a directory".into(),
-        }));
+        return Err(PinError::from(CoreError::bad_value(
+            "--root",
+            dir.display().to_string(),
+            "not a directory",
+        )));
     }
     Ok(canon)
 }

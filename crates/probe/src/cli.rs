@@ -100,10 +100,6 @@ impl rollout_core::cli::ToolCli for Cli {
     }
 }
 
-fn bad(flag: &'static str, value: impl ToString, message: impl Into<String>) -> ProbeError {
-    CoreError::bad_value(flag, value, message).into()
-}
-
 /// The most a URL list read with `-i` may hold.
 const MAX_LIST_BYTES: u64 = 1024 * 1024;
 
@@ -153,25 +149,43 @@ fn url_list(
 fn policy(cli: &Cli) -> Result<(Policy, Settings, std::time::Duration), ProbeError> {
     let timeout = parse_wait(&cli.timeout)?;
     if timeout.is_zero() {
-        return Err(bad("--timeout", &cli.timeout, "must be more than 0"));
+        return Err(rollout_core::bad_value(
+            "--timeout",
+            &cli.timeout,
+            "must be more than 0",
+        ));
     }
     let retry_delay = parse_wait(&cli.retry_delay)?;
     if cli.retries > 10 {
-        return Err(bad("--retries", cli.retries, "at most 10"));
+        return Err(rollout_core::bad_value(
+            "--retries",
+            cli.retries,
+            "at most 10",
+        ));
     }
     if !(1..=64).contains(&cli.concurrency) {
-        return Err(bad("--concurrency", cli.concurrency, "between 1 and 64"));
+        return Err(rollout_core::bad_value(
+            "--concurrency",
+            cli.concurrency,
+            "between 1 and 64",
+        ));
     }
     if cli.max_redirects > 20 {
-        return Err(bad("--max-redirects", cli.max_redirects, "at most 20"));
+        return Err(rollout_core::bad_value(
+            "--max-redirects",
+            cli.max_redirects,
+            "at most 20",
+        ));
     }
     let status = StatusRanges::parse(&cli.expect_status)
-        .map_err(|m| bad("--expect-status", &cli.expect_status, m))?;
+        .map_err(|m| CoreError::bad_value("--expect-status", &cli.expect_status, m))?;
     let body = cli
         .expect_body
         .as_deref()
         .map(|p| {
-            compile_bytes(p).map_err(|m| bad("--expect-body", p, format!("invalid regex: {m}")))
+            compile_bytes(p).map_err(|m| {
+                CoreError::bad_value("--expect-body", p, format!("invalid regex: {m}"))
+            })
         })
         .transpose()?;
     let settings = Settings {

@@ -150,11 +150,11 @@ pub fn run(cli: &Cli, env: &Env) -> Result<u8, PruneError> {
         return Err(CoreError::bad_value("--jq", jq, why).into());
     }
     if cli.format == Format::Json && (cli.org.is_some() || cli.user.is_some()) {
-        return Err(PruneError::from(CoreError::BadValue {
-            flag: if cli.org.is_some() { "--org" } else { "--user" },
-            value: cli.org.clone().or(cli.user.clone()).unwrap_or_default(),
-            message: "names the owner in the delete commands; give --format commands".into(),
-        }));
+        return Err(PruneError::from(CoreError::bad_value(
+            if cli.org.is_some() { "--org" } else { "--user" },
+            cli.org.clone().or(cli.user.clone()).unwrap_or_default(),
+            "names the owner in the delete commands; give --format commands",
+        )));
     }
     let output = cli.common.output(now)?;
     let owner = owner(cli)?;
@@ -192,11 +192,11 @@ pub fn run(cli: &Cli, env: &Env) -> Result<u8, PruneError> {
     };
     let packages = listing.packages;
     if cli.format == Format::Commands && packages.iter().any(|p| p.name.is_none()) {
-        return Err(PruneError::from(CoreError::BadValue {
-            flag: "--package",
-            value: String::new(),
-            message: "the listing does not name its package (no version URLs); give --package NAME for the delete commands".into(),
-        }));
+        return Err(PruneError::from(CoreError::bad_value(
+            "--package",
+            String::new(),
+            "the listing does not name its package (no version URLs); give --package NAME for the delete commands",
+        )));
     }
 
     // 3. Plan (pure), summarise, print.
@@ -251,11 +251,11 @@ fn listing_of(cli: &Cli) -> Result<(Listing, String), PruneError> {
 /// `--plan FILE --format commands`: the reviewed plan's deletions as commands.
 fn run_reviewed(cli: &Cli, path: &Path, owner: &Owner) -> Result<u8, PruneError> {
     if cli.format != Format::Commands {
-        return Err(PruneError::from(CoreError::BadValue {
-            flag: "--plan",
-            value: path.display().to_string(),
-            message: "turns a reviewed plan into delete commands: give --format commands".into(),
-        }));
+        return Err(PruneError::from(CoreError::bad_value(
+            "--plan",
+            path.display().to_string(),
+            "turns a reviewed plan into delete commands: give --format commands",
+        )));
     }
     let source = Source::File(path.to_path_buf());
     let plan_origin = source.origin();

@@ -142,19 +142,19 @@ impl Rules {
             }
         };
         if keep_per.is_some() && args.keep_latest.is_none() {
-            return Err(PruneError::from(CoreError::BadValue {
-                flag: "--keep-per",
-                value: args.keep_per.clone().unwrap_or_default(),
-                message: "groups versions for --keep-latest N; give --keep-latest too".into(),
-            }));
+            return Err(PruneError::from(CoreError::bad_value(
+                "--keep-per",
+                args.keep_per.clone().unwrap_or_default(),
+                "groups versions for --keep-latest N; give --keep-latest too",
+            )));
         }
         let older_than = args.older_than.unwrap_or(DEFAULT_OLDER_THAN);
         let cutoff = now.checked_sub(older_than.to_signed()).map_err(|e| {
-            PruneError::from(CoreError::BadValue {
-                flag: "--older-than",
-                value: older_than.to_string(),
-                message: e.to_string(),
-            })
+            PruneError::from(CoreError::bad_value(
+                "--older-than",
+                older_than.to_string(),
+                e.to_string(),
+            ))
         })?;
         Ok(Rules {
             globs: args.globs.clone(),
