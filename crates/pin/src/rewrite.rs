@@ -13,7 +13,7 @@ use crate::scanner::is_yaml_name;
 use crate::walk::{self, Candidate, Skipped};
 
 /// A file's plan plus the bytes it was made from (kept only when the file changes).
-pub struct Planned {
+pub struct FileRewrite {
     /// The plan.
     pub plan: FilePlan,
     /// The bytes before, when the file changes.
@@ -25,7 +25,7 @@ pub struct Planned {
 /// Every file of a run planned: the plans of the files read, what was skipped and why.
 pub struct TreePlan<'c> {
     /// Each file read, with its plan.
-    pub plans: Vec<(&'c Candidate, Planned)>,
+    pub plans: Vec<(&'c Candidate, FileRewrite)>,
     /// Files not read, sorted.
     pub skipped: Vec<Skipped>,
     /// How many files were read.
@@ -81,7 +81,7 @@ impl TreePlan<'_> {
     }
 
     /// The files whose bytes change.
-    pub fn changed_files(&self) -> Vec<&(&Candidate, Planned)> {
+    pub fn changed_files(&self) -> Vec<&(&Candidate, FileRewrite)> {
         self.plans
             .iter()
             .filter(|(_, p)| p.plan.new_bytes.is_some())
@@ -143,9 +143,9 @@ impl TreePlan<'_> {
     }
 }
 
-fn plan_one(c: &Candidate, set: &DigestSet, buf: &mut Vec<u8>) -> Result<Planned, PinError> {
+fn plan_one(c: &Candidate, set: &DigestSet, buf: &mut Vec<u8>) -> Result<FileRewrite, PinError> {
     if let Some(reason) = walk::read_into(c, buf)? {
-        return Ok(Planned {
+        return Ok(FileRewrite {
             plan: FilePlan::default(),
             old: None,
             skipped: Some(reason),
@@ -153,7 +153,7 @@ fn plan_one(c: &Candidate, set: &DigestSet, buf: &mut Vec<u8>) -> Result<Planned
     }
     let plan = plan_file(&c.rel, buf, is_yaml_name(&c.rel), set);
     let old = plan.new_bytes.is_some().then(|| buf.clone());
-    Ok(Planned {
+    Ok(FileRewrite {
         plan,
         old,
         skipped: None,

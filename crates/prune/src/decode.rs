@@ -4,7 +4,7 @@
 //!
 //! Nothing of the input is kept: a 60 MB listing costs the memory of its versions, not of
 //! its text. Visitors cannot return prune-plan's own errors through serde, so a domain error
-//! is parked in the [`Ctx`] and serde is handed a placeholder; the caller reports the
+//! is parked in the [`DecodeState`] and serde is handed a placeholder; the caller reports the
 //! parked error first.
 
 use std::fmt;
@@ -17,7 +17,7 @@ use rollout_core::oci::Digest;
 
 /// Versions collected for one package before the package name is settled.
 #[derive(Default)]
-pub(crate) struct Collected {
+pub(crate) struct PackageVersions {
     pub versions: Vec<Version>,
     /// The distinct packages and owners the versions' URLs name (in a sane listing, one).
     pub urls: Vec<UrlParts>,
@@ -26,7 +26,7 @@ pub(crate) struct Collected {
     last_prefix: String,
 }
 
-impl Collected {
+impl PackageVersions {
     fn push(&mut self, version: Version, url: Option<String>) {
         self.versions.push(version);
         let Some(url) = url else {
@@ -53,23 +53,23 @@ enum Slot {
 }
 
 /// What the decoder has read so far, and the first domain error.
-pub(crate) struct Ctx<'o> {
+pub(crate) struct DecodeState<'o> {
     pub origin: &'o str,
     /// Versions decoded so far (for messages about versions without an id).
     pub position: usize,
     pub error: Option<PruneError>,
-    pub bare: Collected,
+    pub bare: PackageVersions,
     pub saw_bare: bool,
-    pub mapped: Vec<(String, Collected)>,
+    pub mapped: Vec<(String, PackageVersions)>,
 }
 
-impl<'o> Ctx<'o> {
+impl<'o> DecodeState<'o> {
     pub fn new(origin: &'o str) -> Self {
-        Ctx {
+        DecodeState {
             origin,
             position: 0,
             error: None,
-            bare: Collected::default(),
+            bare: PackageVersions::default(),
             saw_bare: false,
             mapped: Vec::new(),
         }
@@ -108,7 +108,7 @@ impl<'o> Ctx<'o> {
         Ok(())
     }
 
-    fn slot(&mut self, slot: Slot) -> &mut Collected {
+    fn slot(&mut self, slot: Slot) -> &mut PackageVersions {
         match slot {
             Slot::Bare => &mut self.bare,
             Slot::Mapped(i) => &mut self.mapped[i].1,
@@ -349,7 +349,7 @@ impl Fields {
         &mut self,
         key: &str,
         map: &mut A,
-        ctx: &mut Ctx<'_>,
+        ctx: &mut DecodeState<'_>,
     ) -> Result<(), A::Error> {
         let slot: &mut Option<Loose> = match key {
             "id" => &mut self.id,
@@ -386,7 +386,7 @@ impl Fields {
         &self,
         twice: bool,
         key: &str,
-        ctx: &mut Ctx<'_>,
+        ctx: &mut DecodeState<'_>,
     ) -> Result<(), E> {
         if twice {
             let e = ctx.listing(format!("{}: an object gives {key:?} twice", ctx.place()));
@@ -399,7 +399,7 @@ impl Fields {
     fn read_object<'de, A: MapAccess<'de>>(
         first: Option<String>,
         map: &mut A,
-        ctx: &mut Ctx<'_>,
+        ctx: &mut DecodeState<'_>,
     ) -> Result<Fields, A::Error> {
         let mut fields = Fields::default();
         if let Some(k) = first {
@@ -412,7 +412,7 @@ impl Fields {
     }
 
     /// Refuse a document (an object with a `kind`): an upstream error, or another kind.
-    fn document_error(&self, ctx: &Ctx<'_>) -> Option<PruneError> {
+    fn document_error(&self, ctx: &DecodeState<'_>) -> Option<PruneError> {
         let kind = self.kind.as_ref()?;
         if self.schema_version.is_none() && self.is_version() {
             return None;
@@ -439,7 +439,10 @@ impl Fields {
     }
 
     /// Check the fields and make the version.
-    fn into_version(self, ctx: &mut Ctx<'_>) -> Result<(Version, Option<String>), PruneError> {
+    fn into_version(
+        self,
+        ctx: &mut DecodeState<'_>,
+    ) -> Result<(Version, Option<String>), PruneError> {
         ctx.position += 1;
         let origin = ctx.origin;
         let at = |id: Option<&VersionId>, position: usize, message: String| PruneError::Version {
@@ -532,7 +535,7 @@ impl Fields {
 fn finish_object<E: serde::de::Error>(
     fields: Fields,
     slot: Slot,
-    ctx: &mut Ctx<'_>,
+    ctx: &mut DecodeState<'_>,
 ) -> Result<(), E> {
     if let Some(e) = fields.document_error(ctx) {
         return Err(ctx.fail(e));
@@ -553,7 +556,7 @@ fn finish_object<E: serde::de::Error>(
     }
 }
 
-fn found<E: serde::de::Error>(ctx: &mut Ctx<'_>, what: &str, expected: &str) -> E {
+fn found<E: serde::de::Error>(ctx: &mut DecodeState<'_>, what: &str, expected: &str) -> E {
     let e = ctx.listing(format!(
         "{}: found {what}, expected {expected}",
         ctx.place()
@@ -562,9 +565,9 @@ fn found<E: serde::de::Error>(ctx: &mut Ctx<'_>, what: &str, expected: &str) -> 
 }
 
 /// A whole top-level value of the stream.
-pub(crate) struct Top<'c, 'o>(pub &'c mut Ctx<'o>);
+pub(crate) struct TopLevelValue<'c, 'o>(pub &'c mut DecodeState<'o>);
 
-impl<'de> DeserializeSeed<'de> for Top<'_, '_> {
+impl<'de> DeserializeSeed<'de> for TopLevelValue<'_, '_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_any(self)
@@ -597,7 +600,7 @@ macro_rules! refuse_scalars {
     };
 }
 
-impl Top<'_, '_> {
+impl TopLevelValue<'_, '_> {
     fn refuse<E: serde::de::Error>(self, what: &str) -> E {
         let e = self.0.listing(format!(
             "expected package versions (a JSON array of version objects), found {what}"
@@ -606,7 +609,7 @@ impl Top<'_, '_> {
     }
 }
 
-impl<'de> Visitor<'de> for Top<'_, '_> {
+impl<'de> Visitor<'de> for TopLevelValue<'_, '_> {
     type Value = ();
     refuse_scalars!("package versions");
 
@@ -649,7 +652,7 @@ impl<'de> Visitor<'de> for Top<'_, '_> {
             let index = match ctx.mapped.iter().position(|(n, _)| *n == name) {
                 Some(i) => i,
                 None => {
-                    ctx.mapped.push((name.clone(), Collected::default()));
+                    ctx.mapped.push((name.clone(), PackageVersions::default()));
                     ctx.mixed()?;
                     ctx.mapped.len() - 1
                 }
@@ -666,7 +669,7 @@ impl<'de> Visitor<'de> for Top<'_, '_> {
 
 /// The value of a `{"PKG": ...}` entry: an array of versions or pages.
 struct PackageValue<'c, 'o, 'n> {
-    ctx: &'c mut Ctx<'o>,
+    ctx: &'c mut DecodeState<'o>,
     name: &'n str,
     slot: Slot,
 }
@@ -712,7 +715,7 @@ impl<'de> Visitor<'de> for PackageValue<'_, '_, '_> {
 
 /// An element of an array: a version object, or (one level down) a page of them.
 struct Element<'c, 'o> {
-    ctx: &'c mut Ctx<'o>,
+    ctx: &'c mut DecodeState<'o>,
     slot: Slot,
     depth: u8,
 }

@@ -18,7 +18,7 @@ use rollout_core::CoreError;
 use rollout_core::hash::StreamDigest;
 use serde::de::DeserializeSeed;
 
-use crate::decode::{Collected, Ctx, Top};
+use crate::decode::{DecodeState, PackageVersions, TopLevelValue};
 use crate::error::PruneError;
 pub use crate::version::{UrlParts, Version, VersionId, check_package_name, is_login};
 
@@ -116,7 +116,7 @@ pub fn read_listing(
         head: Vec::new(),
         started: false,
     };
-    let mut ctx = Ctx::new(origin);
+    let mut ctx = DecodeState::new(origin);
     let streamed = stream(&mut counted, &mut ctx);
     if counted.over {
         return Err(CoreError::TooLarge {
@@ -142,7 +142,7 @@ pub fn read_listing(
 }
 
 /// Decode every top-level value of the stream.
-fn stream<R: Read>(input: &mut Counted<R>, ctx: &mut Ctx<'_>) -> Result<(), PruneError> {
+fn stream<R: Read>(input: &mut Counted<R>, ctx: &mut DecodeState<'_>) -> Result<(), PruneError> {
     let origin = ctx.origin;
     let unreadable = |source| CoreError::Unreadable {
         origin: origin.to_string(),
@@ -171,7 +171,7 @@ fn stream<R: Read>(input: &mut Counted<R>, ctx: &mut Ctx<'_>) -> Result<(), Prun
     }
     let mut de = serde_json::Deserializer::from_reader(buf);
     loop {
-        if let Err(e) = Top(ctx).deserialize(&mut de) {
+        if let Err(e) = TopLevelValue(ctx).deserialize(&mut de) {
             return Err(ctx.error.take().unwrap_or_else(|| json_failure(e, origin)));
         }
         match de.end() {
@@ -194,8 +194,8 @@ fn json_failure(e: serde_json::Error, origin: &str) -> PruneError {
 }
 
 fn bare_package(
-    ctx: &Ctx<'_>,
-    collected: Collected,
+    ctx: &DecodeState<'_>,
+    collected: PackageVersions,
     package: Option<&str>,
 ) -> Result<Package, PruneError> {
     let from_urls: Vec<&String> = distinct(collected.urls.iter().map(|u| &u.package));
@@ -234,7 +234,7 @@ fn bare_package(
     Ok(package)
 }
 
-fn listing_error(ctx: &Ctx<'_>, message: String) -> PruneError {
+fn listing_error(ctx: &DecodeState<'_>, message: String) -> PruneError {
     PruneError::Listing {
         origin: ctx.origin.to_string(),
         message,
@@ -252,8 +252,8 @@ fn distinct<'a>(items: impl Iterator<Item = &'a String>) -> Vec<&'a String> {
 }
 
 fn packages_from_map(
-    ctx: &Ctx<'_>,
-    mapped: Vec<(String, Collected)>,
+    ctx: &DecodeState<'_>,
+    mapped: Vec<(String, PackageVersions)>,
     only: Option<&str>,
 ) -> Result<Vec<Package>, PruneError> {
     if let Some(p) = only
@@ -299,7 +299,7 @@ fn packages_from_map(
     Ok(out)
 }
 
-fn check_unique(ctx: &Ctx<'_>, package: &Package) -> Result<(), PruneError> {
+fn check_unique(ctx: &DecodeState<'_>, package: &Package) -> Result<(), PruneError> {
     let mut seen: HashSet<&VersionId> = HashSet::with_capacity(package.versions.len());
     for v in &package.versions {
         if !seen.insert(&v.id) {
