@@ -234,3 +234,20 @@ pub fn change_tree_before_write(
     std::fs::write(&go, b"").unwrap();
     run.join().unwrap()
 }
+
+/// Copy a directory tree; files become mode 0644 (a fixture checked out read-only stays
+/// writable in the copy).
+pub fn copy_dir(from: &Path, to: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let p = entry.unwrap().path();
+        let dest = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_dir(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).unwrap();
+            std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+    }
+}

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::{NOW, tool};
+use crate::common::{NOW, git, tool};
 
 /// The secret every case runs with, in every credential variable.
 const CANARY: &str = "canary-9f3b7e1d-env-s3cret";
@@ -88,16 +88,6 @@ fn generated(spec: &Value) -> Vec<u8> {
         }
         other => panic!("unknown generator {other}"),
     }
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = std::process::Command::new("git")
-        .current_dir(dir)
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {out:?}");
 }
 
 fn materialise(dir: &Path, files: &serde_json::Map<String, Value>) {

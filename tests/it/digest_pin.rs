@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::common::{
-    NOW, assert_refused, change_tree_before_write, error_line, fixture, git, json_out, snapshot,
-    tool,
+    NOW, assert_refused, change_tree_before_write, copy_dir, error_line, fixture, git, json_out,
+    snapshot, tool,
 };
 
 const REVIEW: &str = "776980ed9009fe17dfdb782960978bd573842dc867728bd4e63d734871cdeef1";
@@ -22,20 +22,6 @@ const RELEASE_1: &str = "5f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e";
 /// must never be touched.
 struct Tree {
     dir: tempfile::TempDir,
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let p = entry.unwrap().path();
-        let dest = to.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_dir(&p, &dest);
-        } else {
-            std::fs::copy(&p, &dest).unwrap();
-            std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o644)).unwrap();
-        }
-    }
 }
 
 impl Tree {

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::common::{NOW, assert_refused, assert_schema, error_line, json_out, snapshot, tool};
+use crate::common::{
+    NOW, assert_refused, assert_schema, copy_dir, error_line, json_out, snapshot, tool,
+};
 
 const TOOL: &str = "prune-plan";
 
@@ -229,19 +231,6 @@ fn a_ledger_protects_rollback_targets() {
             file.display()
         );
         assert_eq!(ids(&p, "delete"), ids(&plan, "delete"));
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
     }
 }
 
