@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 
 /// Longest function body allowed outside test code, in lines (signature to closing brace).
 pub const MAX_FN_LINES: usize = 100;
+/// Integration tests longer than this are listed (information, not a breach).
+pub const MAX_TEST_LINES: usize = 150;
 /// Longest `cli.rs` allowed, in lines.
 pub const MAX_CLI_LINES: usize = 350;
 
@@ -444,7 +446,26 @@ pub fn run(root: &Path) -> std::io::Result<bool> {
             println!("  import circle: {}", shown.join(" -> "));
         }
     }
+    long_tests(root)?;
     Ok(ok)
+}
+
+/// Integration tests over [`MAX_TEST_LINES`] lines, listed for information (a test is
+/// about one behaviour; a refusal table belongs in the corpus).
+fn long_tests(root: &Path) -> std::io::Result<()> {
+    let mut files = Vec::new();
+    rust_files(&root.join("tests/it"), &mut files);
+    for f in files {
+        let text = fs::read_to_string(&f)?;
+        for func in functions(&text).into_iter().filter(|f| f.lines > MAX_TEST_LINES) {
+            let rel = f.strip_prefix(root).unwrap_or(&f).display().to_string();
+            println!(
+                "note: {rel}:{} {} is {} lines (a test is about one behaviour)",
+                func.line, func.name, func.lines
+            );
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
