@@ -457,7 +457,10 @@ fn long_tests(root: &Path) -> std::io::Result<()> {
     rust_files(&root.join("tests/it"), &mut files);
     for f in files {
         let text = fs::read_to_string(&f)?;
-        for func in functions(&text).into_iter().filter(|f| f.lines > MAX_TEST_LINES) {
+        for func in functions(&text)
+            .into_iter()
+            .filter(|f| f.lines > MAX_TEST_LINES)
+        {
             let rel = f.strip_prefix(root).unwrap_or(&f).display().to_string();
             println!(
                 "note: {rel}:{} {} is {} lines (a test is about one behaviour)",
