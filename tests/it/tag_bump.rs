@@ -892,6 +892,69 @@ fn https_tls_tokens_and_hooks() {
 }
 
 #[test]
+fn a_fresh_clone_over_https_is_shallow_and_still_wins_a_lost_race() {
+    let f = Flux::new();
+    let server = Server::start(&f.remote());
+    // History the clone does not need: a second commit on the served repository.
+    let scratch = tempfile::tempdir().unwrap();
+    let bare = server.root.path().join("flux.git");
+    let seed = scratch.path().join("seed");
+    git(
+        scratch.path(),
+        &["clone", "-q", bare.to_str().unwrap(), "seed"],
+    );
+    git(&seed, &["commit", "-q", "--allow-empty", "-m", "history"]);
+    git(&seed, &["push", "-q", "origin", "HEAD:main"]);
+    let run = |wd: &Path, tag: &str| {
+        let mut cmd = over_https(&server, wd, &["--service", "papi", "--tag", tag, "--push"]);
+        cmd.env("GITHUB_TOKEN", TOKEN)
+            .env("SSL_CERT_FILE", server.cert());
+        cmd
+    };
+    let (first, second) = (scratch.path().join("a"), scratch.path().join("b"));
+    // The first run waits before its write; meanwhile a second one clones and pushes, so
+    // the first push is not a fast-forward: fetch, reset, re-apply on the shallow clone.
+    let out = change_tree_before_write(run(&first, "s1"), "TAG_BUMP_FAULT", || {
+        let out = run(&second, "s2").output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc = json_out(&out);
+    assert_eq!(doc["push"]["pushed"], true);
+    assert_eq!(doc["push"]["attempts"], 2, "{doc}");
+    for wd in [&first, &second] {
+        let shallow = std::fs::read_to_string(wd.join(".git/shallow")).expect("a shallow clone");
+        assert_eq!(shallow.lines().count(), 1, "one commit deep: {shallow}");
+        let refs = git(wd, &["for-each-ref", "--format=%(refname)", "refs/remotes"]);
+        let branches: Vec<&str> = refs.lines().filter(|r| !r.ends_with("/HEAD")).collect();
+        assert_eq!(branches, ["refs/remotes/origin/main"], "one branch: {refs}");
+    }
+    let log = server.log();
+    let subjects: Vec<&str> = log.lines().collect();
+    assert!(
+        subjects[0].contains("s1") && subjects[1].contains("s2"),
+        "{log}"
+    );
+    assert_eq!(subjects[2], "history", "linear history: {log}");
+    // A reused --workdir stays shallow and fetches only what is new.
+    let out = run(&second, "s3").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(server.log().lines().next().unwrap().contains("s3"));
+}
+
+#[test]
 fn a_token_in_the_url_is_refused_and_never_printed() {
     let f = Flux::new();
     let scratch = tempfile::tempdir().unwrap();

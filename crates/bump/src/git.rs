@@ -339,9 +339,19 @@ impl Git {
         let mut fo = FetchOptions::new();
         fo.remote_callbacks(callbacks(transport, url, &calls, None));
         fo.follow_redirects(git2::RemoteRedirect::None);
+        // An edit needs the branch's tip, not its history: one branch, one commit deep
+        // (`git clone --depth 1 --single-branch`) over the network. A later fetch brings
+        // only what is new, and a push from the shallow clone sends only the new commit.
+        // libgit2's local transport cannot fetch shallow: a file:// or path remote is
+        // cloned whole (one branch still).
+        if local_path(url).is_none() {
+            fo.depth(1);
+        }
+        let refspec = format!("+refs/heads/{branch}:refs/remotes/origin/{branch}");
         let result = git2::build::RepoBuilder::new()
             .branch(branch)
             .fetch_options(fo)
+            .remote_create(move |repo, name, url| repo.remote_with_fetch(name, url, &refspec))
             .clone(url, dir);
         let repo = result.map_err(|e| git_error(transport, action, &e, &calls))?;
         let root = repo.workdir().unwrap_or(dir).to_path_buf();
