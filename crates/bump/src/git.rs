@@ -342,13 +342,30 @@ impl Git {
         // An edit needs the branch's tip, not its history: one branch, one commit deep
         // (`git clone --depth 1 --single-branch`) over the network. A later fetch brings
         // only what is new, and a push from the shallow clone sends only the new commit.
-        // libgit2's local transport cannot fetch shallow: a file:// or path remote is
-        // cloned whole (one branch still).
-        if local_path(url).is_none() {
-            fo.depth(1);
+        // libgit2's local transport cannot fetch shallow, and walks the whole history to
+        // build a pack: a file:// or path remote is cloned as git clones a local path, by
+        // copying its object files (copied, not hard-linked: a link to another user's read-
+        // only pack fails where protected_hardlinks is on), after checking that they fit in
+        // --max-transfer.
+        let mut builder = git2::build::RepoBuilder::new();
+        match local_path(url) {
+            None => {
+                fo.depth(1);
+            }
+            Some(path) => {
+                let bytes = local_objects_size(&path);
+                if !transport
+                    .limits
+                    .on_progress(bytes, std::time::Instant::now())
+                {
+                    let e = git2::Error::from_str("the remote's objects exceed --max-transfer");
+                    return Err(git_error(transport, action, &e, &calls));
+                }
+                builder.clone_local(git2::build::CloneLocal::NoLinks);
+            }
         }
         let refspec = format!("+refs/heads/{branch}:refs/remotes/origin/{branch}");
-        let result = git2::build::RepoBuilder::new()
+        let result = builder
             .branch(branch)
             .fetch_options(fo)
             .remote_create(move |repo, name, url| repo.remote_with_fetch(name, url, &refspec))
@@ -793,6 +810,29 @@ fn local_path(url: &str) -> Option<PathBuf> {
         return Some(PathBuf::from(rest));
     }
     (!url.contains("://") && ssh::parse_url(url).is_none()).then(|| PathBuf::from(url))
+}
+
+/// The bytes of a local repository's object files (what a local clone copies); 0 when it
+/// is not a repository (the clone then says what is wrong).
+fn local_objects_size(path: &Path) -> usize {
+    fn walk(dir: &Path, total: &mut u64) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => walk(&e.path(), total),
+                Ok(t) if t.is_file() => *total += e.metadata().map_or(0, |m| m.len()),
+                _ => {}
+            }
+        }
+    }
+    let Ok(repo) = Repository::open(path) else {
+        return 0;
+    };
+    let mut total = 0u64;
+    walk(&repo.path().join("objects"), &mut total);
+    usize::try_from(total).unwrap_or(usize::MAX)
 }
 
 /// The turn of this run on a remote on the local file system (`REMOTE_GIT_DIR/
