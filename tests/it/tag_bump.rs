@@ -1801,6 +1801,15 @@ fn a_pack_larger_than_max_transfer_is_stopped() {
         "--max-transfer",
         "8MiB",
     ]));
+    // A local remote is cloned by copying its object files, never by linking them (a link
+    // to another user's read-only pack fails where protected_hardlinks is on).
+    use std::os::unix::fs::MetadataExt;
+    let objects = crate::common::snapshot(&scratch.path().join("w/.git/objects"));
+    assert!(objects.len() > 3, "the remote's objects were copied");
+    for (path, _) in objects {
+        let links = std::fs::metadata(&path).unwrap().nlink();
+        assert_eq!(links, 1, "{} is a copy", path.display());
+    }
 }
 
 #[test]
