@@ -161,6 +161,55 @@ hyperfine --warmup 3 --runs 30 --prepare "$greset" --export-json "$out/bump-push
 bash -c "$greset"
 printf '{"edit": %s}\n' "$bump_mem" > "$out/bump-mem.json"
 
+# tag-bump --clone on a fresh runner (an empty workdir every run): a Flux repository with
+# 20,000 commits of history, over loopback HTTPS (git http-backend behind TLS, a token) and
+# over file://, against git clone --depth 1 + sed + commit + push. The remote is reset
+# before each run, so every run pushes.
+cdir=$PWD/$data/bump-clone
+if [ ! -s "$cdir/commits" ] || [ "$(cat "$cdir/commits")" != 20000 ]; then
+  echo "bench: generating a Flux repository of 20,000 commits" >&2
+  rm -rf "$cdir"; mkdir -p "$cdir/srv" "$cdir/state"
+  cp -r examples/flux "$cdir/seed"
+  git -C "$cdir/seed" init -q -b main
+  git -C "$cdir/seed" add -A
+  git -C "$cdir/seed" -c user.name=b -c user.email=b@example.invalid commit -qm seed
+  python3 - "$cdir/seed" <<'PY'
+import subprocess, sys
+out = ["reset refs/heads/main\nfrom refs/heads/main^0\n"]
+for i in range(20000):
+    body = f"entry {i}\n" * 20
+    out.append(f"commit refs/heads/main\ncommitter b <b@example.invalid> {1700000000 + i} +0000\n"
+               f"data {len(f'c{i}')}\nc{i}\nM 644 inline history/log-{i % 500}.txt\ndata {len(body)}\n{body}\n")
+subprocess.run(["git", "-C", sys.argv[1], "fast-import", "--quiet"], input="".join(out).encode(), check=True)
+PY
+  git clone -q --bare "$cdir/seed" "$cdir/srv/flux.git"
+  git -C "$cdir/srv/flux.git" repack -adq
+  echo 20000 > "$cdir/commits"
+fi
+python3 tests/support/git_https_server.py --root "$cdir/srv" --state "$cdir/state" --token bench-token >/dev/null 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 100); do [ -s "$cdir/state/port" ] && break; sleep 0.1; done
+port=$(cat "$cdir/state/port")
+base=$(git -C "$cdir/srv/flux.git" rev-parse main)
+creset="rm -rf $cdir/wd $cdir/g && git -C $cdir/srv/flux.git update-ref refs/heads/main $base"
+export SSL_CERT_FILE=$cdir/state/cert.pem GIT_SSL_CAINFO=$cdir/state/cert.pem
+git_clone_push() {
+  echo "git clone -q --depth 1 --single-branch -b main $1 $cdir/g && sed -i '0,/newTag: .*/s//newTag: pr-9999-abcdef0/' $cdir/g/apps/backend-services/kustomization.yaml && git -C $cdir/g -c user.name=b -c user.email=b@example.invalid commit -qam 'chore: update image tag' && git -C $cdir/g push -q origin HEAD:refs/heads/main"
+}
+for via in https file; do
+  if [ $via = https ]; then url=https://127.0.0.1:$port/flux.git; gurl=https://x:bench-token@127.0.0.1:$port/flux.git
+  else url=file://$cdir/srv/flux.git; gurl=$url; fi
+  bump_clone="GITHUB_TOKEN=bench-token $bump --clone $url --workdir $cdir/wd --service papi --tag pr-9999-abcdef0 --push --author 'b <b@example.invalid>' --compact"
+  bash -c "$creset && $bump_clone" > /dev/null 2>&1 || { echo "bench: tag-bump --clone over $via failed" >&2; exit 1; }
+  [ "$(git -C "$cdir/srv/flux.git" rev-list --count main)" = 20002 ] || { echo "bench: tag-bump did not push over $via" >&2; exit 1; }
+  echo "bench: fresh --clone + edit + commit + push, 20,000 commits, over $via" >&2
+  hyperfine --warmup 1 --runs 10 --prepare "$creset" --export-json "$out/bump-clone-$via.json" \
+    -n "tag-bump --clone --push" "$bump_clone > /dev/null 2>&1" -n "git clone --depth 1 && sed && git commit && git push" "$(git_clone_push "$gurl")" >&2
+done
+bash -c "$creset"
+kill $server 2>/dev/null || true
+
 # prune-plan: 200,000 versions (about 65 MB, gh api --paginate pages of 100) against the
 # same rules written as a jq 1.6 filter (bench/prune.jq). Both must delete the same ids.
 prune=$PWD/target/release/prune-plan
@@ -242,6 +291,12 @@ tp, gp = bp["tag-bump --push"], bp["sed && git add && git commit && git push"]
 row("edit + commit + push, local bare remote", "tag-bump", tp, 0, gp, 0,
     f"≤1.2x git CLI: {'met' if tp / gp <= 1.2 else 'NOT met'} ({tp / gp:.2f}x git)")
 row("edit + commit + push, local bare remote", "sed && git add && git commit && git push", gp, 0, gp, 0, "baseline")
+for via in ("https", "file"):
+    bc = {x["command"]: x["median"] for x in json.load(open(f"{out}/bump-clone-{via}.json"))["results"]}
+    tc, gc = bc["tag-bump --clone --push"], bc["git clone --depth 1 && sed && git commit && git push"]
+    bench = f"fresh clone + edit + commit + push, 20,000 commits, {'loopback HTTPS' if via == 'https' else 'file://'}"
+    row(bench, "tag-bump", tc, 0, gc, 0, f"≤1.2x git: {'met' if tc <= 1.2 * gc else 'NOT met'}")
+    row(bench, "git clone --depth 1 && sed && git commit && git push", gc, 0, gc, 0, "baseline")
 pr = {x["command"]: x["median"] for x in json.load(open(f"{out}/prune.json"))["results"]}
 prm = json.load(open(f"{out}/prune-mem.json"))
 pt, pj = pr["prune-plan"], pr["jq 1.6"]
