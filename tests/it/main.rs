@@ -12,5 +12,6 @@ mod gate_eval;
 mod health_probe;
 mod policy_apply;
 mod prune_plan;
+mod shell_results;
 mod tag_bump;
 mod tag_bump_ssh;

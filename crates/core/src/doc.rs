@@ -47,6 +47,10 @@ pub enum Kind {
     PresetList,
     /// A failure, printed with `--json-errors`.
     Error,
+    /// rollout-orchestrate's result ([`crate::results::OrchestrateResult`]).
+    OrchestrateResult,
+    /// rollout-gate-config's result ([`crate::results::GateConfigResult`]).
+    GateConfigResult,
 }
 
 impl Kind {
@@ -67,6 +71,8 @@ impl Kind {
             Kind::FreshnessReport => "freshness-report",
             Kind::PresetList => "preset-list",
             Kind::Error => "error",
+            Kind::OrchestrateResult => "orchestrate-result",
+            Kind::GateConfigResult => "gate-config-result",
         }
     }
 }

@@ -17,6 +17,8 @@
 //! * [`yamledit`]: byte-preserving edits of YAML scalars, in their own quoting style;
 //! * [`output`]: pretty/compact printing, `--jq`, quiet exit on a closed pipe;
 //! * [`jq`]: jaq compiled once, `now` injected, `halt` never exits the process;
+//! * [`results`]: the documents the shell entry points write (`orchestrate-result`,
+//!   `gate-config-result`);
 //! * [`resources`]: sizes such as `2GiB`, resident memory, for budgets;
 //! * [`time`]: RFC 3339 timestamps and `90s`/`14d`/`2w` durations;
 //! * [`hash`]: canonical JSON digests binding documents to their inputs;
@@ -48,6 +50,7 @@ pub mod oci;
 pub mod output;
 pub mod pattern;
 pub mod resources;
+pub mod results;
 pub mod sign;
 pub mod summary;
 pub mod time;

@@ -172,6 +172,18 @@ fn schemas() -> Vec<(&'static str, serde_json::Value)> {
             )),
         ),
         (
+            "orchestrate-result.v1.schema.json",
+            serde_json::to_value(schemars::schema_for!(
+                rollout_core::results::OrchestrateResult
+            )),
+        ),
+        (
+            "gate-config-result.v1.schema.json",
+            serde_json::to_value(schemars::schema_for!(
+                rollout_core::results::GateConfigResult
+            )),
+        ),
+        (
             "bump-report.v1.schema.json",
             serde_json::to_value(schemars::schema_for!(rollout_bump::report::BumpReport)),
         ),
