@@ -38,7 +38,7 @@ remote_subject() { git -C "$TMP/flux.git" log -1 --format=%s main; }
   run --separate-stderr rollout-tag papi --env staging --pr 42 --sha "$SHA"
   assert_success
   assert_equal "$(remote_subject)" "chore(backend-services): update image tag to pr-42-a1b2c3d"
-  [[ "$stderr" == "rollout-tag: environment staging (github): file://$TMP/flux.git"* ]]
+  [[ "$stderr" == "tag-bump: environment staging (github): file://$TMP/flux.git"* ]]
   [[ "$stderr" == *"✓ Updated backend-services to pr-42-a1b2c3d"* ]]
   echo "$output" > report.json
   assert_equal "$(json_get report.json 'd["kind"]')" bump-report
@@ -62,7 +62,7 @@ remote_subject() { git -C "$TMP/flux.git" log -1 --format=%s main; }
   assert_success
   assert_equal "$(remote_subject)" "chore(web): update image tag to pr-77-${sha:0:7}"
   # a gitea environment runs with TLS verification off, and says so
-  [[ "$stderr" == *"rollout-tag: environment lab (gitea)"* ]]
+  [[ "$stderr" == *"tag-bump: environment lab (gitea)"* ]]
   [[ "$stderr" == *"warning"*"TLS"* ]]
 }
 
@@ -112,10 +112,20 @@ remote_subject() { git -C "$TMP/flux.git" log -1 --format=%s main; }
 JSON
   run --separate-stderr rollout-tag papi --env staging --config envs.json --pr 43 --sha "$SHA"
   assert_failure 2
-  assert_equal "${stderr%%$'\n'*}" "rollout-tag: error: envs.json: unknown key(s) defaults, environments.staging.brnach (an environment takes fluxRepo, type, branch, servicesFile)"
+  assert_equal "${stderr%%$'\n'*}" "tag-bump: error: envs.json: unknown key(s) defaults, environments.staging.brnach (an environment takes fluxRepo, type, branch, servicesFile)"
   assert_equal "$(git -C "$TMP/flux.git" rev-list --count main)" 1
   echo '{"environments": {"staging": "file:///x"}}' > envs.json
   run --separate-stderr rollout-tag papi --env staging --config envs.json --pr 43 --sha "$SHA"
   assert_failure 2
   [[ "$stderr" == *"environments.staging (not an object)"* ]]
+}
+
+@test "no jq is needed: a jq on PATH that fails is never called" {
+  mkdir -p "$TMP/nojq"
+  printf '#!/bin/sh\necho "jq was called" >&2\nexit 99\n' > "$TMP/nojq/jq"
+  chmod +x "$TMP/nojq/jq"
+  PATH="$TMP/nojq:$PATH" run --separate-stderr rollout-tag papi --env staging --pr 45 --sha "$SHA"
+  assert_success
+  [[ "$stderr" != *"jq was called"* ]]
+  assert_equal "$(remote_subject)" "chore(backend-services): update image tag to pr-45-a1b2c3d"
 }

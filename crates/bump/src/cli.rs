@@ -17,6 +17,7 @@ use rollout_core::trace;
 use crate::TOOL;
 use crate::change::{Changes, Job, write_files};
 use crate::edit::Want;
+use crate::environments;
 use crate::error::BumpError;
 use crate::push::{Committer, Destination, push};
 use crate::remote::{GitEnv, TransportArgs, transport};
@@ -32,7 +33,7 @@ use crate::workspace::{Spec, prepare};
 const EXAMPLES: &str = include_str!("../doc/tag-bump.examples");
 
 /// Set an image tag in a GitOps repository, commit and push, safely and idempotently.
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(
     name = "tag-bump",
     version,
@@ -41,22 +42,31 @@ const EXAMPLES: &str = include_str!("../doc/tag-bump.examples");
 changing only those bytes: comments, quoting, indentation, key order and line endings stay. \
 The edit is verified by re-parsing, a value already at the tag is a no-op, --expect-current \
 is a compare-and-swap, and --push retries lost races by fetching, resetting and re-applying.",
-    after_help = EXAMPLES
+    after_help = EXAMPLES,
+    group(clap::ArgGroup::new("clone_source").args(["clone", "environment"]).multiple(false))
 )]
 pub struct Cli {
     /// The working copy to edit.
     #[arg(
         long,
         value_name = "DIR",
-        required_unless_present = "clone",
+        required_unless_present_any = ["clone", "environment"],
         conflicts_with = "clone"
     )]
     pub repo: Option<PathBuf>,
     /// Clone this repository (into --workdir, reused when it is already a clone of it).
     #[arg(long, value_name = "URL")]
     pub clone: Option<String>,
+    /// Clone the Flux repository of this environment of --environments (its fluxRepo; its
+    /// branch, servicesFile and type are the defaults of --branch, --services, --insecure).
+    #[arg(long, value_name = "NAME", requires = "environments", conflicts_with_all = ["repo", "clone"])]
+    pub environment: Option<String>,
+    /// The environments file ({"environments": {NAME: {"fluxRepo": URL, "type": "github"|"gitea",
+    /// "branch": B, "servicesFile": F}}}).
+    #[arg(long, value_name = "FILE", requires = "environment")]
+    pub environments: Option<PathBuf>,
     /// Where --clone keeps its clone (default: a temporary directory, removed at the end).
-    #[arg(long, value_name = "DIR", requires = "clone")]
+    #[arg(long, value_name = "DIR", requires = "clone_source")]
     pub workdir: Option<PathBuf>,
     /// A service of the services map (repeatable; several make one commit).
     #[arg(long, value_name = "NAME", required_unless_present_any = ["file", "sets", "image"])]
@@ -177,6 +187,14 @@ impl rollout_core::cli::ToolCli for Cli {
 
 /// Run tag-bump with parsed flags; returns the exit code on success.
 pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
+    let resolved;
+    let cli = match (&cli.environment, &cli.environments) {
+        (Some(name), Some(file)) => {
+            resolved = with_environment(cli, &environments::load(file, name)?, name);
+            &resolved
+        }
+        _ => cli,
+    };
     // 1. Every value is checked before anything is read or written.
     let now = resolve_now(cli.common.now.as_deref())?;
     let output = cli.common.output(now)?;
@@ -253,6 +271,22 @@ pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
     cli.common.publish_summary(&markdown(&report), env)?;
     output.emit_serialize(&report)?;
     Ok(0)
+}
+
+/// The flags an environment stands for: `--clone` its fluxRepo, and its branch, services
+/// file and type (gitea: `--insecure`) unless the flags say otherwise.
+fn with_environment(cli: &Cli, e: &environments::Environment, name: &str) -> Cli {
+    let shown = rollout_core::url::redact_userinfo(&e.flux_repo);
+    eprintln!("{TOOL}: environment {name} ({}): {shown}", e.kind);
+    let mut out = cli.clone();
+    out.clone = Some(e.flux_repo.clone());
+    out.branch = cli.branch.clone().or_else(|| e.branch.clone());
+    out.services = cli
+        .services
+        .clone()
+        .or_else(|| e.services_file.as_ref().map(PathBuf::from));
+    out.transport.insecure |= e.kind == "gitea";
+    out
 }
 
 fn request_flags(cli: &Cli) -> RequestFlags<'_> {

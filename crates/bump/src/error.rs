@@ -16,6 +16,12 @@ pub enum BumpError {
         /// What is wrong.
         message: String,
     },
+    /// The environments file cannot be used, or has no such environment.
+    #[error("{message}")]
+    EnvironmentsInvalid {
+        /// What is wrong (naming the file).
+        message: String,
+    },
     /// A service is not in the services file.
     #[error("service {service:?} is not in {file}")]
     ServiceUnknown {
@@ -221,7 +227,7 @@ impl Failure for BumpError {
         match self {
             E::Core(e) => e.class(),
             E::AfterReset { source, .. } => source.class(),
-            E::ServicesInvalid { .. } => ExitClass::Usage,
+            E::ServicesInvalid { .. } | E::EnvironmentsInvalid { .. } => ExitClass::Usage,
             E::ServiceUnknown { .. }
             | E::NoImageGroup { .. }
             | E::PathInGitDir { .. }
@@ -245,6 +251,7 @@ impl Failure for BumpError {
             E::Core(e) => e.reason_code(),
             E::AfterReset { source, .. } => source.reason_code(),
             E::ServicesInvalid { .. } => "services_invalid",
+            E::EnvironmentsInvalid { .. } => "environments_invalid",
             E::ServiceUnknown { .. } => "service_unknown",
             E::NoImageGroup { .. } => "service_without_image_group",
             E::PathInGitDir { .. } => "path_in_git_directory",

@@ -3,6 +3,7 @@
 //!
 //! The crate is split the way the run goes: [`request`] checks the values (with [`tag`]
 //! for the tag grammar and template), [`remote`] how remotes are reached and which branch,
+//! [`environments`] reads an environment's Flux repository from an environments file,
 //! [`workspace`] finds or clones the working copy, [`targets`] chooses the files and values
 //! (with [`services`] for the services map and [`tree`] for a Flux setter tree), [`change`]
 //! plans every edit in memory ([`edit`] changes the bytes, pure) and writes the files,
@@ -16,6 +17,7 @@ pub mod branch;
 pub mod change;
 pub mod cli;
 pub mod edit;
+pub mod environments;
 pub mod error;
 pub mod git;
 pub mod paths;
