@@ -1147,6 +1147,55 @@ fn an_apply_interrupted_after_the_registry_write_is_not_a_removed_record() {
 }
 
 #[test]
+fn a_record_cut_short_by_a_kill_is_being_appended_not_a_broken_chain() {
+    let f = Fleet::new(REGISTRY);
+    let d1 = f.decision_at("d1.json", "2026-11-21T07:51:00Z", "2026-11-21T09:00:00Z");
+    let mut c = f.cmd();
+    c.args(["--intent", "expand", "-i", &d1]).args(GOV);
+    c.assert().success();
+    // killed while appending its record: the registry and the journal are written, and a
+    // write that spans pages was cut short (a kill -9 can do that)
+    let d2 = f.decision_at("d2.json", "2026-11-21T07:52:00Z", "2026-11-21T09:00:00Z");
+    let crashed = f
+        .cmd()
+        .env("POLICY_APPLY_FAULT", "after-registry")
+        .args(["--intent", "expand", "-i", &d2])
+        .args(GOV)
+        .output()
+        .unwrap();
+    assert!(!crashed.status.success());
+    let log = f.path("registry.json.audit.jsonl");
+    let mut text = std::fs::read_to_string(&log).unwrap();
+    text.push_str(r#"{"schemaVersion":"v1","kind":"apply-record","timesta"#);
+    std::fs::write(&log, &text).unwrap();
+    // with the journal there, the committed chain verifies
+    let out = f.verify().output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["records"], 1);
+    // the next apply completes the interrupted one, then applies its own
+    let d3 = f.decision_at("d3.json", "2026-11-21T07:53:00Z", "2026-11-21T09:00:00Z");
+    let mut c = f.cmd();
+    c.args(["--intent", "expand", "--step", "5", "-i", &d3])
+        .args(GOV);
+    c.assert().success();
+    assert_eq!(audit_lines(&f).len(), 3);
+    f.verify().assert().success();
+    // without a journal, a record cut short is damage
+    let mut text = std::fs::read_to_string(&log).unwrap();
+    text.push_str(r#"{"seq":"#);
+    std::fs::write(&log, text).unwrap();
+    let out = f.verify().output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["firstBreak"]["reason"], "truncated", "{doc}");
+}
+
+#[test]
 fn every_spelling_of_the_registry_takes_one_lock_and_writes_the_real_file() {
     let f = Fleet::new(REGISTRY);
     let d = f.dir.path();

@@ -221,10 +221,34 @@ pub fn append(path: &Path, sealed: &Map<String, Value>) -> Result<(), CoreError>
 /// is not the key's breaks the chain (`mac_invalid`), and so does a record without one
 /// after a keyed record (`unkeyed_record`).
 pub fn verify(path: &Path, key: Option<&SigningKey>) -> Result<Result<Verified, Break>, CoreError> {
-    let bytes = std::fs::read(path).map_err(|e| CoreError::Unreadable {
+    let bytes = read_log(path)?;
+    Ok(verify_bytes(&bytes, key))
+}
+
+/// Verify the committed records of a log whose last append may have been interrupted (the
+/// writer's journal says so): a last line without its newline is a record not yet
+/// committed, not a break, since a kill can cut a write that spans pages short. Also says
+/// whether such a line was there.
+pub fn verify_committed(
+    path: &Path,
+    key: Option<&SigningKey>,
+) -> Result<(Result<Verified, Break>, bool), CoreError> {
+    let bytes = read_log(path)?;
+    let committed = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    Ok((
+        verify_bytes(&bytes[..committed], key),
+        committed < bytes.len(),
+    ))
+}
+
+fn read_log(path: &Path) -> Result<Vec<u8>, CoreError> {
+    std::fs::read(path).map_err(|e| CoreError::Unreadable {
         origin: path.display().to_string(),
         source: e,
-    })?;
+    })
+}
+
+fn verify_bytes(bytes: &[u8], key: Option<&SigningKey>) -> Result<Verified, Break> {
     let mut prev_hash = GENESIS.to_string();
     let mut expected = 1u64;
     let mut unkeyed = 0u64;
@@ -241,12 +265,12 @@ pub fn verify(path: &Path, key: Option<&SigningKey>) -> Result<Result<Verified, 
             continue;
         }
         let brk = |reason, message: String| {
-            Ok(Err(Break {
+            Err(Break {
                 line,
                 expected_seq: expected,
                 reason,
                 message,
-            }))
+            })
         };
         if is_last_piece && !complete {
             return brk(
@@ -287,11 +311,11 @@ pub fn verify(path: &Path, key: Option<&SigningKey>) -> Result<Result<Verified, 
         expected += 1;
         last = Some(record);
     }
-    Ok(Ok(Verified {
+    Ok(Verified {
         records: expected - 1,
         unkeyed,
         last,
-    }))
+    })
 }
 
 /// A record's `seq` that is not the `expected` one: reordered (the expected record comes

@@ -33,7 +33,19 @@ pub fn run(
             .map(PathBuf::from)
             .filter(|r| r.is_file()),
     };
-    let (records, unkeyed, first_break) = match audit::verify(path, key)? {
+    // An apply holds its journal (REGISTRY.pending.json) from before the registry is
+    // written until its record is appended: a record cut short while it is there is one
+    // being appended (a kill can cut a write that spans pages), not a damaged chain. The
+    // committed records are verified, and the next apply completes or discards it.
+    let appending = registry
+        .as_ref()
+        .is_some_and(|r| store::Paths::new(r, Some(path)).pending.exists());
+    let verified = if appending {
+        audit::verify_committed(path, key)?.0
+    } else {
+        audit::verify(path, key)?
+    };
+    let (records, unkeyed, first_break) = match verified {
         Ok(v) => {
             let mismatch = match (&registry, &v.last) {
                 (Some(r), Some(last)) => {
