@@ -251,3 +251,15 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The governance flags of a valid policy-apply request.
+pub const GOV: [&str; 8] = [
+    "--actor",
+    "alice",
+    "--approval-ref",
+    "CHG-1042",
+    "--rationale",
+    "promotion rollout mutation",
+    "--review-by",
+    "2026-12-01T00:00:00Z",
+];

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
-use crate::common::{NOW, assert_refused, json_out, snapshot, tool};
+use crate::common::{GOV, NOW, assert_refused, json_out, snapshot, tool};
 
 const REGISTRY: &str = r#"{
   "schemaVersion": "v1",
@@ -71,17 +71,6 @@ impl Fleet {
         c
     }
 }
-
-const GOV: [&str; 8] = [
-    "--actor",
-    "alice",
-    "--approval-ref",
-    "CHG-1042",
-    "--rationale",
-    "promotion rollout mutation",
-    "--review-by",
-    "2026-12-01T00:00:00Z",
-];
 
 fn audit_lines(f: &Fleet) -> Vec<Value> {
     std::fs::read_to_string(f.path("registry.json.audit.jsonl"))

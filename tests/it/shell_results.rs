@@ -8,7 +8,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::common::{NOW, assert_schema};
+use crate::common::{GOV, NOW, assert_schema};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -63,17 +63,6 @@ fn gates() -> Vec<String> {
         "payments-api@1.14.0".into(),
     ]
 }
-
-const GOV: [&str; 8] = [
-    "--actor",
-    "alice",
-    "--approval-ref",
-    "CHG-1042",
-    "--rationale",
-    "promotion rollout mutation",
-    "--review-by",
-    "2026-12-01T00:00:00Z",
-];
 
 #[test]
 fn orchestrate_results_hold_to_their_schema() {
