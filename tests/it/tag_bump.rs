@@ -1236,6 +1236,47 @@ fn the_branch_is_the_remotes_default_and_a_missing_one_is_refused() {
         git(&wd, &["rev-parse", "refs/remotes/origin/master"])
     );
 
+    // --clone --branch asks for the branch directly: one it has is cloned and pushed; one
+    // it lacks is refused naming the ones there are, and no workdir is left
+    let wd2 = f.dir.path().join("wd2");
+    let mut cmd = f.bump_clone(&[]);
+    cmd.args([
+        "--clone",
+        &url,
+        "--workdir",
+        wd2.to_str().unwrap(),
+        "--branch",
+        "master",
+    ])
+    .args(["--service", "web", "--tag", "2026.12.4", "--push"]);
+    let (report, _) = ok(cmd);
+    assert_eq!(report["push"]["ref"], "refs/heads/master");
+    let wd3 = f.dir.path().join("wd3");
+    let mut cmd = f.bump_clone(&[]);
+    cmd.args([
+        "--clone",
+        &url,
+        "--workdir",
+        wd3.to_str().unwrap(),
+        "--branch",
+        "main",
+    ])
+    .args([
+        "--service",
+        "web",
+        "--tag",
+        "2026.12.5",
+        "--push",
+        "--json-errors",
+    ]);
+    let line = refused_with(cmd, 3, "branch_unknown");
+    assert!(
+        line.contains(r#"branch "main" does not exist on the remote"#),
+        "{line}"
+    );
+    assert!(line.contains("has: master"), "{line}");
+    assert!(!wd3.exists(), "a refused clone leaves no workdir");
+
     // a working copy of it, --branch main: refused before anything is written
     let work = f.dir.path().join("work-master");
     git(

@@ -109,6 +109,42 @@ fn clone_branch(
     Ok((branch, checkout, have))
 }
 
+/// Clone `url` into `dir`: the branch, and what the remote has. With `--branch` (and no
+/// `--create-branch`) the clone asks for that branch directly, saving the round trip of a
+/// listing; only when it fails is the remote listed, so that a missing branch is named
+/// with the ones there are.
+fn clone(
+    spec: &Spec<'_>,
+    url: &str,
+    dir: &Path,
+    transport: &Transport,
+) -> Result<(Git, String, RemoteBranches), BumpError> {
+    if let Some(b) = spec.branch.filter(|_| !spec.create_branch) {
+        return match Git::clone(url, dir, b, transport) {
+            Ok(git) => {
+                let have = RemoteBranches {
+                    default: None,
+                    branches: vec![b.to_string()],
+                };
+                Ok((git, b.to_string(), have))
+            }
+            Err(e) => match ls_remote_url(url, transport) {
+                Ok(have) if !have.branches.iter().any(|x| x == b) => {
+                    Err(
+                        branch::choose(Some(b), &have, &redact_userinfo(url), None, false)
+                            .err()
+                            .unwrap_or(e),
+                    )
+                }
+                _ => Err(e),
+            },
+        };
+    }
+    let (branch, checkout, have) = clone_branch(spec, url, transport)?;
+    let git = Git::clone(url, dir, &checkout, transport)?;
+    Ok((git, branch, have))
+}
+
 /// The git directory of a working copy, found without libgit2: `.git` is a directory, or a
 /// file saying `gitdir: PATH` (worktrees, submodules).
 fn git_dir_of(dir: &Path) -> Result<PathBuf, BumpError> {
@@ -212,8 +248,7 @@ pub fn workspace(
                     message: "exists and is not an empty directory or a git clone".into(),
                 });
             }
-            let (branch, checkout, have) = clone_branch(spec, url, transport)?;
-            let git = Git::clone(url, dir, &checkout, transport)?;
+            let (git, branch, have) = clone(spec, url, dir, transport)?;
             Ok(Workspace::cloned(
                 git,
                 dir.display().to_string(),
@@ -229,8 +264,7 @@ pub fn workspace(
                     path: std::env::temp_dir(),
                     source,
                 })?;
-            let (branch, checkout, have) = clone_branch(spec, url, transport)?;
-            let git = Git::clone(url, temp.path(), &checkout, transport)?;
+            let (git, branch, have) = clone(spec, url, temp.path(), transport)?;
             Ok(Workspace::cloned(
                 git,
                 redact_userinfo(url),
