@@ -1100,14 +1100,14 @@ fn a_removed_record_is_noticed_by_verify_and_by_the_next_expand() {
     f.verify().assert().success();
 }
 
-#[test]
-fn an_apply_interrupted_after_the_registry_write_is_not_a_removed_record() {
+/// One expand applied, then a second one killed after it replaced the registry and before
+/// it appended its record (its journal stays).
+fn interrupted_after_the_registry_write() -> Fleet {
     let f = Fleet::new(REGISTRY);
     let d1 = f.decision_at("d1.json", "2026-11-21T07:51:00Z", "2026-11-21T09:00:00Z");
     let mut c = f.cmd();
     c.args(["--intent", "expand", "-i", &d1]).args(GOV);
     c.assert().success();
-    // killed between replacing the registry (75%) and appending its record
     let d2 = f.decision_at("d2.json", "2026-11-21T07:52:00Z", "2026-11-21T09:00:00Z");
     let crashed = f
         .cmd()
@@ -1117,6 +1117,13 @@ fn an_apply_interrupted_after_the_registry_write_is_not_a_removed_record() {
         .output()
         .unwrap();
     assert!(!crashed.status.success());
+    f
+}
+
+#[test]
+fn an_apply_interrupted_after_the_registry_write_is_not_a_removed_record() {
+    // killed between replacing the registry (75%) and appending its record
+    let f = interrupted_after_the_registry_write();
     assert!(f.registry().contains("\"canaryPercent\": 75"));
     assert_eq!(audit_lines(&f).len(), 1);
     // verify counts the journaled record; so does a dry run (which recovers nothing)
@@ -1137,22 +1144,9 @@ fn an_apply_interrupted_after_the_registry_write_is_not_a_removed_record() {
 
 #[test]
 fn a_record_cut_short_by_a_kill_is_being_appended_not_a_broken_chain() {
-    let f = Fleet::new(REGISTRY);
-    let d1 = f.decision_at("d1.json", "2026-11-21T07:51:00Z", "2026-11-21T09:00:00Z");
-    let mut c = f.cmd();
-    c.args(["--intent", "expand", "-i", &d1]).args(GOV);
-    c.assert().success();
     // killed while appending its record: the registry and the journal are written, and a
     // write that spans pages was cut short (a kill -9 can do that)
-    let d2 = f.decision_at("d2.json", "2026-11-21T07:52:00Z", "2026-11-21T09:00:00Z");
-    let crashed = f
-        .cmd()
-        .env("POLICY_APPLY_FAULT", "after-registry")
-        .args(["--intent", "expand", "-i", &d2])
-        .args(GOV)
-        .output()
-        .unwrap();
-    assert!(!crashed.status.success());
+    let f = interrupted_after_the_registry_write();
     let log = f.path("registry.json.audit.jsonl");
     let mut text = std::fs::read_to_string(&log).unwrap();
     text.push_str(r#"{"schemaVersion":"v1","kind":"apply-record","timesta"#);
