@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
-use crate::common::{GOV, NOW, assert_refused, json_out, snapshot, tool};
+use crate::common::{GOV, NOW, assert_refused, assert_schema, json_out, snapshot, tool};
 
 const REGISTRY: &str = r#"{
   "schemaVersion": "v1",
@@ -1268,4 +1268,77 @@ fn a_symlink_planted_as_the_lock_file_is_not_followed() {
         "registry.json.lock: a symbolic link stands where the lock file goes; not followed",
     );
     assert!(!victim.exists());
+}
+
+/// `--check` accepts a request before its decision exists and reads or writes nothing (the
+/// registry need not exist); flags a run refuses, it refuses with the same exit code and
+/// the same message, so a caller that checks first says what the run would have said.
+#[test]
+fn check_judges_the_flags_as_a_run_would_and_touches_nothing() {
+    let f = Fleet::new(REGISTRY);
+    let promote = f.decision("promote", "2026-11-21T09:00:00Z", None);
+    let before = snapshot(f.dir.path());
+    let mut ok = tool("policy-apply");
+    ok.current_dir(f.dir.path()).args([
+        "--now",
+        NOW,
+        "--compact",
+        "--registry",
+        "missing.json",
+        "--intent",
+        "expand",
+        "--check",
+        "--trace-id",
+        "t-1",
+        "--evidence-ref",
+        "a",
+        "--evidence-ref",
+        "a",
+    ]);
+    let doc = json_out(&ok.args(GOV).output().unwrap());
+    assert_schema(&doc);
+    assert_eq!(doc["kind"], "policy-request");
+    assert_eq!(doc["step"], 25);
+    assert_eq!(doc["traceId"], "t-1");
+    assert_eq!(doc["timestamp"], NOW);
+    assert_eq!(doc["governance"]["reviewBy"], "2026-12-01T00:00:00Z");
+    assert_eq!(doc["evidenceRefs"], json!(["a"]));
+    assert_eq!(snapshot(f.dir.path()), before);
+
+    // the flags, then the governance with its review date
+    let request = |flags: &[&str], review_by: &str| -> Vec<String> {
+        let mut args: Vec<String> = flags
+            .iter()
+            .chain(GOV.iter())
+            .map(|s| s.to_string())
+            .collect();
+        *args.last_mut().unwrap() = review_by.to_string();
+        args
+    };
+    let good = "2026-12-01T00:00:00Z";
+    let cases = [
+        request(&["--intent", "expand", "--step", "500"], good),
+        request(&["--intent", "expand"], "2026-11-20T00:00:00Z"),
+        request(&["--intent", "expand"], "2027-06-01T00:00:00Z"),
+        request(&["--intent", "expand", "--to-percent", "0"], good),
+        request(&["--intent", "rollback", "--rollout-pointer", "x"], good),
+        vec![
+            "--intent".into(),
+            "rollback".into(),
+            "--actor".into(),
+            "a".into(),
+        ],
+    ];
+    for args in cases {
+        let run = f.cmd().args(&args).args(["-i", &promote]).output().unwrap();
+        let check = f.cmd().args(&args).arg("--check").output().unwrap();
+        assert!(run.status.code().unwrap_or(0) >= 2, "{args:?}");
+        assert_eq!(check.status.code(), run.status.code(), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&check.stderr),
+            String::from_utf8_lossy(&run.stderr),
+            "{args:?}"
+        );
+    }
+    assert_eq!(f.registry(), REGISTRY);
 }

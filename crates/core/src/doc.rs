@@ -27,6 +27,8 @@ pub enum Kind {
     ApplyRecord,
     /// policy-apply verify's report on an audit log.
     AuditVerification,
+    /// policy-apply --check's view of a request that would be accepted.
+    PolicyRequest,
     /// A set of image digests (digest-pin input).
     DigestSet,
     /// digest-pin's report on a rewrite.
@@ -61,6 +63,7 @@ impl Kind {
             Kind::Gates => "gates",
             Kind::ApplyRecord => "apply-record",
             Kind::AuditVerification => "audit-verification",
+            Kind::PolicyRequest => "policy-request",
             Kind::DigestSet => "digest-set",
             Kind::PinReport => "pin-report",
             Kind::DigestScan => "digest-scan",

@@ -18,9 +18,12 @@ use serde_json::Value;
 
 use crate::error::PolicyError;
 use crate::governance::GovernanceArgs;
-use crate::model::{Governance, Intent, Request, dedup_keep_order};
+use crate::model::{
+    Governance, Intent, PolicyRequest, Request, RequestGovernance, dedup_keep_order,
+};
 use crate::store::{self, Fault, Paths};
 use crate::{TOOL, apply, inputs, report, rules, verify};
+use rollout_core::doc::{Kind, SCHEMA_VERSION};
 
 /// The Examples section of `--help` (and of the man page), kept beside the man page's
 /// hand-written sections.
@@ -110,6 +113,11 @@ pub struct Cli {
     /// Compute and print the record; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Check the request only (amounts, governance, review date, pointers) as a run would,
+    /// print it as a policy-request document and stop: no registry, decision or lock is
+    /// read or written, so an expand needs no decision yet.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub check: bool,
     /// With --dry-run: include a unified diff of the registry (field "diff").
     #[arg(long, requires = "dry_run")]
     pub diff: bool,
@@ -125,41 +133,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Verify an audit log's hash chain (exit 1 at the first broken record).
-    Verify {
-        /// The audit log.
-        #[arg(long, value_name = "FILE")]
-        audit_log: PathBuf,
-        /// The registry the log's last record must describe (default: the log's name
-        /// without .audit.jsonl, when that file exists).
-        #[arg(long, value_name = "FILE")]
-        registry: Option<PathBuf>,
-        /// JSON pointer of the rollout object in the registry.
-        #[arg(long, value_name = "PTR", default_value = "/policy/autonomous/rollout")]
-        rollout_pointer: String,
-    },
-}
-
-impl Command {
-    fn run(
-        &self,
-        key: Option<&rollout_core::sign::SigningKey>,
-        now: jiff::Timestamp,
-        output: &rollout_core::output::Output,
-    ) -> Result<u8, PolicyError> {
-        let Command::Verify {
-            audit_log,
-            registry,
-            rollout_pointer,
-        } = self;
-        verify::run(
-            audit_log,
-            registry.as_deref(),
-            rollout_pointer,
-            key,
-            now,
-            output,
-        )
-    }
+    Verify(verify::VerifyArgs),
 }
 
 /// Entry point of the `policy-apply` binary.
@@ -184,19 +158,19 @@ pub fn run(cli: &Cli, env: &Env, fault: Option<Fault>) -> Result<u8, PolicyError
     let now = resolve_now(cli.common.now.as_deref())?;
     let output = cli.common.output(now)?;
     let signing_key = env.signing_key()?;
-    if let Some(command) = &cli.command {
-        return command.run(signing_key, now, &output);
+    if let Some(Command::Verify(args)) = &cli.command {
+        return args.run(signing_key, now, &output);
     }
     let registry_path = cli.registry.clone().unwrap_or_default();
     let intent = cli.intent.unwrap_or(Intent::Pause);
 
-    // 1. Everything refusable without the lock.
-    let step = rules::check_amounts(intent, cli.step, cli.to_percent, cli.max_step)?;
-    let (who, review_by) = cli.governance.check(now)?;
-    let window = Duration::parse(&cli.max_review_window)?;
-    let max_decision_age = Some(Duration::parse(&cli.max_decision_age)?);
-    let lock_timeout = cli.lock.timeout()?;
-    rules::check_pointers(&cli.rollout_pointer, &cli.governance_pointer)?;
+    // 1. Everything refusable from the flags alone (`--check` stops here), then the files.
+    let flags = check_flags(cli, intent, now)?;
+    if cli.check {
+        rules::check_review_by(flags.review_by, now, flags.window)?;
+        output.emit_serialize(&checked(cli, intent, &flags, now))?;
+        return Ok(0);
+    }
     let decision_spec = cli.decision.clone().or_else(|| cli.common.input.clone());
     let decision_doc = inputs::read_decision(decision_spec.as_deref(), intent)?;
     let schema = cli.schema.as_deref().map(inputs::read_schema).transpose()?;
@@ -205,7 +179,7 @@ pub fn run(cli: &Cli, env: &Env, fault: Option<Fault>) -> Result<u8, PolicyError
         &store::real_registry(&registry_path)?,
         cli.audit_log.as_deref().map(store::real_file).as_deref(),
     );
-    let request = request(cli, intent, step, who, review_by, &paths);
+    let request = request(cli, intent, &flags, &paths);
     let key = apply::Key::of(
         &request,
         cli.idempotency_key.as_deref(),
@@ -215,7 +189,7 @@ pub fn run(cli: &Cli, env: &Env, fault: Option<Fault>) -> Result<u8, PolicyError
 
     // 2. Under the lock: recovery, tail, idempotency. A dry run writes nothing, not even
     //    the lock file, so it reads without the lock and leaves recovery to the next apply.
-    let _lock = store::lock_for_apply(&paths, lock_timeout, cli.dry_run, &mut |note| {
+    let _lock = store::lock_for_apply(&paths, flags.lock_timeout, cli.dry_run, &mut |note| {
         rollout_core::cli::warn(TOOL, env, note)
     })?;
     let tail = store::tail(&paths, signing_key)?;
@@ -232,12 +206,12 @@ pub fn run(cli: &Cli, env: &Env, fault: Option<Fault>) -> Result<u8, PolicyError
             intent,
             now,
             cli.subject.as_deref(),
-            max_decision_age,
+            flags.max_decision_age,
             signing_key,
         )?),
         None => None,
     };
-    rules::check_review_by(review_by, now, window)?;
+    rules::check_review_by(flags.review_by, now, flags.window)?;
 
     // 4. The mutation, checked against the invariants and the schema; the sealed record.
     let registry = apply::Registry::read(
@@ -246,7 +220,7 @@ pub fn run(cli: &Cli, env: &Env, fault: Option<Fault>) -> Result<u8, PolicyError
         &cli.rollout_pointer,
         &cli.governance_pointer,
     )?;
-    let governance = governance(&request, now);
+    let governance = Governance::written(&request, now);
     let change = registry.mutate(&paths, &tail, &request, &governance, schema.as_ref())?;
     let trace_id = trace::resolve(
         cli.common.trace_id.as_deref(),
@@ -281,38 +255,70 @@ pub fn run(cli: &Cli, env: &Env, fault: Option<Fault>) -> Result<u8, PolicyError
     Ok(0)
 }
 
-/// The request as its fingerprint sees it.
-fn request(
-    cli: &Cli,
-    intent: Intent,
+/// The flag values stage 1 checked.
+struct Flags<'a> {
     step: Option<u64>,
-    [actor, approval_ref, rationale]: [&str; 3],
+    who: [&'a str; 3],
     review_by: jiff::Timestamp,
-    paths: &Paths,
-) -> Request {
+    window: Duration,
+    max_decision_age: Option<Duration>,
+    lock_timeout: Duration,
+}
+
+/// Every check the flags alone allow: amounts, governance, limits, pointers.
+fn check_flags(cli: &Cli, intent: Intent, now: jiff::Timestamp) -> Result<Flags<'_>, PolicyError> {
+    let step = rules::check_amounts(intent, cli.step, cli.to_percent, cli.max_step)?;
+    let (who, review_by) = cli.governance.check(now)?;
+    let flags = Flags {
+        step,
+        who,
+        review_by,
+        window: Duration::parse(&cli.max_review_window)?,
+        max_decision_age: Some(Duration::parse(&cli.max_decision_age)?),
+        lock_timeout: cli.lock.timeout()?,
+    };
+    rules::check_pointers(&cli.rollout_pointer, &cli.governance_pointer)?;
+    Ok(flags)
+}
+
+/// `--check`'s document: the request as this run accepted it.
+fn checked(cli: &Cli, intent: Intent, flags: &Flags, now: jiff::Timestamp) -> PolicyRequest {
+    let [actor, approval_ref, rationale] = flags.who.map(str::to_string);
+    PolicyRequest {
+        schema_version: SCHEMA_VERSION.to_string(),
+        kind: Kind::PolicyRequest,
+        timestamp: format_timestamp(now),
+        trace_id: trace::resolve(cli.common.trace_id.as_deref(), None, trace::random_uuid),
+        intent,
+        step: flags.step,
+        to_percent: cli.to_percent,
+        subject: cli.subject.clone(),
+        idempotency_key: cli.idempotency_key.clone(),
+        governance: RequestGovernance {
+            actor,
+            approval_ref,
+            rationale,
+            review_by: format_timestamp(flags.review_by),
+        },
+        evidence_refs: dedup_keep_order(&cli.evidence_refs),
+    }
+}
+
+/// The request as its fingerprint sees it.
+fn request(cli: &Cli, intent: Intent, flags: &Flags, paths: &Paths) -> Request {
+    let [actor, approval_ref, rationale] = flags.who;
     Request {
         intent,
-        step,
+        step: flags.step,
         to_percent: cli.to_percent,
         actor: actor.to_string(),
         approval_ref: approval_ref.to_string(),
         rationale: rationale.to_string(),
-        review_by: format_timestamp(review_by),
+        review_by: format_timestamp(flags.review_by),
         review_in: cli.governance.review_in.clone(),
         subject: cli.subject.clone(),
         registry: store::registry_identity(paths),
         rollout_pointer: cli.rollout_pointer.clone(),
         governance_pointer: cli.governance_pointer.clone(),
-    }
-}
-
-/// The governance an apply writes: the request's, changed now.
-fn governance(request: &Request, now: jiff::Timestamp) -> Governance {
-    Governance {
-        actor: request.actor.clone(),
-        approval_ref: request.approval_ref.clone(),
-        rationale: request.rationale.clone(),
-        changed_at: format_timestamp(now),
-        review_by: request.review_by.clone(),
     }
 }

@@ -55,6 +55,19 @@ pub struct Governance {
     pub review_by: String,
 }
 
+impl Governance {
+    /// The governance an apply writes: the request's, changed now.
+    pub fn written(request: &Request, now: jiff::Timestamp) -> Governance {
+        Governance {
+            actor: request.actor.clone(),
+            approval_ref: request.approval_ref.clone(),
+            rationale: request.rationale.clone(),
+            changed_at: rollout_core::time::format_timestamp(now),
+            review_by: request.review_by.clone(),
+        }
+    }
+}
+
 /// Everything the operator supplied that shapes the mutation; its hash is the fingerprint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
@@ -181,6 +194,50 @@ pub enum Status {
     /// Printed by `--dry-run`: the registry would change (nothing was written).
     #[serde(rename = "would_apply")]
     WouldApply,
+}
+
+/// The `policy-request` document (`--check`): a request as a run would accept it, before
+/// any file is read. A caller that runs several tools (rollout-orchestrate) checks its
+/// flags with it, and takes the run's clock and trace id from it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PolicyRequest {
+    /// Always `v1`.
+    pub schema_version: String,
+    /// Always `policy-request`.
+    pub kind: Kind,
+    /// When (the clock).
+    pub timestamp: String,
+    /// Trace id (from --trace-id or `ROLLOUT_TRACE_ID`, else generated).
+    pub trace_id: String,
+    /// The intent.
+    pub intent: Intent,
+    /// Expand step (the default 25 filled in).
+    pub step: Option<u64>,
+    /// Rollback target percent.
+    pub to_percent: Option<u64>,
+    /// The subject a decision must be for.
+    pub subject: Option<String>,
+    /// The idempotency key, when given.
+    pub idempotency_key: Option<String>,
+    /// The governance a run would write (`reviewBy` resolved from `--review-in`).
+    pub governance: RequestGovernance,
+    /// Evidence references, caller order kept, duplicates dropped.
+    pub evidence_refs: Vec<String>,
+}
+
+/// The governance of a checked request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RequestGovernance {
+    /// Who.
+    pub actor: String,
+    /// The approval.
+    pub approval_ref: String,
+    /// Why.
+    pub rationale: String,
+    /// When the change must be reviewed.
+    pub review_by: String,
 }
 
 /// The `apply-record` document: one line of the audit log.

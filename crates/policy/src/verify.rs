@@ -14,9 +14,44 @@ use crate::error::PolicyError;
 use crate::model::{AuditVerification, ChainBreak};
 use crate::{rules, store};
 
+/// The flags of `policy-apply verify`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct VerifyArgs {
+    /// The audit log.
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: PathBuf,
+    /// The registry the log's last record must describe (default: the log's name
+    /// without .audit.jsonl, when that file exists).
+    #[arg(long, value_name = "FILE")]
+    pub registry: Option<PathBuf>,
+    /// JSON pointer of the rollout object in the registry.
+    #[arg(long, value_name = "PTR", default_value = "/policy/autonomous/rollout")]
+    pub rollout_pointer: String,
+}
+
+impl VerifyArgs {
+    /// Verify the chain in `--audit-log`; the registry it ends in is `--registry`, or the
+    /// one the default log name gives.
+    pub fn run(
+        &self,
+        key: Option<&rollout_core::sign::SigningKey>,
+        now: jiff::Timestamp,
+        output: &Output,
+    ) -> Result<u8, PolicyError> {
+        run(
+            &self.audit_log,
+            self.registry.as_deref(),
+            &self.rollout_pointer,
+            key,
+            now,
+            output,
+        )
+    }
+}
+
 /// Verify the chain in `path`; the registry it ends in is `registry`, or the one the
 /// default log name gives.
-pub fn run(
+fn run(
     path: &std::path::Path,
     registry: Option<&std::path::Path>,
     rollout_pointer: &str,

@@ -145,25 +145,32 @@ fn render_man(tool: &Tool) -> Vec<u8> {
     out
 }
 
+/// The JSON Schema of a document type.
+fn schema<T: schemars::JsonSchema>() -> serde_json::Result<serde_json::Value> {
+    serde_json::to_value(schemars::schema_for!(T))
+}
+
 fn schemas() -> Vec<(&'static str, serde_json::Value)> {
     let mut list = vec![
         (
             "gate-decision.v1.schema.json",
-            serde_json::to_value(schemars::schema_for!(rollout_gate::decision::GateDecision)),
+            schema::<rollout_gate::decision::GateDecision>(),
         ),
         (
             "gates.v1.schema.json",
-            serde_json::to_value(schemars::schema_for!(rollout_gate::model::GatesFile)),
+            schema::<rollout_gate::model::GatesFile>(),
         ),
         (
             "apply-record.v1.schema.json",
-            serde_json::to_value(schemars::schema_for!(rollout_policy::model::ApplyRecord)),
+            schema::<rollout_policy::model::ApplyRecord>(),
+        ),
+        (
+            "policy-request.v1.schema.json",
+            schema::<rollout_policy::model::PolicyRequest>(),
         ),
         (
             "audit-verification.v1.schema.json",
-            serde_json::to_value(schemars::schema_for!(
-                rollout_policy::model::AuditVerification
-            )),
+            schema::<rollout_policy::model::AuditVerification>(),
         ),
         (
             "fleet-registry.v1.schema.json",
@@ -173,39 +180,35 @@ fn schemas() -> Vec<(&'static str, serde_json::Value)> {
         ),
         (
             "orchestrate-result.v1.schema.json",
-            serde_json::to_value(schemars::schema_for!(
-                rollout_core::results::OrchestrateResult
-            )),
+            schema::<rollout_core::results::OrchestrateResult>(),
         ),
         (
             "gate-config-result.v1.schema.json",
-            serde_json::to_value(schemars::schema_for!(
-                rollout_core::results::GateConfigResult
-            )),
+            schema::<rollout_core::results::GateConfigResult>(),
         ),
         (
             "bump-report.v1.schema.json",
-            serde_json::to_value(schemars::schema_for!(rollout_bump::report::BumpReport)),
+            schema::<rollout_bump::report::BumpReport>(),
         ),
         (
             "pin-report.v1.schema.json",
-            serde_json::to_value(schemars::schema_for!(rollout_pin::report::PinReport)),
+            schema::<rollout_pin::report::PinReport>(),
         ),
         (
             "digest-scan.v1.schema.json",
-            serde_json::to_value(schemars::schema_for!(rollout_pin::report::DigestScan)),
+            schema::<rollout_pin::report::DigestScan>(),
         ),
         (
             "digest-set.v1.schema.json",
-            serde_json::to_value(schemars::schema_for!(rollout_pin::report::DigestSetDoc)),
+            schema::<rollout_pin::report::DigestSetDoc>(),
         ),
         (
             "digest-ledger.v1.schema.json",
-            serde_json::to_value(schemars::schema_for!(rollout_pin::report::DigestLedger)),
+            schema::<rollout_pin::report::DigestLedger>(),
         ),
         (
             "digest-ledger-record.v1.schema.json",
-            serde_json::to_value(schemars::schema_for!(rollout_pin::report::LedgerRecordDoc)),
+            schema::<rollout_pin::report::LedgerRecordDoc>(),
         ),
         (
             "prune-plan.v1.schema.json",
@@ -215,17 +218,15 @@ fn schemas() -> Vec<(&'static str, serde_json::Value)> {
         ),
         (
             "freshness-report.v1.schema.json",
-            serde_json::to_value(schemars::schema_for!(
-                rollout_fresh::report::FreshnessReport
-            )),
+            schema::<rollout_fresh::report::FreshnessReport>(),
         ),
         (
             "health-report.v1.schema.json",
-            serde_json::to_value(schemars::schema_for!(rollout_probe::report::HealthReport)),
+            schema::<rollout_probe::report::HealthReport>(),
         ),
         (
             "error.v1.schema.json",
-            serde_json::to_value(schemars::schema_for!(rollout_core::doc::ErrorDocument)),
+            schema::<rollout_core::doc::ErrorDocument>(),
         ),
     ];
     list.sort_by_key(|(n, _)| *n);
