@@ -77,7 +77,7 @@ result() { json_get "${OUT:-out}/orchestrate-result.json" "$1"; }
   cmp registry.v1.json registry.orig.json
 }
 
-@test "every governance flag is required for apply and rollback, and named; a result is still written" {
+@test "every governance flag is required for apply and rollback, named by policy-apply --check before any stage; a result is still written" {
   for missing in --actor --approval-ref --rationale --review-by; do
     args=()
     for ((i = 0; i < ${#GOV[@]}; i += 2)); do
@@ -85,24 +85,61 @@ result() { json_get "${OUT:-out}/orchestrate-result.json" "$1"; }
     done
     for mode in apply rollback; do
       run --separate-stderr rollout-orchestrate --mode "$mode" --registry registry.v1.json "${GATES[@]}" "${args[@]}" --out-dir out
-      assert_failure 2
+      # policy-apply's own refusal (exit 3), its message the run's
+      assert_failure 3
       [ "$missing" != --review-by ] || missing="--review-by (or --review-in)"
-      assert_equal "$stderr" "rollout-orchestrate: error: $missing is required for --mode $mode"
+      message="policy-apply: error: governance is required for every intent: $missing is missing or empty"
+      assert_equal "${stderr_lines[0]}" "$message"
+      assert_equal "${stderr_lines[1]}" "rollout-orchestrate: error: $message"
       assert_equal "$(result 'd["status"]')" failed
       assert_equal "$(result 'd["error"]["stage"]')" arguments
+      assert_equal "$(result 'd["error"]["message"]')" "$message"
+      # no stage ran: no decision, and no clock or trace id of a tool
+      assert_equal "$(result 'd["decision"]')" null
+      assert_equal "$(result 'd["timestamp"]')" null
     done
   done
   # all of them missing: named in one error
   run --separate-stderr rollout-orchestrate --mode apply --registry registry.v1.json "${GATES[@]}" --out-dir out
-  assert_failure 2
-  assert_equal "$stderr" "rollout-orchestrate: error: --actor, --approval-ref, --rationale and --review-by (or --review-in) are required for --mode apply"
+  assert_failure 3
+  [[ "$stderr" == *"--actor, --approval-ref, --rationale and --review-by (or --review-in) are missing or empty"* ]]
   cmp registry.v1.json registry.orig.json
   run --separate-stderr rollout-orchestrate --mode apply_now --registry registry.v1.json
   assert_failure 2
   [[ "$stderr" == *'--mode must be one of dry_run, apply, rollback (got "apply_now")'* ]]
-  run --separate-stderr rollout-orchestrate --mode apply --registry registry.v1.json "${GOV[@]}"
+  # the gate flags are gate-eval's to judge
+  run --separate-stderr rollout-orchestrate --mode apply --registry registry.v1.json "${GOV[@]}" --out-dir out
   assert_failure 2
-  [[ "$stderr" == *"give exactly one of --gates FILE and --preset NAME"* ]]
+  [[ "$stderr" == *"gate-eval: error: the following required arguments were not provided: --gates <FILE>"* ]]
+  assert_equal "$(result 'd["error"]["stage"]')" decision
+  cmp registry.v1.json registry.orig.json
+}
+
+@test "the step, the target percent and the review date are judged by policy-apply --check, before the first stage" {
+  for bad in "--step 500" "--step 0" "--to-percent 101" "--review-in 400d"; do
+    read -r -a flag <<<"$bad"
+    gov=(--actor alice --approval-ref CHG-1042 --rationale widen)
+    [[ $bad == --review* ]] || gov+=(--review-in 7d)
+    run --separate-stderr rollout-orchestrate --mode apply --registry registry.v1.json "${GATES[@]}" \
+      "${gov[@]}" "${flag[@]}" --out-dir out
+    # the same message as policy-apply itself gives for the flag
+    intent=expand
+    [[ $bad != --to* ]] || intent=rollback
+    expected=$(policy-apply --registry registry.v1.json --intent $intent --check "${gov[@]}" "${flag[@]}" \
+      2>&1 >/dev/null | head -1) || true
+    [[ "$expected" == "policy-apply: error: "* ]]
+    assert_equal "$(result 'd["error"]["message"]')" "$expected"
+    assert_equal "$(result 'd["error"]["stage"]')" arguments
+    [ "$status" -ge 2 ]
+    # nothing ran: no decision was made
+    [ ! -e out/decision.json ]
+  done
+  cmp registry.v1.json registry.orig.json
+  # --step is the expand's: a resume dispatched with the same form ignores it
+  run --separate-stderr rollout-orchestrate --mode apply --registry registry.v1.json "${GATES[@]}" "${GOV[@]}" \
+    --intent resume --step 25 --out-dir out
+  assert_success
+  assert_equal "$(result 'd["apply"]["intent"]')" resume
 }
 
 @test "a failed verification rolls back (status rolled_back, exit 1) and runs the rollback command" {
@@ -182,7 +219,9 @@ result() { json_get "${OUT:-out}/orchestrate-result.json" "$1"; }
     --actor alice --approval-ref CHG-1042 --rationale "widen" --review-in 7d \
     --review-by 2026-11-30T00:00:00Z --out-dir out2
   assert_failure 2
-  assert_equal "$stderr" "rollout-orchestrate: error: give one of --review-by and --review-in"
+  assert_equal "${stderr_lines[0]}" "policy-apply: error: the argument '--review-by <RFC3339>' cannot be used with '--review-in <DURATION>'"
+  OUT=out2
+  assert_equal "$(result 'd["error"]["stage"]')" arguments
 }
 
 @test "an automatic rollback returns the canary to where the apply found it; a retry does not run the command again" {

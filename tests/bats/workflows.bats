@@ -132,8 +132,9 @@ canary() {
   assert_equal "$(remote_log | wc -l)" 1
   assert_equal "$(json_get "$T/artifacts/rollout-1001-1/orchestrate-result.json" 'd["status"]')" failed
   run json_get "$T/artifacts/rollout-1001-1/orchestrate-result.json" 'd["error"]["message"]'
-  assert_output '--actor, --approval-ref, --rationale and --review-by (or --review-in) are required for --mode apply'
-  grep -q -- '--actor, --approval-ref, --rationale and --review-by (or --review-in) are required' "$SUMMARY"
+  # policy-apply --check's own words, before any stage ran
+  assert_output 'policy-apply: error: governance is required for every intent: --actor, --approval-ref, --rationale and --review-by (or --review-in) are missing or empty'
+  grep -q -- '--actor, --approval-ref, --rationale and --review-by (or --review-in) are missing or empty' "$SUMMARY"
 }
 
 @test "promotion-rollout apply against an unhealthy endpoint: rolled back, the command ran, the commit records it" {

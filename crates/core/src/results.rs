@@ -18,10 +18,12 @@ pub struct OrchestrateResult {
     pub schema_version: String,
     /// Always `orchestrate-result`.
     pub kind: Kind,
-    /// When the run happened (`ROLLOUT_NOW`, else the clock), RFC 3339.
-    pub timestamp: String,
-    /// The one trace id of every stage.
-    pub trace_id: String,
+    /// When the run started: the clock of its first tool (policy-apply --check, or gate-eval
+    /// in a dry run), RFC 3339; null when the run failed before any tool ran.
+    pub timestamp: Option<String>,
+    /// The one trace id of every stage: `--trace-id`, `ROLLOUT_TRACE_ID`, else the first
+    /// tool's; null when none was given and no tool ran.
+    pub trace_id: Option<String>,
     /// `--mode` (null when it was missing or wrong: the run failed at its arguments).
     pub mode: Option<OrchestrateMode>,
     /// What happened.
