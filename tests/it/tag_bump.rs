@@ -1853,8 +1853,9 @@ fn a_pack_larger_than_max_transfer_is_stopped() {
     }
 }
 
-#[test]
-fn a_new_name_is_written_with_the_tag_from_the_flag_or_the_services_map() {
+/// A repository with a Flux setter file, a kustomization moving a registry and a chart's
+/// values, for the `--name` / `newName` tests.
+fn renaming_repo() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus/kustomize");
@@ -1876,29 +1877,41 @@ fn a_new_name_is_written_with_the_tag_from_the_flag_or_the_services_map() {
     )
     .unwrap();
     git(d, &["init", "-q", "-b", "main"]);
+    dir
+}
+
+/// tag-bump in `d` at the fixed clock.
+fn bump_in(d: &Path, args: &[&str]) -> assert_cmd::Command {
+    let mut c = tool("tag-bump");
+    c.current_dir(d)
+        .args(["--repo", ".", "--compact", "--now", NOW])
+        .args(args);
+    c
+}
+
+#[test]
+fn a_new_name_from_the_flag_is_written_with_the_tag_and_digest() {
+    let dir = renaming_repo();
+    let d = dir.path();
     let before_flux = std::fs::read_to_string(d.join("flux.yaml")).unwrap();
-    let bump = |args: &[&str]| {
-        let mut c = tool("tag-bump");
-        c.current_dir(d)
-            .args(["--repo", ".", "--compact", "--now", NOW])
-            .args(args);
-        c
-    };
     let digest = format!("sha256:{}", "b".repeat(64));
-    let (r, stderr) = ok(bump(&[
-        "--file",
-        "flux.yaml",
-        "--type",
-        "flux-setter",
-        "--image",
-        "flux-system:podinfo",
-        "--tag",
-        "6.9.0",
-        "--digest",
-        &digest,
-        "--name",
-        "registry.example.com/prod/podinfo",
-    ]));
+    let (r, stderr) = ok(bump_in(
+        d,
+        &[
+            "--file",
+            "flux.yaml",
+            "--type",
+            "flux-setter",
+            "--image",
+            "flux-system:podinfo",
+            "--tag",
+            "6.9.0",
+            "--digest",
+            &digest,
+            "--name",
+            "registry.example.com/prod/podinfo",
+        ],
+    ));
     let e = &r["edits"][0];
     assert_eq!(e["oldName"], "ghcr.io/stefanprodan/podinfo");
     assert_eq!(e["newName"], "registry.example.com/prod/podinfo");
@@ -1919,7 +1932,12 @@ fn a_new_name_is_written_with_the_tag_from_the_flag_or_the_services_map() {
                 &digest
             )
     );
-    // the services map's newName, for a kustomize entry and a chart's repository
+}
+
+#[test]
+fn a_new_name_from_the_services_map_is_written_for_a_kustomization_and_a_chart() {
+    let dir = renaming_repo();
+    let d = dir.path();
     let argo = std::fs::read_to_string(d.join("argo.yaml")).unwrap();
     let entry = argo
         .lines()
@@ -1940,56 +1958,42 @@ fn a_new_name_is_written_with_the_tag_from_the_flag_or_the_services_map() {
         .to_string(),
     )
     .unwrap();
-    let (r, _) = ok(bump(&[
-        "--service",
-        "argocd",
-        "--service",
-        "api",
-        "--tag",
-        "v3.1.0",
-        "--dry-run",
-        "--diff",
-    ]));
+    let both = ["--service", "argocd", "--service", "api", "--tag", "v3.1.0"];
+    let (r, _) = ok(bump_in(d, &[&both[..], &["--dry-run", "--diff"]].concat()));
     let diff = r["diff"].as_str().unwrap();
     assert!(
         diff.contains("+  repository: registry.example.com/prod/api # the chart reads this"),
         "{diff}"
     );
     assert!(diff.contains("registry.example.com/prod/argocd"), "{diff}");
-    ok(bump(&[
-        "--service",
-        "argocd",
-        "--service",
-        "api",
-        "--tag",
-        "v3.1.0",
-    ]));
-    let (again, _) = ok(bump(&[
-        "--service",
-        "argocd",
-        "--service",
-        "api",
-        "--tag",
-        "v3.1.0",
-    ]));
+    ok(bump_in(d, &both));
+    let (again, _) = ok(bump_in(d, &both));
     assert_eq!(again["changed"], false, "a second run is a no-op");
-    // a name that is no OCI repository: exit 2 naming the rule, in the flag and the map
+}
+
+#[test]
+fn a_new_name_that_is_no_oci_repository_is_refused_in_the_flag_and_the_map() {
+    let dir = renaming_repo();
+    let d = dir.path();
     assert_refused(
         d,
-        bump(&[
-            "--file",
-            "values.yaml",
-            "--type",
-            "yaml-path",
-            "--path",
-            ".image.tag",
-            "--image",
-            "api",
-            "--tag",
-            "v4",
-            "--name",
-            "Registry.example.com/Prod/API",
-        ]),
+        bump_in(
+            d,
+            &[
+                "--file",
+                "values.yaml",
+                "--type",
+                "yaml-path",
+                "--path",
+                ".image.tag",
+                "--image",
+                "api",
+                "--tag",
+                "v4",
+                "--name",
+                "Registry.example.com/Prod/API",
+            ],
+        ),
         "tag-bump",
         2,
         "argument_invalid",
@@ -2002,7 +2006,10 @@ fn a_new_name_is_written_with_the_tag_from_the_flag_or_the_services_map() {
     .unwrap();
     assert_refused(
         d,
-        bump(&["--services", "bad.json", "--service", "x", "--tag", "v4"]),
+        bump_in(
+            d,
+            &["--services", "bad.json", "--service", "x", "--tag", "v4"],
+        ),
         "tag-bump",
         2,
         "services_invalid",
@@ -2028,13 +2035,7 @@ fn helm_images_are_bumped_in_each_chart_layout() {
                                       "path": ".spec.values.image", "newName": "registry.example.com/mirror/redis"}}}"#,
     )
     .unwrap();
-    let bump = |args: &[&str]| {
-        let mut c = tool("tag-bump");
-        c.current_dir(d)
-            .args(["--repo", ".", "--compact", "--now", NOW])
-            .args(args);
-        c
-    };
+    let bump = |args: &[&str]| bump_in(d, args);
     let digest = format!("sha256:{}", "d".repeat(64));
     let (r, _) = ok(bump(&[
         "--service",
