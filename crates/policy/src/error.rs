@@ -106,16 +106,6 @@ pub enum PolicyError {
         /// What is wrong.
         message: String,
     },
-    /// A flag value out of its range.
-    #[error("{flag} {value}: {message}")]
-    BadValue {
-        /// The flag.
-        flag: &'static str,
-        /// As given.
-        value: String,
-        /// The rule.
-        message: String,
-    },
     /// `--step` larger than `--max-step`.
     #[error("--step {step} is larger than --max-step {max}")]
     StepAboveMax {
@@ -205,7 +195,6 @@ impl Failure for PolicyError {
             E::Core(e) => e.class(),
             E::DecisionRequired { .. }
             | E::DecisionMalformed { .. }
-            | E::BadValue { .. }
             | E::RegistryInvalid { .. }
             | E::SchemaUnusable { .. } => ExitClass::Usage,
             E::IdempotencyConflict { .. }
@@ -232,7 +221,6 @@ impl Failure for PolicyError {
             E::AuditStateMismatch { .. } => "audit_state_mismatch",
             E::DecisionSubjectMismatch { .. } => "decision_subject_mismatch",
             E::DecisionMalformed { .. } => "decision_malformed",
-            E::BadValue { .. } => "argument_invalid",
             E::StepAboveMax { .. } => "step_exceeds_max",
             E::ToPercentRaises { .. } => "to_percent_raises",
             E::RegistryInvalid { code, .. } => code,

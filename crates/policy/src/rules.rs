@@ -12,13 +12,7 @@ use serde_json::Value;
 use crate::error::PolicyError;
 use crate::model::{DecisionRef, Governance, Intent, RolloutState};
 
-fn bad(flag: &'static str, value: impl ToString, message: &str) -> PolicyError {
-    PolicyError::BadValue {
-        flag,
-        value: value.to_string(),
-        message: message.to_string(),
-    }
-}
+use rollout_core::bad_value as bad;
 
 /// The step of an expand (default 25) and the target of a rollback, each only with its
 /// intent and in range; a step over `max_step` is refused.
