@@ -186,6 +186,8 @@ PY
   git -C "$cdir/srv/flux.git" repack -adq
   echo 20000 > "$cdir/commits"
 fi
+# a port file left by an earlier run would name a server that is gone
+rm -f "$cdir/state/port"
 python3 tests/support/git_https_server.py --root "$cdir/srv" --state "$cdir/state" --token bench-token >/dev/null 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
@@ -209,6 +211,15 @@ for via in https file; do
 done
 bash -c "$creset"
 kill $server 2>/dev/null || true
+
+# A fleet matrix: 100 tag-bump --clone --push at once, one service each, one branch, each
+# into an empty workdir; every run must land with the default settings and the history stay
+# linear (bench/contention.py checks both).
+for via in file https; do
+  echo "bench: 100 concurrent --clone --push to one branch over $via" >&2
+  python3 bench/contention.py "$bump" 100 --remote $via > "$out/contention-$via.json" \
+    || { echo "bench: not every concurrent push landed over $via: $(cat "$out/contention-$via.json")" >&2; exit 1; }
+done
 
 # prune-plan: 200,000 versions (about 65 MB, gh api --paginate pages of 100) against the
 # same rules written as a jq 1.6 filter (bench/prune.jq). Both must delete the same ids.
@@ -297,6 +308,13 @@ for via in ("https", "file"):
     bench = f"fresh clone + edit + commit + push, 20,000 commits, {'loopback HTTPS' if via == 'https' else 'file://'}"
     row(bench, "tag-bump", tc, 0, gc, 0, f"≤1.2x git: {'met' if tc <= 1.2 * gc else 'NOT met'}")
     row(bench, "git clone --depth 1 && sed && git commit && git push", gc, 0, gc, 0, "baseline")
+for via in ("file", "https"):
+    c = json.load(open(f"{out}/contention-{via}.json"))
+    ok = c["landed"] == c["runs"] and c["linear"] and c["seconds"] < 30
+    rows.append(f"| {c['runs']} concurrent --clone --push to one branch, "
+                f"{'file://' if via == 'file' else 'loopback HTTPS'} | tag-bump (defaults) | "
+                f"{c['seconds'] * 1000:.0f} ms (all runs) | – | – | all land, linear, <30 s: "
+                f"{'met' if ok else 'NOT met'} ({c['landed']} landed, at most {c['maxAttempts']} attempts) |")
 pr = {x["command"]: x["median"] for x in json.load(open(f"{out}/prune.json"))["results"]}
 prm = json.load(open(f"{out}/prune-mem.json"))
 pt, pj = pr["prune-plan"], pr["jq 1.6"]

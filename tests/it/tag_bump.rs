@@ -673,6 +673,78 @@ fn push_retries_are_bounded() {
     assert_eq!(r["push"]["pushed"], true);
 }
 
+/// Retries end at `--push-timeout`, not at a count: a remote whose branch moves on every
+/// push (a hook that commits on top, as a busy fleet would) is retried until the time is
+/// up, then exit 4 names the attempts and the time; nothing lands.
+#[test]
+fn lost_races_are_retried_until_the_push_timeout() {
+    let f = Flux::new();
+    let server = Server::start(&f.remote());
+    // Out of the quarantine a pre-receive hook runs in, the hook moves main, so the ref
+    // update of this very push finds main moved: a lost race, every time.
+    server.hook(
+        "#!/bin/sh\n\
+         unset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES\n\
+         tip=$(git rev-parse refs/heads/main)\n\
+         new=$(git -c user.name=racer -c user.email=racer@example.com commit-tree -p \"$tip\" -m racer \"$tip^{tree}\")\n\
+         git update-ref refs/heads/main \"$new\" \"$tip\"\n",
+    );
+    let scratch = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let out = over_https(
+        &server,
+        &scratch.path().join("clone"),
+        &[
+            "--service",
+            "papi",
+            "--tag",
+            "t1",
+            "--push",
+            "--push-timeout",
+            "2s",
+            "--json-errors",
+        ],
+    )
+    .env("GIT_TOKEN", TOKEN)
+    .env("SSL_CERT_FILE", server.cert())
+    .output()
+    .unwrap();
+    let took = started.elapsed();
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc = json_out(&out);
+    assert_eq!(doc["reasonCode"], "push_retries_exhausted");
+    let message = doc["message"].as_str().unwrap();
+    let attempts: u32 = message
+        .split(" attempts in ")
+        .next()
+        .and_then(|m| m.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{message}"));
+    assert!(attempts >= 2, "retried within the time: {message}");
+    assert!(
+        took >= std::time::Duration::from_secs(1),
+        "{took:?}: {message}"
+    );
+    assert!(took < std::time::Duration::from_secs(30), "{took:?}");
+    assert!(!server.log().contains("t1"), "nothing landed");
+    // the flag's bounds
+    for bad in ["500ms", "2h", "soon"] {
+        let out = over_https(
+            &server,
+            &scratch.path().join("c2"),
+            &["--service", "papi", "--tag", "t2", "--push-timeout", bad],
+        )
+        .output()
+        .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+    }
+}
+
 /// The loopback HTTPS git server, stopped when dropped.
 struct Server {
     child: Child,

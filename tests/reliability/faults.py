@@ -202,10 +202,11 @@ def flux_remote(d):
     return "file://" + os.path.join(d, "flux.git")
 
 
-def bump_args(remote, workdir, service, tag, retries=5):
+def bump_args(remote, workdir, service, tag):
+    """A tag-bump push with the default retry bound (--push-timeout 1m)."""
     return [os.path.join(BIN, "tag-bump"), "--clone", remote, "--workdir", workdir,
             "--service", service, "--tag", tag, "--sync", "--push",
-            "--push-retries", str(retries), "--lock-timeout", "60s", "--compact"]
+            "--lock-timeout", "60s", "--compact"]
 
 
 def kill_tag_bump(runs, rng):
@@ -282,7 +283,8 @@ def racing_tag_bumps(n):
     try:
         remote = flux_remote(d)
         services = ["papi", "web", "api", "app"]
-        spawn_all([bump_args(remote, os.path.join(d, f"w{i}"), services[i % 4], f"race-{i}", 50)
+        # default settings: every racer lands within --push-timeout's minute
+        spawn_all([bump_args(remote, os.path.join(d, f"w{i}"), services[i % 4], f"race-{i}")
                    for i in range(n)], d)
         bare = os.path.join(d, "flux.git")
         log = git("log", "--format=%s", "main", cwd=bare).splitlines()
@@ -469,9 +471,9 @@ def main():
         storage_inner()
         return 0
     rng = random.Random(args.seed)
-    scale = {"policy": 30, "pin": 30, "bump": 12, "p_policy": 20, "p_pin": 10, "p_bump": 4} \
+    scale = {"policy": 30, "pin": 30, "bump": 12, "p_policy": 20, "p_pin": 10, "p_bump": 12} \
         if args.quick else \
-        {"policy": 300, "pin": 300, "bump": 100, "p_policy": 100, "p_pin": 50, "p_bump": 12}
+        {"policy": 300, "pin": 300, "bump": 100, "p_policy": 100, "p_pin": 50, "p_bump": 100}
     figures = {"seed": args.seed, "quick": args.quick}
     steps = [
         ("kill -9 policy-apply", lambda: kill_policy_apply(scale["policy"], rng), scale["policy"]),

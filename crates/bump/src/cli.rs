@@ -154,9 +154,13 @@ pub struct Cli {
     /// Commit author "Name <email>" (default: git config, else tag-bump <tag-bump@localhost>).
     #[arg(long, value_name = "NAME <EMAIL>")]
     pub author: Option<String>,
-    /// Pushes retried after a lost race (fetch, reset, re-apply).
-    #[arg(long, value_name = "N", default_value_t = 5)]
-    pub push_retries: u32,
+    /// How long --push keeps retrying lost races (fetch, reset, re-apply), each pause
+    /// jittered and sized by the contention seen.
+    #[arg(long, value_name = "DURATION", default_value = "1m")]
+    pub push_timeout: String,
+    /// Also stop after N retries (default: as many as --push-timeout allows).
+    #[arg(long, value_name = "N")]
+    pub push_retries: Option<u32>,
     /// How remotes are reached and how far they are trusted.
     #[command(flatten)]
     pub transport: TransportArgs,
@@ -201,6 +205,7 @@ pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
     cli.common.refuse_input(TOOL)?;
     let request = request::check(&request_flags(cli))?;
     let transport = transport(&cli.transport, env, genv)?;
+    let push_timeout = crate::push::timeout(&cli.push_timeout)?;
     let want = Want {
         tag: &request.tag,
         digest: request.digest.as_deref(),
@@ -251,6 +256,7 @@ pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
                 remote: remote.as_ref().expect("resolved for --push"),
                 branch: &branch,
                 retries: cli.push_retries,
+                timeout: push_timeout,
                 display: &ws.display,
                 temporary: ws.temp.is_some(),
             };

@@ -173,7 +173,7 @@ pub enum BumpError {
     },
     /// Non-fast-forward after every retry.
     #[error(
-        "push to {remote} {refname} still non-fast-forward after {attempts} attempts{}",
+        "push to {remote} {refname} still non-fast-forward after {attempts} attempts in {elapsed}{}",
         left_text(left)
     )]
     PushRetriesExhausted {
@@ -183,6 +183,8 @@ pub enum BumpError {
         refname: String,
         /// Attempts made.
         attempts: u32,
+        /// How long they took (`1s250ms`).
+        elapsed: String,
         /// State left behind.
         left: Option<String>,
     },
@@ -331,7 +333,7 @@ impl Failure for BumpError {
                 _ => Vec::new(),
             },
             E::PushRetriesExhausted { .. } => vec![
-                "the branch moves faster than the retries: raise --push-retries or run again".into(),
+                "the branch moves faster than the retries: raise --push-timeout (or --push-retries), or set many services in one commit (--set SERVICE=TAG ...)".into(),
             ],
             E::PushRejected { .. } => vec![
                 "the server's hooks or branch protection refused the commit; read its message above"

@@ -1,11 +1,21 @@
 //! Commit and push: exactly the changed files are committed; the push names its refspec;
 //! a lost race (non-fast-forward) fetches, resets to the remote's branch, plans the change
-//! again and pushes again, up to `--push-retries` times, with a short spread-out pause.
-//! Every failure says what was left behind (a commit not pushed, a reset working copy).
+//! again and pushes again. Every failure says what was left behind (a commit not pushed, a
+//! reset working copy).
+//!
+//! Retries are bounded by time (`--push-timeout`), not by a small count: when a matrix of
+//! jobs pushes to one branch, the remote takes one push at a time, so the last job waits
+//! for all the others, and a count that suits 5 racers fails the 100th. Each pause is
+//! drawn at random from a window that grows with the races this run lost and is scaled by
+//! how long one try takes here ("full jitter"): racers spread out instead of colliding in
+//! step, and the window fits the remote's real pace. `--push-retries` can cap the count too.
 
-use std::time::Duration as StdDuration;
+use std::hash::{BuildHasher, RandomState};
+use std::time::{Duration as StdDuration, Instant};
 
+use rollout_core::bad_value;
 use rollout_core::cli::{Env, warn};
+use rollout_core::time::{format_wait, parse_wait};
 use rollout_core::tree::Fault;
 
 use crate::TOOL;
@@ -84,8 +94,10 @@ pub struct Destination<'a> {
     pub remote: &'a RemoteSpec,
     /// The branch.
     pub branch: &'a str,
-    /// `--push-retries`.
-    pub retries: u32,
+    /// `--push-retries` (None: as many as the timeout allows).
+    pub retries: Option<u32>,
+    /// `--push-timeout`: no retry starts after it.
+    pub timeout: StdDuration,
     /// The working copy as the report names it.
     pub display: &'a str,
     /// The working copy is a temporary clone (removed at the end).
@@ -120,6 +132,8 @@ pub fn push(
     env: &Env,
 ) -> Result<PushDoc, BumpError> {
     let refname = format!("refs/heads/{}", to.branch);
+    let started = Instant::now();
+    let mut pacing = Pacing::default();
     let mut attempts = 0u32;
     let mut pushed = false;
     loop {
@@ -149,15 +163,19 @@ pub fn push(
                 });
             }
             PushOutcome::NonFastForward => {
-                if attempts > to.retries {
+                let pause = pacing.lost(attempts);
+                let out_of_time = started.elapsed() + pause >= to.timeout;
+                if out_of_time || to.retries.is_some_and(|n| attempts > n) {
                     return Err(BumpError::PushRetriesExhausted {
                         remote: to.remote.display.clone(),
                         refname,
                         attempts,
+                        elapsed: format_wait(round_ms(started.elapsed())),
                         left: to.left(&changes.commit),
                     });
                 }
-                std::thread::sleep(backoff(attempts, &c.request.tag));
+                std::thread::sleep(pause);
+                pacing.try_started();
                 if !after_lost_race(c, to, changes)? {
                     // The remote already holds the tag (another run set it).
                     break;
@@ -250,11 +268,82 @@ fn with_left(e: BumpError, left: Option<String>) -> BumpError {
     }
 }
 
-/// A short, growing pause before a retry, spread by the tag so racing runs drift apart.
-fn backoff(attempt: u32, salt: &str) -> StdDuration {
-    let spread = salt
-        .bytes()
-        .fold(0u64, |a, b| a.wrapping_mul(31).wrapping_add(u64::from(b)))
-        % 50;
-    StdDuration::from_millis((25u64 << attempt.min(5)).min(800) + spread)
+/// `--push-timeout`: at least 1s, at most an hour.
+pub fn timeout(text: &str) -> Result<StdDuration, BumpError> {
+    let d = parse_wait(text)?;
+    if d < StdDuration::from_secs(1) {
+        return Err(bad_value("--push-timeout", text, "at least 1s"));
+    }
+    Ok(d)
+}
+
+fn round_ms(d: StdDuration) -> StdDuration {
+    StdDuration::from_millis(d.as_millis() as u64)
+}
+
+/// The pauses between tries after lost races.
+#[derive(Debug)]
+struct Pacing {
+    /// When the current try (fetch, reset, re-apply, push) started.
+    try_start: Instant,
+    /// A random source seeded by the OS for this run, so racers draw apart.
+    random: RandomState,
+}
+
+impl Default for Pacing {
+    fn default() -> Self {
+        Pacing {
+            try_start: Instant::now(),
+            random: RandomState::new(),
+        }
+    }
+}
+
+impl Pacing {
+    /// The pause after the `lost`-th lost race: uniform in [0, window), the window being
+    /// the length of the try just made (at least 20ms) doubled per race lost, at most 4s.
+    fn lost(&mut self, lost: u32) -> StdDuration {
+        let unit = self.try_start.elapsed().max(StdDuration::from_millis(20));
+        let window = pause_window(unit, lost);
+        let draw = self.random.hash_one((lost, Instant::now()));
+        StdDuration::from_nanos(draw % window.as_nanos().max(1) as u64)
+    }
+
+    /// A new try starts now.
+    fn try_started(&mut self) {
+        self.try_start = Instant::now();
+    }
+}
+
+/// The window a pause is drawn from: `unit` doubled per race lost (from the first), at
+/// most 4s.
+fn pause_window(unit: StdDuration, lost: u32) -> StdDuration {
+    unit.saturating_mul(1 << lost.clamp(1, 8))
+        .min(StdDuration::from_secs(4))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_doubles_per_race_lost_and_stops_at_four_seconds() {
+        let ms = StdDuration::from_millis;
+        assert_eq!(pause_window(ms(30), 1), ms(60));
+        assert_eq!(pause_window(ms(30), 3), ms(240));
+        assert_eq!(pause_window(ms(30), 40), StdDuration::from_secs(4));
+        assert_eq!(
+            pause_window(StdDuration::from_secs(10), 1),
+            StdDuration::from_secs(4)
+        );
+    }
+
+    #[test]
+    fn pauses_are_drawn_inside_the_window_and_differ() {
+        let mut p = Pacing::default();
+        let pauses: Vec<StdDuration> = (1..=20).map(|n| p.lost(n.min(2))).collect();
+        assert!(pauses.iter().all(|d| *d < StdDuration::from_secs(4)));
+        let distinct: std::collections::BTreeSet<_> = pauses.iter().collect();
+        assert!(distinct.len() > 10, "{pauses:?}");
+    }
 }

@@ -135,14 +135,15 @@ impl Limits {
         })
     }
 
-    /// The watchdog's check at `now` with `memory` resident bytes: the bound met, once.
-    pub fn check(&self, now: Instant, memory: Option<u64>) -> Option<Tripped> {
+    /// The watchdog's check at `now`, `memory` giving the resident bytes (read only while
+    /// an operation is armed): the bound met, once.
+    pub fn check(&self, now: Instant, memory: impl FnOnce() -> Option<u64>) -> Option<Tripped> {
         let mut s = self.lock();
         if s.armed.is_none() || s.tripped.is_some() {
             return None;
         }
         let t = self.over_time(&s, now).or_else(|| {
-            memory.filter(|m| *m > self.max_memory).map(|_| {
+            memory().filter(|m| *m > self.max_memory).map(|_| {
                 Tripped::TooLarge(format!(
                     "the remote's answer made tag-bump use more than --max-memory {} (a remote advertising millions of refs?)",
                     self.shown[2]
@@ -166,7 +167,7 @@ fn watch(limits: Arc<Limits>) {
             .spawn(move || {
                 loop {
                     std::thread::sleep(POLL);
-                    let memory = rollout_core::resources::resident_bytes();
+                    let memory = rollout_core::resources::resident_bytes;
                     if limits.check(Instant::now(), memory).is_some() {
                         cut_network();
                     }
@@ -217,7 +218,9 @@ mod tests {
     fn nothing_trips_while_disarmed_and_each_bound_names_its_flag() {
         let l = limits();
         let later = Instant::now() + Duration::from_secs(60);
-        assert_eq!(l.check(later, Some(u64::MAX)), None, "not armed");
+        assert_eq!(l.check(later, || Some(u64::MAX)), None, "not armed");
+        let unread = || -> Option<u64> { panic!("memory is read only while armed") };
+        assert_eq!(l.check(later, unread), None);
         let g = l.arm("fetch origin main");
         assert!(l.on_progress(999, Instant::now()));
         assert!(!l.on_progress(1001, Instant::now()));
@@ -237,11 +240,11 @@ mod tests {
     fn the_watchdog_check_trips_once_on_time_or_memory() {
         let l = limits();
         let _g = l.arm("ls-remote x");
-        assert_eq!(l.check(Instant::now(), Some(1 << 20)), None);
-        let t = l.check(Instant::now(), Some(2 << 30)).unwrap();
+        assert_eq!(l.check(Instant::now(), || Some(1 << 20)), None);
+        let t = l.check(Instant::now(), || Some(2 << 30)).unwrap();
         assert!(matches!(&t, Tripped::TooLarge(m) if m.contains("--max-memory 1GiB")));
         assert_eq!(
-            l.check(Instant::now(), Some(2 << 30)),
+            l.check(Instant::now(), || Some(2 << 30)),
             None,
             "reported once"
         );
