@@ -14,7 +14,7 @@ setup() {
   echo "$stderr"
   assert_success
   [[ "$output" == *"kill -9 policy-apply: 30 runs"*"every invariant held"* ]]
-  [[ "$output" == *"racing tag-bump --push: 4 runs, every invariant held"* ]]
+  [[ "$output" == *"racing tag-bump --push: 12 runs, every invariant held"* ]]
   [[ "$output" == *"1 GiB inputs: 6 runs, peak RSS"* ]]
   assert_equal "$(json_get "$TMP/figures.json" 'd["quick"]')" true
 }
