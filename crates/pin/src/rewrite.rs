@@ -143,7 +143,11 @@ impl TreePlan<'_> {
     }
 }
 
-fn plan_one(c: &Candidate, set: &DigestSet, buf: &mut Vec<u8>) -> Result<FileRewrite, PinError> {
+fn plan_one(
+    c: &Candidate,
+    set: &DigestSet,
+    buf: &mut walk::FileBuf,
+) -> Result<FileRewrite, PinError> {
     if let Some(reason) = walk::read_into(c, buf)? {
         return Ok(FileRewrite {
             plan: FilePlan::default(),
@@ -152,7 +156,7 @@ fn plan_one(c: &Candidate, set: &DigestSet, buf: &mut Vec<u8>) -> Result<FileRew
         });
     }
     let plan = plan_file(&c.rel, buf, is_yaml_name(&c.rel), set);
-    let old = plan.new_bytes.is_some().then(|| buf.clone());
+    let old = plan.new_bytes.is_some().then(|| buf.to_vec());
     Ok(FileRewrite {
         plan,
         old,

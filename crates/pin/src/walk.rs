@@ -1,6 +1,6 @@
 //! Which files a run reads, and reading them.
 //!
-//! Directories are walked with ripgrep's walker, and every file git tracks is read whatever
+//! Directories are walked with ripgrep's parallel walker, and every file git tracks is read whatever
 //! ignore files say: a committed `.ignore` or `.gitignore` naming `deploy/` must not hide
 //! `deploy/prod.yaml` from a rewrite, a drift check or the scan `prune-plan` protects
 //! digests with. For untracked files `.gitignore` holds (as in git: it only ever applies to
@@ -191,12 +191,14 @@ pub fn collect(sel: &Selection) -> Result<(Vec<Candidate>, Vec<Skipped>), PinErr
 
 /// The directory walker: hidden files read, `.git` never, `.gitignore` for untracked
 /// files, `.ignore` only with `--respect-ignore`, links not followed; a nested repository
-/// is not entered and is noted in `nested`.
+/// is not entered and is noted in `nested`. It walks on every core (ripgrep's parallel
+/// walker); the caller sorts what it finds, so the order of the visits does not matter.
 fn walker(
     sel: &Selection,
     dir: &Path,
     nested: &std::sync::Arc<Mutex<Vec<PathBuf>>>,
-) -> ignore::Walk {
+) -> ignore::WalkParallel {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     ignore::WalkBuilder::new(dir)
         .hidden(false)
         .parents(true)
@@ -206,6 +208,7 @@ fn walker(
         .git_exclude(true)
         .require_git(false)
         .follow_links(false)
+        .threads(threads)
         .filter_entry({
             let nested = std::sync::Arc::clone(nested);
             move |e| {
@@ -227,7 +230,132 @@ fn walker(
                 !is_nested
             }
         })
-        .build()
+        .build_parallel()
+}
+
+/// What one walked entry is: a file to read, one to report as skipped, or neither (a
+/// directory, a file the globs leave out).
+enum Visit {
+    Read(Candidate),
+    Skip(Skipped),
+    Pass,
+}
+
+/// Judge one entry of the walk.
+fn visit(sel: &Selection, entry: &ignore::DirEntry) -> Visit {
+    let Some(ft) = entry.file_type() else {
+        return Visit::Pass;
+    };
+    if ft.is_dir() {
+        return Visit::Pass;
+    }
+    let file = rel(&sel.root, entry.path());
+    let reason = if ft.is_symlink() {
+        "symlink"
+    } else if !ft.is_file() {
+        "not_a_file"
+    } else if entry
+        .file_name()
+        .to_string_lossy()
+        .starts_with(rollout_core::fsx::TEMP_PREFIX)
+    {
+        // A temp file a killed run left behind: never a pin to count or rewrite.
+        "temp_file"
+    } else if sel.include.as_ref().is_some_and(|g| !g.is_match(&file))
+        || sel.exclude.as_ref().is_some_and(|g| g.is_match(&file))
+    {
+        return Visit::Pass;
+    } else {
+        return Visit::Read(Candidate {
+            rel: file,
+            abs: entry.path().to_path_buf(),
+        });
+    };
+    Visit::Skip(Skipped { file, reason })
+}
+
+/// A walk error as the run reports it: the file it is about, and why.
+fn walk_error(sel: &Selection, dir: &Path, e: &ignore::Error) -> PinError {
+    let file = match e {
+        ignore::Error::WithPath { path, .. } => rel(&sel.root, path),
+        _ => dir.display().to_string(),
+    };
+    PinError::Unreadable {
+        file,
+        source: std::io::Error::other(
+            e.io_error()
+                .map(|io| io.to_string())
+                .unwrap_or_else(|| e.to_string()),
+        ),
+    }
+}
+
+/// What the walk threads found; merged (and later sorted) by [`walk`].
+#[derive(Default)]
+struct Found {
+    files: Vec<Candidate>,
+    skipped: Vec<Skipped>,
+    /// Walk errors with the file each is about: the first by path is reported, so a run
+    /// says the same whichever thread met which error first.
+    errors: Vec<(String, PinError)>,
+}
+
+/// One walk thread's visitor: it keeps its findings and hands them over when dropped (its
+/// thread is done), so the threads do not contend for a lock per entry.
+struct Collector<'s> {
+    sel: &'s Selection,
+    dir: &'s Path,
+    mine: Found,
+    all: &'s Mutex<Found>,
+}
+
+impl ignore::ParallelVisitor for Collector<'_> {
+    fn visit(&mut self, entry: Result<ignore::DirEntry, ignore::Error>) -> ignore::WalkState {
+        match entry {
+            Ok(e) => match visit(self.sel, &e) {
+                Visit::Read(c) => self.mine.files.push(c),
+                Visit::Skip(s) => self.mine.skipped.push(s),
+                Visit::Pass => {}
+            },
+            Err(e) => {
+                let err = walk_error(self.sel, self.dir, &e);
+                let file = match &err {
+                    PinError::Unreadable { file, .. } => file.clone(),
+                    _ => String::new(),
+                };
+                self.mine.errors.push((file, err));
+                return ignore::WalkState::Quit;
+            }
+        }
+        ignore::WalkState::Continue
+    }
+}
+
+impl Drop for Collector<'_> {
+    fn drop(&mut self) {
+        let mut all = self.all.lock().unwrap_or_else(|p| p.into_inner());
+        all.files.append(&mut self.mine.files);
+        all.skipped.append(&mut self.mine.skipped);
+        all.errors.append(&mut self.mine.errors);
+    }
+}
+
+/// Makes one [`Collector`] per walk thread.
+struct Collectors<'s> {
+    sel: &'s Selection,
+    dir: &'s Path,
+    all: &'s Mutex<Found>,
+}
+
+impl<'s> ignore::ParallelVisitorBuilder<'s> for Collectors<'s> {
+    fn build(&mut self) -> Box<dyn ignore::ParallelVisitor + 's> {
+        Box::new(Collector {
+            sel: self.sel,
+            dir: self.dir,
+            mine: Found::default(),
+            all: self.all,
+        })
+    }
 }
 
 fn walk(
@@ -237,65 +365,19 @@ fn walk(
     skipped: &mut Vec<Skipped>,
 ) -> Result<(), PinError> {
     let nested = std::sync::Arc::new(Mutex::new(Vec::<PathBuf>::new()));
-    let walker = walker(sel, dir, &nested);
-    for entry in walker {
-        let entry = entry.map_err(|e| {
-            let file = match &e {
-                ignore::Error::WithPath { path, .. } => rel(&sel.root, path),
-                _ => dir.display().to_string(),
-            };
-            PinError::Unreadable {
-                file,
-                source: std::io::Error::other(
-                    e.io_error()
-                        .map(|io| io.to_string())
-                        .unwrap_or_else(|| e.to_string()),
-                ),
-            }
-        })?;
-        let Some(ft) = entry.file_type() else {
-            continue;
-        };
-        let r = rel(&sel.root, entry.path());
-        if ft.is_dir() {
-            continue;
-        }
-        if ft.is_symlink() {
-            skipped.push(Skipped {
-                file: r,
-                reason: "symlink",
-            });
-            continue;
-        }
-        if !ft.is_file() {
-            skipped.push(Skipped {
-                file: r,
-                reason: "not_a_file",
-            });
-            continue;
-        }
-        if entry
-            .file_name()
-            .to_string_lossy()
-            .starts_with(rollout_core::fsx::TEMP_PREFIX)
-        {
-            // A temp file a killed run left behind: never a pin to count or rewrite.
-            skipped.push(Skipped {
-                file: r,
-                reason: "temp_file",
-            });
-            continue;
-        }
-        if sel.include.as_ref().is_some_and(|g| !g.is_match(&r))
-            || sel.exclude.as_ref().is_some_and(|g| g.is_match(&r))
-        {
-            continue;
-        }
-        files.push(Candidate {
-            rel: r,
-            abs: entry.into_path(),
-        });
+    let all = Mutex::new(Found::default());
+    walker(sel, dir, &nested).visit(&mut Collectors {
+        sel,
+        dir,
+        all: &all,
+    });
+    let mut found = all.into_inner().unwrap_or_else(|p| p.into_inner());
+    if !found.errors.is_empty() {
+        found.errors.sort_by(|a, b| a.0.cmp(&b.0));
+        return Err(found.errors.swap_remove(0).1);
     }
+    files.append(&mut found.files);
+    skipped.append(&mut found.skipped);
     let nested_dirs: Vec<PathBuf> = nested.lock().unwrap_or_else(|p| p.into_inner()).clone();
     if !sel.respect_ignore {
         add_tracked(sel, dir, &nested_dirs, files);
@@ -361,40 +443,49 @@ fn tracked_files(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Read one candidate into `buf` (reused across files: a scan of a large tree allocates
-/// once per thread). `None` when read, or why the file was skipped (binary, too large).
-pub fn read_into(c: &Candidate, buf: &mut Vec<u8>) -> Result<Option<&'static str>, PinError> {
+/// A read buffer reused across files: its memory is zeroed once, when it grows, never per
+/// file, and it dereferences to the last file read.
+#[derive(Debug, Default)]
+pub struct FileBuf {
+    data: Vec<u8>,
+    len: usize,
+}
+
+impl std::ops::Deref for FileBuf {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.data[..self.len]
+    }
+}
+
+/// Read one candidate into `buf` (one per thread: a scan of a large tree allocates once
+/// per thread). `None` when read, or why the file was skipped (binary, too large).
+///
+/// A file is opened and read until its end, with no `fstat` for its size: a small file is
+/// two reads, and a syscall fewer per file is what a scan of a large tree spends its time
+/// on. A file larger than [`MAX_FILE_BYTES`] is read only up to one chunk past the bound.
+pub fn read_into(c: &Candidate, buf: &mut FileBuf) -> Result<Option<&'static str>, PinError> {
     use std::io::Read as _;
     let unreadable = |source| PinError::Unreadable {
         file: c.rel.clone(),
         source,
     };
     let mut file = std::fs::File::open(&c.abs).map_err(unreadable)?;
-    let len = file.metadata().map_err(unreadable)?.len();
-    if len > MAX_FILE_BYTES {
-        return Ok(Some("too_large"));
-    }
-    // Read the size fstat gave, then one more read to see the end (two reads per file;
-    // read_to_end would probe with a third). A file that grew meanwhile is read on.
-    buf.clear();
-    buf.resize(len as usize, 0);
-    let mut got = 0;
-    while got < buf.len() {
-        match file.read(&mut buf[got..]) {
+    buf.len = 0;
+    loop {
+        if buf.data.len() - buf.len < READ_CHUNK / 4 {
+            let grown = buf.len + READ_CHUNK.max(buf.len);
+            buf.data.resize(grown, 0);
+        }
+        match file.read(&mut buf.data[buf.len..]) {
             Ok(0) => break,
-            Ok(n) => got += n,
+            Ok(n) => buf.len += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(unreadable(e)),
         }
-    }
-    buf.truncate(got);
-    if got as u64 == len {
-        file.take(MAX_FILE_BYTES + 1 - len)
-            .read_to_end(buf)
-            .map_err(unreadable)?;
-    }
-    if buf.len() as u64 > MAX_FILE_BYTES {
-        return Ok(Some("too_large"));
+        if buf.len as u64 > MAX_FILE_BYTES {
+            return Ok(Some("too_large"));
+        }
     }
     if memchr::memchr(0, buf).is_some() {
         return Ok(Some("binary"));
@@ -402,12 +493,15 @@ pub fn read_into(c: &Candidate, buf: &mut Vec<u8>) -> Result<Option<&'static str
     Ok(None)
 }
 
+/// The room a read buffer starts with: most manifests fit in one read.
+const READ_CHUNK: usize = 256 * 1024;
+
 /// Run `work` over every candidate on all cores, each thread with its own read buffer;
 /// results come back in candidate order.
 /// The first error (in candidate order) wins.
 pub fn par_map<T: Send>(
     files: &[Candidate],
-    work: impl Fn(&Candidate, &mut Vec<u8>) -> Result<T, PinError> + Sync,
+    work: impl Fn(&Candidate, &mut FileBuf) -> Result<T, PinError> + Sync,
 ) -> Result<Vec<T>, PinError> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -419,7 +513,7 @@ pub fn par_map<T: Send>(
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| {
-                let mut buf = Vec::new();
+                let mut buf = FileBuf::default();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(c) = files.get(i) else { break };
@@ -441,4 +535,38 @@ pub fn par_map<T: Send>(
                 .expect("every slot is filled")
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn candidate(dir: &Path, name: &str, bytes: &[u8]) -> Candidate {
+        let abs = dir.join(name);
+        std::fs::write(&abs, bytes).unwrap();
+        Candidate {
+            rel: name.to_string(),
+            abs,
+        }
+    }
+
+    #[test]
+    fn a_reused_buffer_holds_only_the_last_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = vec![b'a'; 3 * READ_CHUNK + 17];
+        let mut buf = FileBuf::default();
+        assert_eq!(
+            read_into(&candidate(dir.path(), "big", &big), &mut buf).unwrap(),
+            None
+        );
+        assert_eq!(&buf[..], &big[..]);
+        let small = candidate(dir.path(), "small", b"image: x@sha256:1\n");
+        assert_eq!(read_into(&small, &mut buf).unwrap(), None);
+        assert_eq!(&buf[..], b"image: x@sha256:1\n");
+        let empty = candidate(dir.path(), "empty", b"");
+        assert_eq!(read_into(&empty, &mut buf).unwrap(), None);
+        assert!(buf.is_empty());
+        let binary = candidate(dir.path(), "bin", b"a\0b");
+        assert_eq!(read_into(&binary, &mut buf).unwrap(), Some("binary"));
+    }
 }
