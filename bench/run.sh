@@ -212,6 +212,37 @@ done
 bash -c "$creset"
 kill $server 2>/dev/null || true
 
+# freshness-check: 15,000 commits ahead of the pin, 200 apps, against git rev-list --count
+# scoped to one app's directory (the count must agree).
+fdir=$PWD/$data/fresh
+if [ ! -s "$fdir/commits" ]; then
+  echo "bench: generating a repository of 15,000 commits" >&2
+  rm -rf "$fdir"; mkdir -p "$fdir"; git -C "$fdir" init -q -b main repo
+  python3 - "$fdir/repo" <<'PY'
+import subprocess, sys
+out = ["commit refs/heads/main\ncommitter b <b@example.invalid> 1700000000 +0000\ndata 4\nseed\n"]
+for a in range(200):
+    for f in range(5):
+        body = f"app {a} file {f}\n" * 10
+        out.append(f"M 644 inline apps/app{a}/f{f}.yaml\ndata {len(body)}\n{body}\n")
+for i in range(15000):
+    body, msg = f"change {i}\n" * 10, f"c{i}"
+    out.append(f"commit refs/heads/main\ncommitter b <b@example.invalid> {1700000001 + i} +0000\n"
+               f"data {len(msg)}\n{msg}\nM 644 inline apps/app{(i * 7) % 200}/f{i % 5}.yaml\n"
+               f"data {len(body)}\n{body}\n")
+subprocess.run(["git", "-C", sys.argv[1], "fast-import", "--quiet"], input="".join(out).encode(), check=True)
+PY
+  git -C "$fdir/repo" repack -adq
+  git -C "$fdir/repo" tag pinned "$(git -C "$fdir/repo" rev-list --max-parents=0 main)"
+  echo 15000 > "$fdir/commits"
+fi
+fresh_cmd="$PWD/target/release/freshness-check --repo $fdir/repo --pinned pinned --head main --path apps/app3 --max-gap 1000d --now 2026-11-21T08:00:00Z --compact"
+[ "$($fresh_cmd --jq .commitsAhead)" = "$(git -C "$fdir/repo" rev-list --count pinned..main -- apps/app3)" ] \
+  || { echo "bench: freshness-check and git rev-list disagree on the count" >&2; exit 1; }
+echo "bench: freshness-check over 15,000 commits, one app's path" >&2
+hyperfine -N --warmup 2 --runs 10 --export-json "$out/fresh.json" \
+  -n freshness-check "$fresh_cmd" -n "git rev-list --count" "git -C $fdir/repo rev-list --count pinned..main -- apps/app3" >&2
+
 # A fleet matrix: 100 tag-bump --clone --push at once, one service each, one branch, each
 # into an empty workdir; every run must land with the default settings and the history stay
 # linear (bench/contention.py checks both).
@@ -252,7 +283,7 @@ def load(name):
 big, small = load("big"), load("small")
 rows = []
 def row(bench, tool, med, mem, base_med, base_mem, target):
-    ratio = base_med / med if tool in ("gate-eval", "policy-apply", "digest-pin", "digest-pin scan", "tag-bump", "prune-plan") else 1.0
+    ratio = base_med / med if tool in ("gate-eval", "policy-apply", "digest-pin", "digest-pin scan", "tag-bump", "prune-plan", "freshness-check") else 1.0
     mem_s = f"{mem/1024:.1f} MiB" if mem else "–"
     tool, target = tool.replace("|", "\\|"), target.replace("|", "\\|")
     rows.append(f"| {bench} | {tool} | {med*1000:.1f} ms | {mem_s} | "
@@ -308,6 +339,11 @@ for via in ("https", "file"):
     bench = f"fresh clone + edit + commit + push, 20,000 commits, {'loopback HTTPS' if via == 'https' else 'file://'}"
     row(bench, "tag-bump", tc, 0, gc, 0, f"≤1.2x git: {'met' if tc <= 1.2 * gc else 'NOT met'}")
     row(bench, "git clone --depth 1 && sed && git commit && git push", gc, 0, gc, 0, "baseline")
+fr = {x["command"]: x["median"] for x in json.load(open(f"{out}/fresh.json"))["results"]}
+ft, fg = fr["freshness-check"], fr["git rev-list --count"]
+row("15,000 commits ahead, one app's path", "freshness-check", ft, 0, fg, 0,
+    f"within 2x of git rev-list: {'met' if ft <= 2 * fg else 'NOT met'} ({ft / fg:.2f}x git)")
+row("15,000 commits ahead, one app's path", "git rev-list --count PIN..HEAD -- PATH", fg, 0, fg, 0, "baseline")
 for via in ("file", "https"):
     c = json.load(open(f"{out}/contention-{via}.json"))
     ok = c["landed"] == c["runs"] and c["linear"] and c["seconds"] < 30

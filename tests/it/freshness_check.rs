@@ -461,3 +461,96 @@ fn tokens_in_a_query_string_or_an_scp_like_origin_never_show() {
         assert!(doc["dedupeKey"].as_str().unwrap().contains(shown), "{doc}");
     }
 }
+
+/// The counts agree with `git rev-list --count PIN..HEAD -- PATHS` for literal paths,
+/// directories, globs and no path, across an exec-bit change, a deletion, a rename, a
+/// merge that brings a change in and one that changes nothing on the paths, and more
+/// commits than a report lists; the listed commits still name their paths.
+#[test]
+fn counts_agree_with_git_rev_list_on_literal_glob_and_whole_tree_paths() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("repo");
+    std::fs::create_dir_all(&dir).unwrap();
+    git(&dir, &["init", "-q", "-b", "main"]);
+    commit(&dir, "2026-10-01T00:00:00Z", "apps/web/deploy.yaml", "seed");
+    commit(
+        &dir,
+        "2026-10-01T00:00:00Z",
+        "apps/api/deploy.yaml",
+        "seed api",
+    );
+    git(&dir, &["tag", "pin"]);
+    for i in 0..40 {
+        let file = [
+            "apps/web/deploy.yaml",
+            "apps/api/deploy.yaml",
+            "base/ns.yaml",
+        ][i % 3];
+        commit(&dir, "2026-10-02T00:00:00Z", file, &format!("c{i}"));
+    }
+    let ci = |args: &[&str]| {
+        git(
+            &dir,
+            &[
+                &["-c", "user.name=t", "-c", "user.email=t@example.invalid"][..],
+                args,
+            ]
+            .concat(),
+        )
+    };
+    // the exec bit alone, a deletion, a rename
+    git(
+        &dir,
+        &["update-index", "--chmod=+x", "apps/web/deploy.yaml"],
+    );
+    ci(&["commit", "-qm", "mode"]);
+    git(&dir, &["rm", "-q", "base/ns.yaml"]);
+    ci(&["commit", "-qm", "delete"]);
+    git(&dir, &["mv", "apps/api/deploy.yaml", "apps/api/app.yaml"]);
+    ci(&["commit", "-qm", "rename"]);
+    // a side branch changing web, merged; and a merge that changes nothing on the paths
+    git(&dir, &["checkout", "-q", "-b", "side"]);
+    commit(
+        &dir,
+        "2026-10-03T00:00:00Z",
+        "apps/web/extra.yaml",
+        "side web",
+    );
+    git(&dir, &["checkout", "-q", "main"]);
+    commit(&dir, "2026-10-03T00:00:00Z", "docs/readme.md", "docs");
+    ci(&["merge", "-q", "--no-ff", "-m", "merge side", "side"]);
+    git(&dir, &["checkout", "-q", "-b", "noop"]);
+    commit(&dir, "2026-10-04T00:00:00Z", "docs/more.md", "docs more");
+    git(&dir, &["checkout", "-q", "main"]);
+    ci(&["merge", "-q", "--no-ff", "-m", "merge noop", "noop"]);
+
+    for spec in [
+        &["apps/web"][..],
+        &["apps/web/"],
+        &["apps/web/deploy.yaml"],
+        &["apps/api", "base"],
+        &["apps/*/deploy.yaml"],
+        &["missing/path"],
+        &[],
+    ] {
+        let mut args = vec!["rev-list", "--count", "pin..main", "--"];
+        args.extend(spec);
+        let expected: usize = git(&dir, &args).trim().parse().unwrap();
+        let mut cmd = fresh(&dir);
+        cmd.args(["--pinned", "pin", "--head", "main", "--max-gap", "1000d"]);
+        for p in spec {
+            cmd.args(["--path", p]);
+        }
+        let doc = run_ok(&mut cmd, 0);
+        assert_eq!(doc["commitsAhead"], expected, "{spec:?}");
+        // a listed commit names the watched paths it changes (with none watched, a merge
+        // that is one parent's tree names none)
+        let listed = doc["commits"].as_array().unwrap();
+        assert_eq!(listed.len(), expected.min(30), "{spec:?}");
+        if !spec.is_empty() {
+            for c in listed {
+                assert!(!c["paths"].as_array().unwrap().is_empty(), "{spec:?}: {c}");
+            }
+        }
+    }
+}
