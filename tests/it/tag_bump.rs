@@ -690,6 +690,8 @@ fn lost_races_are_retried_until_the_push_timeout() {
          git update-ref refs/heads/main \"$new\" \"$tip\"\n",
     );
     let scratch = tempfile::tempdir().unwrap();
+    // 5s: the first pause is drawn from twice one try's length, so even a slow machine's
+    // tries leave room for a second attempt before the time is up
     let started = std::time::Instant::now();
     let out = over_https(
         &server,
@@ -701,7 +703,7 @@ fn lost_races_are_retried_until_the_push_timeout() {
             "t1",
             "--push",
             "--push-timeout",
-            "2s",
+            "5s",
             "--json-errors",
         ],
     )
