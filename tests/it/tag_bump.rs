@@ -511,13 +511,14 @@ fn bad_values_exit_2_naming_the_rule() {
             message,
         );
     }
+    // -i is a sets document, which names the services and tags itself
     assert_refused(
         &w,
         f.bump(&["--service", "papi", "--tag", "v1", "-i", "values.json"]),
         "tag-bump",
         2,
         "usage",
-        "tag-bump reads no input document (-i)",
+        "cannot be used with",
     );
 }
 
@@ -1523,6 +1524,86 @@ fn set_gives_each_service_its_own_tag_in_one_commit() {
         let out = f.bump(&bad).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{bad:?}");
     }
+}
+
+/// A fleet's batch: a sets document on stdin (`{"SERVICE": "TAG"}`, or the
+/// `[{"service", "tag"}]` a matrix's outputs collect into) sets every service in one commit,
+/// as `--set` does; a document of another shape, or with a bad tag, changes nothing.
+#[test]
+fn a_sets_document_on_stdin_sets_every_service_in_one_commit() {
+    let f = Flux::new();
+    let mut cmd = f.bump(&["-i", "-", "--push"]);
+    cmd.write_stdin(r#"{"papi": "pr-50-aaaaaaa", "web": "2026.12.3"}"#);
+    let (report, _) = ok(cmd);
+    assert_eq!(report["edits"].as_array().unwrap().len(), 2, "{report}");
+    let log = f.remote_log();
+    assert_eq!(log.len(), 2, "one commit for both: {log:?}");
+    assert!(
+        log[0].ends_with(
+            "|chore(backend-services, web): update image tag to pr-50-aaaaaaa, 2026.12.3"
+        ),
+        "{log:?}"
+    );
+    // the array form, from a file, beside a --set
+    let list = f.dir.path().join("sets.json");
+    std::fs::write(&list, r#"[{"service": "web", "tag": "2026.12.4"}]"#).unwrap();
+    let (report, _) = ok(f.bump(&[
+        "-i",
+        list.to_str().unwrap(),
+        "--set",
+        "papi=pr-51-bbbbbbb",
+        "--push",
+    ]));
+    assert_eq!(report["edits"][1]["newTag"], "2026.12.4", "{report}");
+    assert!(
+        f.remote_file("apps/backend-services/kustomization.yaml")
+            .contains("newTag: pr-51-bbbbbbb")
+    );
+    let before = crate::common::snapshot(&f.work());
+    for (doc, message) in [
+        (
+            r#"["web=1"]"#,
+            r#"stdin: [0] must be an object {"service": S, "tag": T}"#,
+        ),
+        (
+            r#"{"web": 1}"#,
+            r#"stdin: the tag of "web" must be a non-empty string, found number"#,
+        ),
+        (
+            r#"{"web": "not a tag"}"#,
+            r#"stdin: service "web": tag "not a tag": "#,
+        ),
+        (r#"{}"#, "stdin: names no service"),
+        (
+            r#""web""#,
+            "stdin: expected an object of SERVICE: TAG or an array",
+        ),
+        (
+            r#"[{"service": "web", "tag": "v1", "digest": "sha256:00"}]"#,
+            r#"stdin: [0] has "digest"; an entry has only "service" and "tag""#,
+        ),
+        (
+            r#"[{"service": "web", "tag": "v1"}, {"service": "web", "tag": "v2"}]"#,
+            r#"stdin: service "web": is given twice"#,
+        ),
+        (
+            r#"{"nope": "v1"}"#,
+            r#"service "nope" is not in services.json"#,
+        ),
+    ] {
+        let mut cmd = f.bump(&["-i", "-", "--push", "--json-errors"]);
+        cmd.write_stdin(doc);
+        let code = if doc.contains("nope") { 3 } else { 2 };
+        let reason = if code == 3 {
+            "service_unknown"
+        } else {
+            "sets_invalid"
+        };
+        let line = refused_with(cmd, code, reason);
+        assert!(line.contains(message), "{doc}: {line}");
+    }
+    assert!(crate::common::snapshot(&f.work()) == before);
+    assert_eq!(f.remote_log().len(), 3);
 }
 
 /// Run a refused tag-bump (with --json-errors): its exit code and reason code, and its one

@@ -22,7 +22,7 @@ use crate::error::BumpError;
 use crate::push::{Committer, Destination, push};
 use crate::remote::{GitEnv, TransportArgs, transport};
 use crate::report::{Run, human, markdown};
-use crate::request::{self, RequestFlags};
+use crate::request::{self, Request, RequestFlags, SetsDocument};
 use crate::services::TYPES;
 use crate::tag::DEFAULT_TEMPLATE;
 use crate::targets::{Selection, group_tags, targets};
@@ -69,7 +69,8 @@ pub struct Cli {
     #[arg(long, value_name = "DIR", requires = "clone_source")]
     pub workdir: Option<PathBuf>,
     /// A service of the services map (repeatable; several make one commit).
-    #[arg(long, value_name = "NAME", required_unless_present_any = ["file", "sets", "image"])]
+    #[arg(long, value_name = "NAME", required_unless_present_any = ["file", "sets", "image", "input"],
+          conflicts_with = "input")]
     pub service: Vec<String>,
     /// A service and its own tag, SERVICE=TAG (repeatable): different tags in one commit.
     #[arg(long = "set", value_name = "SERVICE=TAG",
@@ -79,7 +80,7 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub services: Option<PathBuf>,
     /// Edit this file (relative to the repository root) instead of a service's.
-    #[arg(long, value_name = "PATH", conflicts_with_all = ["service", "services"], requires = "image")]
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["service", "services", "input"], requires = "image")]
     pub file: Option<String>,
     /// With --file: the image name (for flux-setter: the policy, ns:name). Without --file,
     /// with --type flux-setter: edit every file under --path DIR marked for this policy.
@@ -105,23 +106,24 @@ pub struct Cli {
     #[arg(long, value_name = "PATH", requires = "path")]
     pub name_path: Option<String>,
     /// The new tag (OCI tag grammar).
-    #[arg(long, value_name = "TAG", required_unless_present_any = ["pr", "sets"], conflicts_with_all = ["pr", "sha"])]
+    #[arg(long, value_name = "TAG", required_unless_present_any = ["pr", "sets", "input"],
+          conflicts_with_all = ["pr", "sha", "input"])]
     pub tag: Option<String>,
     /// Build the tag pr-<N>-<sha7> from a pull request number …
-    #[arg(long, value_name = "N", requires = "sha")]
+    #[arg(long, value_name = "N", requires = "sha", conflicts_with = "input")]
     pub pr: Option<String>,
     /// … and its head commit.
     #[arg(long, value_name = "SHA", requires = "pr")]
     pub sha: Option<String>,
     /// Also set the digest (sha256:<64 hex>).
-    #[arg(long, value_name = "DIGEST")]
+    #[arg(long, value_name = "DIGEST", conflicts_with = "input")]
     pub digest: Option<String>,
     /// Also set the image name (an OCI repository such as ghcr.io/acme/web): kustomize
     /// newName, the name of a full reference, a :name setter, a chart's repository.
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
     /// Refuse (exit 3) unless the current tag is this one.
-    #[arg(long, value_name = "TAG")]
+    #[arg(long, value_name = "TAG", conflicts_with = "input")]
     pub expect_current: Option<String>,
     /// The tag must also match this regex (whole tag).
     #[arg(long, value_name = "REGEX")]
@@ -202,8 +204,8 @@ pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
     // 1. Every value is checked before anything is read or written.
     let now = resolve_now(cli.common.now.as_deref())?;
     let output = cli.common.output(now)?;
-    cli.common.refuse_input(TOOL)?;
-    let request = request::check(&request_flags(cli))?;
+    let sets_doc = SetsDocument::read(cli.common.input.as_deref())?;
+    let request = request::check(&request_flags(cli, sets_doc.as_ref()))?;
     let transport = transport(&cli.transport, env, genv)?;
     let push_timeout = crate::push::timeout(&cli.push_timeout)?;
     let want = Want {
@@ -216,7 +218,7 @@ pub fn run(cli: &Cli, env: &Env, genv: &GitEnv) -> Result<u8, BumpError> {
     // 2. The working copy: found or cloned, locked, synced when asked.
     let (ws, _lock, remote, branch) = prepare(&workspace_spec(cli), env, &transport)?;
     // 3. The change, planned in memory (and verified by re-parsing), then written.
-    let (resolved, origin) = targets(&selection(cli), &ws.root)?;
+    let (resolved, origin) = targets(&selection(cli, &request), &ws.root)?;
     let group_tags = group_tags(&resolved, &request)?;
     let job = Job {
         root: &ws.root,
@@ -295,12 +297,13 @@ fn with_environment(cli: &Cli, e: &environments::Environment, name: &str) -> Cli
     out
 }
 
-fn request_flags(cli: &Cli) -> RequestFlags<'_> {
+fn request_flags<'a>(cli: &'a Cli, sets_doc: Option<&'a SetsDocument>) -> RequestFlags<'a> {
     RequestFlags {
         tag: cli.tag.as_deref(),
         pr: cli.pr.as_deref(),
         sha: cli.sha.as_deref(),
         sets: &cli.sets,
+        sets_doc,
         tag_pattern: cli.tag_pattern.as_deref(),
         expect_current: cli.expect_current.as_deref(),
         digest: cli.digest.as_deref(),
@@ -327,7 +330,7 @@ fn workspace_spec(cli: &Cli) -> Spec<'_> {
     }
 }
 
-fn selection(cli: &Cli) -> Selection<'_> {
+fn selection<'a>(cli: &'a Cli, request: &Request) -> Selection<'a> {
     Selection {
         file: cli.file.as_deref(),
         image: cli.image.as_deref(),
@@ -336,13 +339,10 @@ fn selection(cli: &Cli) -> Selection<'_> {
         digest_path: cli.digest_path.as_deref(),
         name_path: cli.name_path.as_deref(),
         services: cli.services.as_deref(),
-        services_named: if cli.sets.is_empty() {
+        services_named: if request.service_tags.is_empty() {
             cli.service.clone()
         } else {
-            cli.sets
-                .iter()
-                .filter_map(|p| p.split_once('=').map(|(s, _)| s.to_string()))
-                .collect()
+            request.service_tags.keys().cloned().collect()
         },
     }
 }

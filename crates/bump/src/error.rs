@@ -16,6 +16,14 @@ pub enum BumpError {
         /// What is wrong.
         message: String,
     },
+    /// The sets document (`-i`) is not a map or list of service tags, or a tag in it is bad.
+    #[error("{origin}: {message}")]
+    SetsInvalid {
+        /// The file, or `stdin`.
+        origin: String,
+        /// What is wrong.
+        message: String,
+    },
     /// The environments file cannot be used, or has no such environment.
     #[error("{message}")]
     EnvironmentsInvalid {
@@ -229,7 +237,9 @@ impl Failure for BumpError {
         match self {
             E::Core(e) => e.class(),
             E::AfterReset { source, .. } => source.class(),
-            E::ServicesInvalid { .. } | E::EnvironmentsInvalid { .. } => ExitClass::Usage,
+            E::ServicesInvalid { .. } | E::SetsInvalid { .. } | E::EnvironmentsInvalid { .. } => {
+                ExitClass::Usage
+            }
             E::ServiceUnknown { .. }
             | E::NoImageGroup { .. }
             | E::PathInGitDir { .. }
@@ -253,6 +263,7 @@ impl Failure for BumpError {
             E::Core(e) => e.reason_code(),
             E::AfterReset { source, .. } => source.reason_code(),
             E::ServicesInvalid { .. } => "services_invalid",
+            E::SetsInvalid { .. } => "sets_invalid",
             E::EnvironmentsInvalid { .. } => "environments_invalid",
             E::ServiceUnknown { .. } => "service_unknown",
             E::NoImageGroup { .. } => "service_without_image_group",
@@ -301,6 +312,10 @@ impl Failure for BumpError {
                     format!(" (it has: {})", known.join(", "))
                 }
             )],
+            E::SetsInvalid { .. } => vec![
+                "write {\"SERVICE\": \"TAG\", ...} or [{\"service\": \"SERVICE\", \"tag\": \"TAG\"}, ...]"
+                    .into(),
+            ],
             E::NoImageGroup { file, .. } => vec![format!(
                 "give the service an \"imageGroup\" that names an entry of \"imageGroups\" in {file}"
             )],

@@ -1,10 +1,13 @@
 //! What a run is asked to set, checked before the repository is touched: the tag (given,
-//! built from `--pr`/`--sha`, or one per service with `--set`), the digest, the image
-//! name, the compare-and-swap tag, the message template, the author and the branch name.
+//! built from `--pr`/`--sha`, or one per service with `--set` and a sets document on `-i`),
+//! the digest, the image name, the compare-and-swap tag, the message template, the author
+//! and the branch name.
 
 use indexmap::IndexMap;
 use rollout_core::CoreError;
+use rollout_core::input::{Source, read_json};
 use rollout_core::oci::check_tag;
+use serde_json::Value;
 
 use crate::error::BumpError;
 use crate::tag::{check_template, normalize_digest, pr_tag};
@@ -21,6 +24,8 @@ pub struct RequestFlags<'a> {
     pub sha: Option<&'a str>,
     /// `--set SERVICE=TAG`, in order.
     pub sets: &'a [String],
+    /// The sets document (`-i`), as read: its origin and its pairs, in order.
+    pub sets_doc: Option<&'a SetsDocument>,
     /// `--tag-pattern`.
     pub tag_pattern: Option<&'a str>,
     /// `--expect-current`.
@@ -55,7 +60,7 @@ pub fn check(f: &RequestFlags<'_>) -> Result<Request, BumpError> {
     if let Some(n) = f.name {
         rollout_core::oci::check_name(n).map_err(|m| CoreError::bad_value("--name", n, m))?;
     }
-    let service_tags = service_tags(f.sets)?;
+    let service_tags = service_tags(f.sets, f.sets_doc)?;
     let tag = the_tag(f, &service_tags)?;
     if let Some(p) = f.tag_pattern {
         let tags: Vec<&str> = if service_tags.is_empty() {
@@ -84,8 +89,99 @@ pub fn check(f: &RequestFlags<'_>) -> Result<Request, BumpError> {
     })
 }
 
-/// `--set SERVICE=TAG` pairs, each tag checked, no service twice.
-fn service_tags(sets: &[String]) -> Result<IndexMap<String, String>, BumpError> {
+/// A batch of service tags read from `-i`: `{"SERVICE": "TAG", ...}`, or
+/// `[{"service": "SERVICE", "tag": "TAG"}, ...]` (what a matrix's outputs collect into).
+#[derive(Debug, Clone)]
+pub struct SetsDocument {
+    /// The file, or `stdin`.
+    pub origin: String,
+    /// Each service and its tag as written (checked by [`check`]).
+    pub pairs: Vec<(String, String)>,
+}
+
+impl SetsDocument {
+    /// The sets document of `-i FILE|-`, when given: read, and its shape checked.
+    pub fn read(input: Option<&str>) -> Result<Option<SetsDocument>, BumpError> {
+        let Some(spec) = input else {
+            return Ok(None);
+        };
+        let source = Source::parse(spec);
+        let doc = read_json(&source, "a sets document ({\"SERVICE\": \"TAG\", ...})")?;
+        SetsDocument::parse(&doc, &source.origin()).map(Some)
+    }
+
+    /// Read the shape of a sets document; the tags themselves are checked with the flags.
+    pub fn parse(doc: &Value, origin: &str) -> Result<SetsDocument, BumpError> {
+        let bad = |message: String| BumpError::SetsInvalid {
+            origin: origin.to_string(),
+            message,
+        };
+        let text = |v: &Value, what: &str| match v {
+            Value::String(s) if !s.is_empty() => Ok(s.clone()),
+            Value::String(_) => Err(bad(format!("{what} is empty"))),
+            other => Err(bad(format!(
+                "{what} must be a non-empty string, found {}",
+                rollout_core::doc::json_type(other)
+            ))),
+        };
+        let pairs = match doc {
+            Value::Object(map) => map
+                .iter()
+                .map(|(service, tag)| {
+                    Ok((
+                        service.clone(),
+                        text(tag, &format!("the tag of {service:?}"))?,
+                    ))
+                })
+                .collect::<Result<Vec<_>, BumpError>>()?,
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    let Some(obj) = item.as_object() else {
+                        return Err(bad(format!(
+                            "[{i}] must be an object {{\"service\": S, \"tag\": T}}"
+                        )));
+                    };
+                    if let Some(k) = obj
+                        .keys()
+                        .find(|k| !matches!(k.as_str(), "service" | "tag"))
+                    {
+                        return Err(bad(format!(
+                            "[{i}] has {k:?}; an entry has only \"service\" and \"tag\""
+                        )));
+                    }
+                    let field = |k: &str| {
+                        obj.get(k).map_or_else(
+                            || Err(bad(format!("[{i}] has no {k:?}"))),
+                            |v| text(v, &format!("[{i}].{k}")),
+                        )
+                    };
+                    Ok((field("service")?, field("tag")?))
+                })
+                .collect::<Result<Vec<_>, BumpError>>()?,
+            other => {
+                return Err(bad(format!(
+                    "expected an object of SERVICE: TAG or an array of {{\"service\", \"tag\"}}, found {}",
+                    rollout_core::doc::json_type(other)
+                )));
+            }
+        };
+        if pairs.is_empty() {
+            return Err(bad("names no service".into()));
+        }
+        Ok(SetsDocument {
+            origin: origin.to_string(),
+            pairs,
+        })
+    }
+}
+
+/// `--set SERVICE=TAG` pairs, then the sets document's; each tag checked, no service twice.
+fn service_tags(
+    sets: &[String],
+    doc: Option<&SetsDocument>,
+) -> Result<IndexMap<String, String>, BumpError> {
     let mut out: IndexMap<String, String> = IndexMap::new();
     for pair in sets {
         let Some((service, tag)) = pair
@@ -101,6 +197,17 @@ fn service_tags(sets: &[String]) -> Result<IndexMap<String, String>, BumpError> 
                 pair,
                 format!("service {service:?} is given twice"),
             ));
+        }
+    }
+    for (service, tag) in doc.map_or(&[][..], |d| &d.pairs[..]) {
+        let origin = doc.map_or("", |d| d.origin.as_str());
+        let bad = |message: String| BumpError::SetsInvalid {
+            origin: origin.to_string(),
+            message: format!("service {service:?}: {message}"),
+        };
+        check_tag(tag).map_err(|m| bad(format!("tag {tag:?}: {m}")))?;
+        if out.insert(service.clone(), tag.clone()).is_some() {
+            return Err(bad("is given twice".into()));
         }
     }
     Ok(out)
