@@ -29,6 +29,12 @@ all: build
 BUILD_PROFILE ?= release
 PROFILE_DIR := $(if $(filter dev,$(BUILD_PROFILE)),debug,$(BUILD_PROFILE))
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+# Where the debug binaries the tests and the demo run are: cargo's target directory, which a
+# user may share between projects (CARGO_TARGET_DIR); tests/bats and faults.py read
+# ROLLOUT_BIN. The project's own files (bats.tap, lint venv, bench data) stay in ./target.
+ROLLOUT_BIN := $(abspath $(TARGET_DIR))/debug
+export ROLLOUT_BIN
+TOOLS_PATH := $(CURDIR)/bin:$(ROLLOUT_BIN)
 
 build:
 	$(CARGO) build --profile $(BUILD_PROFILE) --bins
@@ -71,7 +77,7 @@ test-workflows: $(ACTIONLINT) $(SHELLCHECK)
 test-bats: $(BATS) $(ACT) test-deps
 	$(CARGO) build --bins
 	@mkdir -p target
-	@PATH="$(CURDIR)/bin:$(CURDIR)/target/debug:$$PATH" $(BATS) --formatter tap tests/bats > target/bats.tap || true
+	@PATH="$(TOOLS_PATH):$$PATH" $(BATS) --formatter tap tests/bats > target/bats.tap || true
 	@cat target/bats.tap
 	@p=$$(grep -c '^ok ' target/bats.tap || true); f=$$(grep -c '^not ok ' target/bats.tap || true); \
 	  echo "bats: $$p passed, $$f failed"; test "$$f" -eq 0 && test "$$p" -gt 0
@@ -81,7 +87,7 @@ test-bats: $(BATS) $(ACT) test-deps
 test-workflows-run: $(BATS) $(ACT) test-deps
 	$(CARGO) build --bins
 	@mkdir -p target
-	@PATH="$(CURDIR)/bin:$(CURDIR)/target/debug:$$PATH" $(BATS) --formatter tap tests/bats/workflows.bats > target/bats-workflows.tap || true
+	@PATH="$(TOOLS_PATH):$$PATH" $(BATS) --formatter tap tests/bats/workflows.bats > target/bats-workflows.tap || true
 	@cat target/bats-workflows.tap
 	@p=$$(grep -c '^ok ' target/bats-workflows.tap || true); f=$$(grep -c '^not ok ' target/bats-workflows.tap || true); \
 	  echo "workflows: $$p passed, $$f failed"; test "$$f" -eq 0 && test "$$p" -gt 0
@@ -106,7 +112,7 @@ fuzz:
 ## demo: the main job on the embedded example (examples/demo)
 demo:
 	$(CARGO) build --bins
-	PATH="$(CURDIR)/bin:$(CURDIR)/target/debug:$$PATH" examples/demo/demo.sh
+	PATH="$(TOOLS_PATH):$$PATH" examples/demo/demo.sh
 
 ## install: binaries, man pages, completions and presets under $(PREFIX)
 install: build

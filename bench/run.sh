@@ -21,7 +21,9 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 cargo build --release --bins --quiet
-gate=$PWD/target/release/gate-eval
+# cargo's target directory (CARGO_TARGET_DIR when a user shares one)
+rel=$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/release
+gate=$rel/gate-eval
 
 records=${BENCH_RECORDS:-1000000}
 if [ ! -s "$data/big/handoff.jsonl" ] || [ "$(cat "$data/big/records" 2>/dev/null)" != "$records" ]; then
@@ -60,7 +62,7 @@ small_jq_mem=$(peak $(jq_cmd "$data/small"))
 
 # policy-apply: apply latency with an audit log of 1,000 and of 1,000,000 records, against
 # the replaced approach (jq scanning the whole JSONL for the idempotency key).
-apply=$PWD/target/release/policy-apply
+apply=$rel/policy-apply
 policy_mem=()
 for size in 1000 1000000; do
   d="$data/audit-$size"
@@ -83,7 +85,7 @@ done
 # digest-pin: a 20,000-file tree (about 240 MB, 1% holding pins of three images). The
 # rewrite against grep -rlZ | xargs -0 sed -i doing the same substitution, and the scan
 # against grep -rEc. Before every timed rewrite the tree is put back to the old digests.
-pin=$PWD/target/release/digest-pin
+pin=$rel/digest-pin
 tree=$data/tree
 if [ ! -s "$data/tree.files" ]; then
   echo "bench: generating a tree of 20,000 files" >&2
@@ -121,7 +123,7 @@ printf '{"rewrite": %s, "scan": %s}\n' "$pin_mem" "$scan_mem" > "$out/pin-mem.js
 # tag-bump: one tag in a kustomization of 5,000 images, against Debian's yq (python, -y -i)
 # and a sed one-liner; then edit + commit + push to a local bare remote against
 # sed && git add && git commit && git push. Every run starts from the same state.
-bump=$PWD/target/release/tag-bump
+bump=$rel/tag-bump
 kdir=$data/bump-edit
 rm -rf "$kdir"; mkdir -p "$kdir"
 python3 bench/gen_kustomization.py 5000 "$kdir/orig.yaml"
@@ -236,7 +238,7 @@ PY
   git -C "$fdir/repo" tag pinned "$(git -C "$fdir/repo" rev-list --max-parents=0 main)"
   echo 15000 > "$fdir/commits"
 fi
-fresh_cmd="$PWD/target/release/freshness-check --repo $fdir/repo --pinned pinned --head main --path apps/app3 --max-gap 1000d --now 2026-11-21T08:00:00Z --compact"
+fresh_cmd="$rel/freshness-check --repo $fdir/repo --pinned pinned --head main --path apps/app3 --max-gap 1000d --now 2026-11-21T08:00:00Z --compact"
 [ "$($fresh_cmd --jq .commitsAhead)" = "$(git -C "$fdir/repo" rev-list --count pinned..main -- apps/app3)" ] \
   || { echo "bench: freshness-check and git rev-list disagree on the count" >&2; exit 1; }
 echo "bench: freshness-check over 15,000 commits, one app's path" >&2
@@ -254,7 +256,7 @@ done
 
 # prune-plan: 200,000 versions (about 65 MB, gh api --paginate pages of 100) against the
 # same rules written as a jq 1.6 filter (bench/prune.jq). Both must delete the same ids.
-prune=$PWD/target/release/prune-plan
+prune=$rel/prune-plan
 listing=$data/versions-200k.json
 if [ ! -s "$listing" ]; then
   echo "bench: generating a listing of 200,000 versions" >&2

@@ -41,7 +41,7 @@ EOF
   # the prebuilt toolkit the setup action is pointed at (ROLLOUT_TOOLS_BIN_DIR)
   local p
   for p in gate-eval policy-apply digest-pin tag-bump prune-plan health-probe freshness-check; do
-    ln -s "$ROOT/target/debug/$p" "$T/tools/$p"
+    ln -s "${ROLLOUT_BIN:-$ROOT/target/debug}/$p" "$T/tools/$p"
   done
   for p in rollout-orchestrate rollout-gate-config rollout-tag rollout-lib.sh; do
     ln -s "$ROOT/bin/$p" "$T/tools/$p"
