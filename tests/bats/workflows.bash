@@ -80,7 +80,8 @@ new_consumer() {
 
 # rehearse EVENT WORKFLOW [act args...]: run one workflow of $W under act, with the prebuilt
 # toolkit (TOOLS_BIN="" leaves the setup action to build it). Inputs come from
-# $T/event.json (see `inputs`); the exit status is act's (non-zero when a job failed).
+# $T/event.json (see `inputs`); the exit status is act's (non-zero when a job failed). act
+# is stopped after ACT_TIMEOUT seconds (default 120).
 rehearse() {
   local event=$1 wf=$2
   shift 2
@@ -90,7 +91,7 @@ rehearse() {
   [ -n "${RERUN:-}" ] || git -C "$W" pull -q --ff-only origin main
   (
     cd "$W"
-    PATH="$ROOT/tests/support/act/runner-bin:$T/standin-bin:$PATH" timeout 120 "$ACT" "$event" \
+    PATH="$ROOT/tests/support/act/runner-bin:$T/standin-bin:$PATH" timeout "${ACT_TIMEOUT:-120}" "$ACT" "$event" \
       -W ".github/workflows/$wf" -e "$T/event.json" \
       -P ubuntu-24.04=-self-hosted --action-offline-mode --no-skip-checkout --no-cache-server \
       --local-repository "$CHECKOUT=$ROOT/tests/support/act/checkout" \

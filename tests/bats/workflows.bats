@@ -17,6 +17,7 @@ teardown() {
     tail -n 40 "$T"/act-*.log 2>/dev/null || true
   fi
   stop_server
+  if [ -n "${RELEASES_PID:-}" ]; then kill "$RELEASES_PID" 2>/dev/null || true; fi
   if [ -n "${GIT_SERVER_PID:-}" ]; then kill "$GIT_SERVER_PID" 2>/dev/null || true; fi
 }
 
@@ -621,6 +622,162 @@ PY
   assert_failure
   run grep -c rollout-tools "$STANDIN_LOG"
   assert_output 0
+}
+
+# --- the setup action's release path -------------------------------------------------------
+
+# release_server DIR: a loopback HTTP server for DIR (the releases: vVERSION/NAME); sets
+# RELEASES (its URL) and RELEASES_LOG (the requests it served)
+release_server() {
+  RELEASES_LOG="$T/releases.log"
+  python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$1" > "$T/releases.out" 2> "$RELEASES_LOG" 3>&- &
+  RELEASES_PID=$!
+  local port=""
+  for _ in $(seq 100); do
+    port=$(sed -n 's/.* port \([0-9]*\) .*/\1/p' "$T/releases.out")
+    [ -n "$port" ] && break
+    sleep 0.1
+  done
+  RELEASES="http://127.0.0.1:$port"
+}
+
+@test "setup-rollout-tools installs a release only when both checksums match, from the tool cache the next time" {
+  new_consumer
+  # the runner's platform as the action names it (Linux, RUNNER_ARCH X64 or ARM64)
+  case "$(uname -m)" in
+    x86_64) target=x86_64-unknown-linux-gnu arch=x64 ;;
+    aarch64) target=aarch64-unknown-linux-gnu arch=arm64 ;;
+  esac
+  name="rollout-tools-0.1.0-$target"
+  # the release: an archive in make dist's layout whose programs are this suite's own
+  mkdir -p "$T/pkg/$name/bin" "$T/releases/v0.1.0"
+  for p in gate-eval policy-apply digest-pin tag-bump prune-plan health-probe freshness-check; do
+    ln -s "${ROLLOUT_BIN:-$ROOT/target/debug}/$p" "$T/pkg/$name/bin/$p"
+  done
+  for p in rollout-orchestrate rollout-gate-config rollout-tag rollout-lib.sh; do
+    ln -s "$ROOT/bin/$p" "$T/pkg/$name/bin/$p"
+  done
+  tar -C "$T/pkg" -czf "$T/releases/v0.1.0/$name.tar.gz" "$name"
+  good=$(sha256sum "$T/releases/v0.1.0/$name.tar.gz" | cut -d' ' -f1)
+  echo "$good  $name.tar.gz" > "$T/releases/v0.1.0/SHA256SUMS"
+  # the consumer's copy of the action pins it, as the action does once a release is out
+  cat "$T/releases/v0.1.0/SHA256SUMS" >> "$W/.github/actions/setup-rollout-tools/SHA256SUMS"
+  cat > "$W/.github/workflows/setup.yml" <<'YML'
+name: setup
+on: workflow_dispatch
+jobs:
+  setup:
+    runs-on: ubuntu-24.04
+    steps:
+      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2
+      - id: setup
+        uses: ./.github/actions/setup-rollout-tools
+        with:
+          version: ${{ vars.ROLLOUT_TOOLS_VERSION }}
+          download-base: ${{ vars.ROLLOUT_TOOLS_DOWNLOAD_BASE }}
+      - env:
+          INSTALLED: ${{ steps.setup.outputs.version }}
+        run: |
+          { echo "$INSTALLED"; command -v gate-eval; tag-bump --version; } > "$PROBE_OUT"
+YML
+  git -C "$W" add -A
+  git -C "$W" commit -qm "setup rehearsal"
+  git -C "$W" push -q origin main
+  release_server "$T/releases"
+  # act keeps the runner's tool cache (RUNNER_TOOL_CACHE) under its HOME
+  cache="$HOME/.cache/act/tool_cache"
+  setup_run() {
+    rm -f "$T/probe.txt"
+    TOOLS_BIN="" run rehearse workflow_dispatch setup.yml \
+      --var ROLLOUT_TOOLS_DOWNLOAD_BASE="$RELEASES" --env PROBE_OUT="$T/probe.txt" "$@"
+  }
+
+  setup_run --var ROLLOUT_TOOLS_VERSION=v0.1.0
+  kill "$RELEASES_PID"
+  assert_success
+  run cat "$T/probe.txt"
+  assert_line --index 0 0.1.0
+  assert_line --index 1 "$cache/rollout-tools/0.1.0/$arch/bin/gate-eval"
+  assert_line --index 2 --regexp '^tag-bump [0-9]'
+  [ -f "$cache/rollout-tools/0.1.0/$arch.complete" ]
+  # the next job on this runner finds it in the tool cache: the server is gone
+  setup_run --var ROLLOUT_TOOLS_VERSION=0.1.0
+  assert_success
+  assert_equal "$(sed -n 2p "$T/probe.txt")" "$cache/rollout-tools/0.1.0/$arch/bin/gate-eval"
+
+  # each refusal says why in one line and installs nothing (the tool cache emptied first)
+  release_server "$T/releases"
+  refused() {
+    local message=$1
+    shift
+    rm -rf "$cache/rollout-tools"
+    : > "$SUMMARY"
+    setup_run "$@"
+    assert_failure
+    run cat "$SUMMARY"
+    assert_output "setup-rollout-tools: $message"
+    [ ! -e "$cache/rollout-tools" ]
+    [ ! -e "$T/probe.txt" ]
+  }
+  # a tampered archive, which the release's SHA256SUMS was changed to match
+  cp "$T/releases/v0.1.0/$name.tar.gz" "$T/good.tar.gz"
+  printf 'x' >> "$T/releases/v0.1.0/$name.tar.gz"
+  bad=$(sha256sum "$T/releases/v0.1.0/$name.tar.gz" | cut -d' ' -f1)
+  echo "$bad  $name.tar.gz" > "$T/releases/v0.1.0/SHA256SUMS"
+  refused "$name.tar.gz has SHA-256 $bad, not $good as this action pins it; refusing to install (a tampered or re-published archive)" \
+    --var ROLLOUT_TOOLS_VERSION=0.1.0
+  # the pinned archive, but the release's SHA256SUMS says otherwise
+  cp "$T/good.tar.gz" "$T/releases/v0.1.0/$name.tar.gz"
+  echo "$bad  $name.tar.gz" > "$T/releases/v0.1.0/SHA256SUMS"
+  refused "the release's SHA256SUMS lists $bad for $name.tar.gz, not $good; refusing to install" \
+    --var ROLLOUT_TOOLS_VERSION=0.1.0
+  # a version the action pins nothing for: nothing is downloaded
+  : > "$RELEASES_LOG"
+  refused "unknown version 9.9.9: this action pins no SHA-256 for rollout-tools-9.9.9-$target.tar.gz (it knows: 0.1.0); update the action, or set ref to build from source" \
+    --var ROLLOUT_TOOLS_VERSION=9.9.9
+  run grep -c GET "$RELEASES_LOG"
+  assert_output 0
+  # a platform there is no archive for
+  refused "no release archive for Linux/ARM (there are Linux and macOS, X64 and ARM64); set ref to build from source" \
+    --var ROLLOUT_TOOLS_VERSION=0.1.0 --env STANDIN_RUNNER_ARCH=ARM
+  kill "$RELEASES_PID"
+}
+
+# --- the project's own release workflow ---------------------------------------------------
+
+@test "release.yml: its Linux build job makes the archive of the tag under act, the same as make dist here" {
+  # the toolkit as it is under test, as acme/rollout-tools, tagged with its version
+  version=$(sed -n '/^\[workspace\.package\]/,/^\[/s/^version = "\(.*\)"$/\1/p' "$ROOT/Cargo.toml")
+  target=$(PATH="$REAL_CARGO_HOME/bin:$PATH" RUSTUP_HOME="$REAL_RUSTUP_HOME" rustc -vV | sed -n 's/^host: //p')
+  src="$T/toolkit"
+  mkdir -p "$src"
+  git -C "$ROOT" ls-files -z --cached --others --exclude-standard |
+    (cd "$ROOT" && xargs -0 cp --parents -t "$src" 2>/dev/null || true)
+  git init -q "$src"
+  git -C "$src" add -A
+  git -C "$src" commit -qm toolkit
+  git -C "$src" tag "v$version"
+  git init -q --bare "$T/remotes/acme/rollout-tools.git"
+  git -C "$src" push -q "$T/remotes/acme/rollout-tools.git" HEAD:main "v$version"
+  git -C "$src" remote add origin https://github.com/acme/rollout-tools
+  echo "{\"ref\": \"refs/tags/v$version\", \"repository\": {\"full_name\": \"acme/rollout-tools\"}}" > "$T/event.json"
+  # make dist's build directory (/tmp/rollout-tools-dist) is shared, and the suite's target
+  # directory serves the job's xtask (completions): nothing is built again
+  W="$src" RERUN=1 ACT_TIMEOUT=1500 run rehearse push release.yml -j build \
+    --matrix target:"$target" --env CARGO_TARGET_DIR="${ROLLOUT_BIN:-$ROOT/target/debug}/.." \
+    --env CARGO_HOME="$REAL_CARGO_HOME" --env RUSTUP_HOME="$REAL_RUSTUP_HOME"
+  assert_success
+  archive="$T/artifacts/dist-$target/rollout-tools-$version-$target.tar.gz"
+  [ -s "$archive" ]
+  # what a user unpacks is what make dist makes from the same tree in this checkout
+  run env CARGO_HOME="$REAL_CARGO_HOME" RUSTUP_HOME="$REAL_RUSTUP_HOME" \
+    make -s -C "$ROOT" dist DIST_DIR="$T/local-dist"
+  assert_success
+  mkdir -p "$T/ci" "$T/local"
+  tar -xzf "$archive" -C "$T/ci"
+  tar -xzf "$T/local-dist/rollout-tools-$version-$target.tar.gz" -C "$T/local"
+  run diff -r "$T/ci" "$T/local"
+  assert_success
 }
 
 # --- the README's rehearsal, as written --------------------------------------------------
