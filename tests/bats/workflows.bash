@@ -15,6 +15,7 @@
 
 CHECKOUT=actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683
 UPLOAD=actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02
+CACHE=actions/cache@5a3ec84eff668545956fd18022155c47e93e2684
 CONSUMER=acme/deploy
 
 setup_rehearsal() {
@@ -26,7 +27,7 @@ setup_rehearsal() {
   T="$TMP"
   REAL_CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}" REAL_RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}"
   export HOME="$T/home"
-  mkdir -p "$HOME" "$T/remotes" "$T/artifacts" "$T/standin-bin" "$T/tools"
+  mkdir -p "$HOME" "$T/remotes" "$T/artifacts" "$T/standin-bin" "$T/tools" "$T/cache"
   cat > "$HOME/.gitconfig" <<EOF
 [url "file://$T/remotes/"]
 	insteadOf = https://github.com/
@@ -96,6 +97,7 @@ rehearse() {
       -P ubuntu-24.04=-self-hosted --action-offline-mode --no-skip-checkout --no-cache-server \
       --local-repository "$CHECKOUT=$ROOT/tests/support/act/checkout" \
       --local-repository "$UPLOAD=$ROOT/tests/support/act/upload-artifact" \
+      --local-repository "$CACHE=$ROOT/tests/support/act/cache" --env STANDIN_CACHE="$T/cache" \
       ${TOOLS_BIN-"--env=ROLLOUT_TOOLS_BIN_DIR=$T/tools"} \
       --env STANDIN_LOG="$STANDIN_LOG" --env STANDIN_ARTIFACTS="$STANDIN_ARTIFACTS" \
       --env STANDIN_SUMMARY="$SUMMARY" --env STANDIN_PY="$ROOT/tests/support/act/standin.py" \

@@ -605,15 +605,36 @@ PY
     --env CARGO_TARGET_DIR="$ROOT/target" --env BUILD_PROFILE=dev \
     --env CARGO_HOME="$REAL_CARGO_HOME" --env RUSTUP_HOME="$REAL_RUSTUP_HOME"
   assert_success
-  # the toolkit was checked out at the pinned commit and installed into the runner's HOME
-  run json_get "$STANDIN_LOG" 'd["repository"] + " " + d["ref"] + " " + d["path"]'
+  # the toolkit was checked out at the pinned commit and installed into the tool cache
+  # (act keeps it under its HOME), and the build saved under the commit
+  case "$(uname -m)" in x86_64) arch=X64 ;; aarch64) arch=ARM64 ;; esac
+  prefix="$HOME/.cache/act/tool_cache/rollout-tools/$ref/${arch,,}"
+  run json_get "$STANDIN_LOG" 'd.get("repository", "") + " " + d.get("ref", "") + " " + d.get("path", "")'
   assert_line "acme/rollout-tools $ref .rollout-tools"
-  [ -x "$HOME/.local/bin/digest-pin" ]
-  [ -f "$HOME/.local/share/man/man1/digest-pin.1" ]
+  [ -x "$prefix/bin/digest-pin" ]
+  [ -f "$prefix/share/man/man1/digest-pin.1" ]
+  run json_get "$STANDIN_LOG" 'd["action"] + " " + d.get("key", "") + " " + str(d.get("hit", d.get("saved", "")))'
+  assert_line "cache-restore rollout-tools-Linux-$arch-$ref False"
+  assert_line "cache-save rollout-tools-Linux-$arch-$ref True"
   sha=$(git -C "$W" rev-parse HEAD)
   assert_equal "$(json_get "$T/artifacts/promote-1001/pin-report.json" 'd["changed"]')" 9
   run git --git-dir "$REMOTE" show --name-only --format= "promote/${sha::12}"
   refute_line --partial .rollout-tools
+
+  # the next run of the same ref (for a new commit of the consumer) takes the build from the
+  # cache: no checkout, no build (CARGO=false would fail one)
+  rm -rf "$prefix"
+  git -C "$W" commit -q --allow-empty -m "consumer: again"
+  git -C "$W" push -q origin main
+  : > "$STANDIN_LOG"
+  TOOLS_BIN="" RUN_ID=1003 run rehearse workflow_dispatch digest-promote.yml \
+    --var ROLLOUT_TOOLS_REPOSITORY=acme/rollout-tools --var ROLLOUT_TOOLS_REF="$ref" \
+    --env CARGO=false
+  assert_success
+  run json_get "$STANDIN_LOG" 'd["action"] + " " + str(d.get("hit", "")) + " " + d.get("repository", "")'
+  assert_line "cache-restore True "
+  refute_line --partial "acme/rollout-tools"
+  [ -x "$prefix/bin/digest-pin" ]
 
   # a branch or tag as ref is refused before anything is checked out or built
   : > "$STANDIN_LOG"

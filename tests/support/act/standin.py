@@ -3,8 +3,10 @@
 
     standin.py checkout         actions/checkout (inputs from IN_* variables)
     standin.py upload-artifact  actions/upload-artifact
+    standin.py cache-restore    actions/cache/restore
+    standin.py cache-save       actions/cache/save
 
-Both append one JSON line per call to $STANDIN_LOG, so a test asserts on what the workflow
+All append one JSON line per call to $STANDIN_LOG, so a test asserts on what the workflow
 asked for, never on act's console.
 
 checkout behaves as the real action does where a workflow can tell: it clones
@@ -21,6 +23,10 @@ every search path (as the real action roots an artifact), and honours
 `if-no-files-found` (warn, error, ignore). When $STANDIN_AFTER_UPLOAD names a script it is
 run afterwards: the seam through which a test makes something happen between two steps of
 a job (a commit pushed by someone else).
+
+cache-restore and cache-save keep one directory per key under $STANDIN_CACHE: save copies
+`path` there (a key already saved is kept, as the real cache never overwrites one), restore
+copies it back and sets the output `cache-hit` to true on an exact key, false otherwise.
 """
 import glob
 import json
@@ -144,5 +150,41 @@ def upload_artifact():
     return 0
 
 
+def cache_dir():
+    key = os.environ["IN_KEY"]
+    if not key or "/" in key or key.startswith("."):
+        raise SystemExit(f"::error::cache stand-in: unusable key {key!r}")
+    return key, os.path.join(os.environ["STANDIN_CACHE"], key)
+
+
+def cache_paths():
+    return [os.path.expanduser(l.strip()) for l in os.environ["IN_PATH"].splitlines() if l.strip()]
+
+
+def cache_restore():
+    key, store = cache_dir()
+    hit = os.path.isdir(store)
+    if hit:
+        for i, path in enumerate(cache_paths()):
+            if os.path.exists(path):
+                shutil.rmtree(path)
+            shutil.copytree(os.path.join(store, str(i)), path, symlinks=True)
+    with open(os.environ["GITHUB_OUTPUT"], "a") as f:
+        f.write(f"cache-hit={'true' if hit else 'false'}\n")
+    log({"action": "cache-restore", "key": key, "hit": hit})
+    return 0
+
+
+def cache_save():
+    key, store = cache_dir()
+    saved = not os.path.isdir(store)
+    if saved:
+        for i, path in enumerate(cache_paths()):
+            shutil.copytree(path, os.path.join(store, str(i)), symlinks=True)
+    log({"action": "cache-save", "key": key, "saved": saved})
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit({"checkout": checkout, "upload-artifact": upload_artifact}[sys.argv[1]]())
+    sys.exit({"checkout": checkout, "upload-artifact": upload_artifact,
+              "cache-restore": cache_restore, "cache-save": cache_save}[sys.argv[1]]())
