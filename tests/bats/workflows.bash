@@ -3,8 +3,9 @@
 # examples/github/README.md tells a user, pushed to a loopback bare remote.
 #
 # What act cannot reach is stood in for, and every stand-in logs its calls:
-#   actions/checkout, actions/upload-artifact   tests/support/act/{checkout,upload-artifact}
-#                                               (--local-repository), log $STANDIN_LOG
+#   actions/checkout, actions/upload-artifact,  tests/support/act/{checkout,upload-artifact,
+#   actions/cache/{restore,save}                cache} (--local-repository), log $STANDIN_LOG
+#                                               (the cache is kept in $T/cache)
 #   gh                                          tests/support/fake_gh.py, $FAKE_GH_LOG
 #   docker                                      tests/support/fake_docker.py, $FAKE_DOCKER_LOG
 #   the job summary page                        tests/support/act/runner-bin/bash, $SUMMARY
