@@ -57,9 +57,12 @@ impl Digest {
         let t = text.trim();
         let (algo, hex) = match t.split_once(':') {
             Some((a, h)) => {
-                let algo = Algorithm::from_name(&a.to_ascii_lowercase()).ok_or_else(|| {
-                    format!("unknown digest algorithm {a:?} (expected sha256 or sha512)")
-                })?;
+                let algo = [Algorithm::Sha256, Algorithm::Sha512]
+                    .into_iter()
+                    .find(|x| a.eq_ignore_ascii_case(x.name()))
+                    .ok_or_else(|| {
+                        format!("unknown digest algorithm {a:?} (expected sha256 or sha512)")
+                    })?;
                 (algo, h)
             }
             None => (Algorithm::Sha256, t),
@@ -78,11 +81,12 @@ impl Digest {
                 hex.len()
             ));
         }
-        Ok(Digest(format!(
-            "{}:{}",
-            algo.name(),
-            hex.to_ascii_lowercase()
-        )))
+        // one allocation of the exact size: listings hold hundreds of thousands of digests
+        let mut out = String::with_capacity(algo.name().len() + 1 + hex.len());
+        out.push_str(algo.name());
+        out.push(':');
+        out.extend(hex.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+        Ok(Digest(out))
     }
 
     /// The digest as written in files: `sha256:<hex>`.

@@ -311,10 +311,8 @@ fn follow_kept<'a>(
     rules: &'a Rules,
     protected_sorted: &[&'a Digest],
 ) {
-    let mut by_digest: HashMap<&Digest, Vec<usize>> = HashMap::new();
     let mut referrers: HashMap<Digest, Vec<usize>> = HashMap::new();
     for (i, v) in versions.iter().enumerate() {
-        by_digest.entry(&v.digest).or_default().push(i);
         for t in &v.tags {
             if let Some(subject) = referrer_subject(t) {
                 referrers.entry(subject).or_default().push(i);
@@ -323,6 +321,17 @@ fn follow_kept<'a>(
     }
     if rules.manifests.is_empty() && referrers.is_empty() {
         return;
+    }
+    // Versions by digest, only for following an index's children: one sorted list, not a
+    // map of lists (200,000 versions would cost 200,000 small allocations).
+    let mut by_digest: Vec<(&Digest, usize)> = Vec::new();
+    if !rules.manifests.is_empty() {
+        by_digest = versions
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (&v.digest, i))
+            .collect();
+        by_digest.sort_unstable();
     }
     let mut order_idx: Vec<usize> = (0..versions.len()).collect();
     order_idx.sort_by(|&a, &b| order(&versions[a], &versions[b]));
@@ -340,7 +349,7 @@ fn follow_kept<'a>(
         }
         if let Some(children) = rules.manifests.get(d) {
             for c in children {
-                for &j in by_digest.get(c).map(Vec::as_slice).unwrap_or(&[]) {
+                for &(_, j) in with_digest(&by_digest, c) {
                     if matches!(fates[j], Fate::Delete(_)) {
                         fates[j] = Fate::Keep(Reason::ChildOfKeptIndex, Detail::Child(d));
                     }
@@ -360,7 +369,44 @@ fn follow_kept<'a>(
     }
 }
 
+/// The versions of `by_digest` (sorted) that have digest `d`.
+fn with_digest<'v, 'd>(
+    by_digest: &'v [(&'d Digest, usize)],
+    d: &Digest,
+) -> &'v [(&'d Digest, usize)] {
+    let start = by_digest.partition_point(|(x, _)| *x < d);
+    let len = by_digest[start..].partition_point(|(x, _)| *x == d);
+    &by_digest[start..start + len]
+}
+
 /// Whole days between `created` and `now` (negative for a version from the future).
 pub fn age_days(created: Timestamp, now: Timestamp) -> i64 {
     (now.as_second() - created.as_second()).div_euclid(86_400)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digest(c: char) -> Digest {
+        Digest::parse(&c.to_string().repeat(64)).unwrap()
+    }
+
+    #[test]
+    fn with_digest_finds_every_version_of_a_digest_in_listing_order() {
+        let (a, b, c) = (digest('a'), digest('b'), digest('c'));
+        let mut by: Vec<(&Digest, usize)> = vec![(&b, 4), (&a, 2), (&b, 0), (&c, 1), (&b, 3)];
+        by.sort_unstable();
+        let found = |d: &Digest| {
+            with_digest(&by, d)
+                .iter()
+                .map(|&(_, i)| i)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(found(&b), [0, 3, 4]);
+        assert_eq!(found(&a), [2]);
+        assert_eq!(found(&c), [1]);
+        assert!(found(&digest('d')).is_empty());
+        assert!(with_digest(&[], &a).is_empty());
+    }
 }
