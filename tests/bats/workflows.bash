@@ -80,6 +80,22 @@ new_consumer() {
   git -C "$W" push -q origin main
 }
 
+# toolkit_repo [TAG]: the toolkit as it is under test (its tracked and new files, as in the
+# work tree) committed in $src=$T/toolkit, tagged TAG when given, and pushed as
+# acme/rollout-tools to its bare remote
+toolkit_repo() {
+  src="$T/toolkit"
+  mkdir -p "$src"
+  git -C "$ROOT" ls-files -z --cached --others --exclude-standard |
+    (cd "$ROOT" && xargs -0 cp --parents -t "$src" 2>/dev/null || true)
+  git init -q "$src"
+  git -C "$src" add -A
+  git -C "$src" commit -qm toolkit
+  git init -q --bare "$T/remotes/acme/rollout-tools.git"
+  if [ -n "${1:-}" ]; then git -C "$src" tag "$1"; fi
+  git -C "$src" push -q "$T/remotes/acme/rollout-tools.git" HEAD:main ${1:+"$1"}
+}
+
 # rehearse EVENT WORKFLOW [act args...]: run one workflow of $W under act, with the prebuilt
 # toolkit (TOOLS_BIN="" leaves the setup action to build it). Inputs come from
 # $T/event.json (see `inputs`); the exit status is act's (non-zero when a job failed). act

@@ -586,16 +586,7 @@ PY
 # --- the setup action's own build path -----------------------------------------------------
 
 @test "setup-rollout-tools builds from a pinned commit outside the workspace: digest-promote counts 9, not the toolkit's pins" {
-  # the toolkit as it is under test, as a repository acme/rollout-tools at one commit
-  src="$T/toolkit"
-  mkdir -p "$src"
-  git -C "$ROOT" ls-files -z --cached --others --exclude-standard |
-    (cd "$ROOT" && xargs -0 cp --parents -t "$src" 2>/dev/null || true)
-  git init -q "$src"
-  git -C "$src" add -A
-  git -C "$src" commit -qm toolkit
-  git init -q --bare "$T/remotes/acme/rollout-tools.git"
-  git -C "$src" push -q "$T/remotes/acme/rollout-tools.git" HEAD:main
+  toolkit_repo
   ref=$(git -C "$src" rev-parse HEAD)
   new_consumer "$EX/pins"
   promote_inputs 9
@@ -770,16 +761,7 @@ YML
   # the toolkit as it is under test, as acme/rollout-tools, tagged with its version
   version=$(sed -n '/^\[workspace\.package\]/,/^\[/s/^version = "\(.*\)"$/\1/p' "$ROOT/Cargo.toml")
   target=$(PATH="$REAL_CARGO_HOME/bin:$PATH" RUSTUP_HOME="$REAL_RUSTUP_HOME" rustc -vV | sed -n 's/^host: //p')
-  src="$T/toolkit"
-  mkdir -p "$src"
-  git -C "$ROOT" ls-files -z --cached --others --exclude-standard |
-    (cd "$ROOT" && xargs -0 cp --parents -t "$src" 2>/dev/null || true)
-  git init -q "$src"
-  git -C "$src" add -A
-  git -C "$src" commit -qm toolkit
-  git -C "$src" tag "v$version"
-  git init -q --bare "$T/remotes/acme/rollout-tools.git"
-  git -C "$src" push -q "$T/remotes/acme/rollout-tools.git" HEAD:main "v$version"
+  toolkit_repo "v$version"
   git -C "$src" remote add origin https://github.com/acme/rollout-tools
   echo "{\"ref\": \"refs/tags/v$version\", \"repository\": {\"full_name\": \"acme/rollout-tools\"}}" > "$T/event.json"
   # make dist's build directory (/tmp/rollout-tools-dist) is shared, and the suite's target
