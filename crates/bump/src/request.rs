@@ -112,69 +112,86 @@ impl SetsDocument {
 
     /// Read the shape of a sets document; the tags themselves are checked with the flags.
     pub fn parse(doc: &Value, origin: &str) -> Result<SetsDocument, BumpError> {
-        let bad = |message: String| BumpError::SetsInvalid {
-            origin: origin.to_string(),
-            message,
-        };
-        let text = |v: &Value, what: &str| match v {
-            Value::String(s) if !s.is_empty() => Ok(s.clone()),
-            Value::String(_) => Err(bad(format!("{what} is empty"))),
-            other => Err(bad(format!(
-                "{what} must be a non-empty string, found {}",
-                rollout_core::doc::json_type(other)
-            ))),
-        };
         let pairs = match doc {
             Value::Object(map) => map
                 .iter()
                 .map(|(service, tag)| {
-                    Ok((
-                        service.clone(),
-                        text(tag, &format!("the tag of {service:?}"))?,
-                    ))
+                    let tag = text(tag, &format!("the tag of {service:?}"), origin)?;
+                    Ok((service.clone(), tag))
                 })
                 .collect::<Result<Vec<_>, BumpError>>()?,
             Value::Array(items) => items
                 .iter()
                 .enumerate()
-                .map(|(i, item)| {
-                    let Some(obj) = item.as_object() else {
-                        return Err(bad(format!(
-                            "[{i}] must be an object {{\"service\": S, \"tag\": T}}"
-                        )));
-                    };
-                    if let Some(k) = obj
-                        .keys()
-                        .find(|k| !matches!(k.as_str(), "service" | "tag"))
-                    {
-                        return Err(bad(format!(
-                            "[{i}] has {k:?}; an entry has only \"service\" and \"tag\""
-                        )));
-                    }
-                    let field = |k: &str| {
-                        obj.get(k).map_or_else(
-                            || Err(bad(format!("[{i}] has no {k:?}"))),
-                            |v| text(v, &format!("[{i}].{k}")),
-                        )
-                    };
-                    Ok((field("service")?, field("tag")?))
-                })
+                .map(|(i, item)| array_entry(i, item, origin))
                 .collect::<Result<Vec<_>, BumpError>>()?,
             other => {
-                return Err(bad(format!(
-                    "expected an object of SERVICE: TAG or an array of {{\"service\", \"tag\"}}, found {}",
-                    rollout_core::doc::json_type(other)
-                )));
+                let found = rollout_core::doc::json_type(other);
+                return Err(sets_invalid(
+                    origin,
+                    format!(
+                        "expected an object of SERVICE: TAG or an array of {ENTRY}, found {found}"
+                    ),
+                ));
             }
         };
         if pairs.is_empty() {
-            return Err(bad("names no service".into()));
+            return Err(sets_invalid(origin, "names no service".into()));
         }
         Ok(SetsDocument {
             origin: origin.to_string(),
             pairs,
         })
     }
+}
+
+/// How an entry of the array form is written, for messages.
+const ENTRY: &str = r#"{"service", "tag"}"#;
+
+fn sets_invalid(origin: &str, message: String) -> BumpError {
+    BumpError::SetsInvalid {
+        origin: origin.to_string(),
+        message,
+    }
+}
+
+/// A service name or tag of a sets document: a non-empty string.
+fn text(v: &Value, what: &str, origin: &str) -> Result<String, BumpError> {
+    match v {
+        Value::String(s) if !s.is_empty() => Ok(s.clone()),
+        Value::String(_) => Err(sets_invalid(origin, format!("{what} is empty"))),
+        other => Err(sets_invalid(
+            origin,
+            format!(
+                "{what} must be a non-empty string, found {}",
+                rollout_core::doc::json_type(other)
+            ),
+        )),
+    }
+}
+
+/// Entry `i` of the array form: an object with exactly `service` and `tag`.
+fn array_entry(i: usize, item: &Value, origin: &str) -> Result<(String, String), BumpError> {
+    let Some(obj) = item.as_object() else {
+        return Err(sets_invalid(
+            origin,
+            format!(r#"[{i}] must be an object {{"service": S, "tag": T}}"#),
+        ));
+    };
+    if let Some(k) = obj
+        .keys()
+        .find(|k| !matches!(k.as_str(), "service" | "tag"))
+    {
+        return Err(sets_invalid(
+            origin,
+            format!(r#"[{i}] has {k:?}; an entry has only "service" and "tag""#),
+        ));
+    }
+    let field = |k: &str| match obj.get(k) {
+        Some(v) => text(v, &format!("[{i}].{k}"), origin),
+        None => Err(sets_invalid(origin, format!("[{i}] has no {k:?}"))),
+    };
+    Ok((field("service")?, field("tag")?))
 }
 
 /// `--set SERVICE=TAG` pairs, then the sets document's; each tag checked, no service twice.
