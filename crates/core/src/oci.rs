@@ -44,8 +44,11 @@ impl Algorithm {
 }
 
 /// A normalised digest: known algorithm, lowercase hex of the right length.
+///
+/// Held as a `Box<str>` (two words, no spare capacity): registry listings hold hundreds of
+/// thousands of them.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Digest(String);
+pub struct Digest(Box<str>);
 
 impl Digest {
     /// Parse and normalise a digest given by a person or a document.
@@ -70,7 +73,12 @@ impl Digest {
         if t.is_empty() {
             return Err("empty digest".into());
         }
-        if let Some(c) = hex.chars().find(|c| !c.is_ascii_hexdigit()) {
+        // folded, not short-circuited, so the check runs over whole vectors
+        if !hex.bytes().fold(true, |ok, b| ok & b.is_ascii_hexdigit()) {
+            let c = hex
+                .chars()
+                .find(|c| !c.is_ascii_hexdigit())
+                .unwrap_or_default();
             return Err(format!("{c:?} is not a hex digit"));
         }
         if hex.len() != algo.hex_len() {
@@ -85,8 +93,9 @@ impl Digest {
         let mut out = String::with_capacity(algo.name().len() + 1 + hex.len());
         out.push_str(algo.name());
         out.push(':');
-        out.extend(hex.bytes().map(|b| char::from(b.to_ascii_lowercase())));
-        Ok(Digest(out))
+        out.push_str(hex);
+        out.make_ascii_lowercase();
+        Ok(Digest(out.into_boxed_str()))
     }
 
     /// The digest as written in files: `sha256:<hex>`.
@@ -96,8 +105,16 @@ impl Digest {
 
     /// The first 12 hex characters, for summaries.
     pub fn short(&self) -> &str {
-        let hex = self.0.split_once(':').map(|(_, h)| h).unwrap_or(&self.0);
+        let hex = self.0.split_once(':').map_or(&*self.0, |(_, h)| h);
         &hex[..hex.len().min(12)]
+    }
+}
+
+/// A digest is looked up by its text (`map.get("sha256:…")`): equality, order and hash
+/// are those of the text.
+impl std::borrow::Borrow<str> for Digest {
+    fn borrow(&self) -> &str {
+        &self.0
     }
 }
 

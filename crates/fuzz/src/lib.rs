@@ -319,9 +319,18 @@ pub fn gates_loader(data: &[u8]) -> bool {
     rollout_gate::plan::build(&file, &params, "fuzz").is_ok()
 }
 
-/// prune-plan's streaming registry-versions reader.
+/// prune-plan's streaming registry-versions reader: pages parsed from memory read exactly
+/// as the reader reads them (the same versions, or the same error at the same place).
 pub fn registry_versions(data: &[u8]) -> bool {
-    rollout_prune::listing::read_listing(data, "fuzz", None, 1 << 20).is_ok()
+    use rollout_prune::listing::{IN_MEMORY, read_listing_with};
+    let outcome = |in_memory| match read_listing_with(data, "fuzz", None, 1 << 20, in_memory) {
+        Ok(l) => Ok(format!("{:?} {}", l.packages, l.sha256)),
+        Err(e) => Err(e.to_string()),
+    };
+    let paged = outcome(IN_MEMORY);
+    let ok = paged.is_ok();
+    assert_eq!(paged, outcome(0), "in memory and streamed disagree");
+    ok
 }
 
 /// A small, fast, seedable generator (xorshift64*), so a run can be repeated exactly.

@@ -12,7 +12,7 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::error::PruneError;
-use crate::version::{UrlParts, Version, VersionId, check_package_name};
+use crate::version::{TagBuf, UrlParts, Version, VersionId, check_package_name};
 use rollout_core::oci::Digest;
 
 /// Versions collected for one package before the package name is settled.
@@ -181,9 +181,15 @@ impl<'de> serde::Deserialize<'de> for Loose {
     }
 }
 
+/// What is wrong with a `tags` array that is not a list of strings.
+const TAGS_NOT_STRINGS: &str = "\"tags\" is not an array of strings";
+
+/// What is wrong with a `metadata` that is not `{"container": {"tags": [strings]}}`.
+const METADATA_SHAPE: &str = "\"metadata\" is not {\"container\": {\"tags\": [strings]}}";
+
 /// A tag list: an array of strings (null is no tags); anything else is remembered as wrong.
-#[derive(Debug, Default)]
-struct Tags(Option<Vec<String>>);
+#[derive(Debug)]
+struct Tags(Result<TagBuf, &'static str>);
 
 impl<'de> serde::Deserialize<'de> for Tags {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -194,47 +200,89 @@ impl<'de> serde::Deserialize<'de> for Tags {
                 f.write_str("an array of tags")
             }
             fn visit_unit<E>(self) -> Result<Tags, E> {
-                Ok(Tags(Some(Vec::new())))
+                Ok(Tags(Ok(TagBuf::default())))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Tags, A::Error> {
-                let mut tags = Vec::new();
-                let mut ok = true;
-                while let Some(t) = seq.next_element::<Loose>()? {
-                    match t {
-                        Loose::Str(s) => tags.push(s),
-                        _ => ok = false,
+                let mut tags = TagBuf::default();
+                let mut wrong = None;
+                while let Some(t) = seq.next_element_seed(Tag(&mut tags))? {
+                    if let Err(e) = t {
+                        wrong.get_or_insert(e);
                     }
                 }
-                tags.shrink_to_fit();
-                Ok(Tags(ok.then_some(tags)))
+                Ok(Tags(wrong.map_or(Ok(tags), Err)))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Tags, A::Error> {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(Tags(None))
+                Ok(Tags(Err(TAGS_NOT_STRINGS)))
             }
             fn visit_str<E>(self, _: &str) -> Result<Tags, E> {
-                Ok(Tags(None))
+                Ok(Tags(Err(TAGS_NOT_STRINGS)))
             }
             fn visit_u64<E>(self, _: u64) -> Result<Tags, E> {
-                Ok(Tags(None))
+                Ok(Tags(Err(TAGS_NOT_STRINGS)))
             }
             fn visit_i64<E>(self, _: i64) -> Result<Tags, E> {
-                Ok(Tags(None))
+                Ok(Tags(Err(TAGS_NOT_STRINGS)))
             }
             fn visit_f64<E>(self, _: f64) -> Result<Tags, E> {
-                Ok(Tags(None))
+                Ok(Tags(Err(TAGS_NOT_STRINGS)))
             }
             fn visit_bool<E>(self, _: bool) -> Result<Tags, E> {
-                Ok(Tags(None))
+                Ok(Tags(Err(TAGS_NOT_STRINGS)))
             }
         }
         d.deserialize_any(V)
     }
 }
 
+/// One element of a tag array, appended to the list as it is read (no string per tag);
+/// an element that is not a string, or a tag with a NUL, is the error.
+struct Tag<'b>(&'b mut TagBuf);
+
+impl<'de> DeserializeSeed<'de> for Tag<'_> {
+    type Value = Result<(), &'static str>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        struct V<'b>(&'b mut TagBuf);
+        impl<'de> Visitor<'de> for V<'_> {
+            type Value = Result<(), &'static str>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a tag")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(self.0.push(v))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Err(TAGS_NOT_STRINGS))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Err(TAGS_NOT_STRINGS))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Err(TAGS_NOT_STRINGS))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Err(TAGS_NOT_STRINGS))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Err(TAGS_NOT_STRINGS))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Err(TAGS_NOT_STRINGS))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Err(TAGS_NOT_STRINGS))
+            }
+        }
+        d.deserialize_any(V(self.0))
+    }
+}
+
 /// `metadata` of the GitHub API: only `container.tags` is read.
-#[derive(Debug, Default)]
-struct Metadata(Option<Vec<String>>, bool);
+#[derive(Debug)]
+struct Metadata(Result<TagBuf, &'static str>);
 
 impl<'de> serde::Deserialize<'de> for Metadata {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -246,17 +294,24 @@ impl<'de> serde::Deserialize<'de> for Metadata {
                 f.write_str("an object")
             }
             fn visit_unit<E>(self) -> Result<Metadata, E> {
-                Ok(Metadata(Some(Vec::new()), true))
+                Ok(Metadata(Ok(TagBuf::default())))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Metadata, A::Error> {
-                let mut out = Metadata(Some(Vec::new()), true);
-                while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                    match (self.0, k.as_ref()) {
+                let mut out = Metadata(Ok(TagBuf::default()));
+                while let Some(Key(k)) = map.next_key()? {
+                    match (self.0, k) {
                         (0, "container") => out = map.next_value_seed(Level(1))?,
                         (1, "tags") => {
                             let Tags(t) = map.next_value()?;
-                            let ok = t.is_some();
-                            out = Metadata(t, ok);
+                            // a tag with a NUL is named as such; any other wrong tags
+                            // make the metadata the wrong shape
+                            out = Metadata(t.map_err(|e| {
+                                if e == TAGS_NOT_STRINGS {
+                                    METADATA_SHAPE
+                                } else {
+                                    e
+                                }
+                            }));
                         }
                         _ => {
                             map.next_value::<IgnoredAny>()?;
@@ -267,22 +322,22 @@ impl<'de> serde::Deserialize<'de> for Metadata {
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Metadata, A::Error> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Metadata(None, false))
+                Ok(Metadata(Err(METADATA_SHAPE)))
             }
             fn visit_str<E>(self, _: &str) -> Result<Metadata, E> {
-                Ok(Metadata(None, false))
+                Ok(Metadata(Err(METADATA_SHAPE)))
             }
             fn visit_u64<E>(self, _: u64) -> Result<Metadata, E> {
-                Ok(Metadata(None, false))
+                Ok(Metadata(Err(METADATA_SHAPE)))
             }
             fn visit_i64<E>(self, _: i64) -> Result<Metadata, E> {
-                Ok(Metadata(None, false))
+                Ok(Metadata(Err(METADATA_SHAPE)))
             }
             fn visit_f64<E>(self, _: f64) -> Result<Metadata, E> {
-                Ok(Metadata(None, false))
+                Ok(Metadata(Err(METADATA_SHAPE)))
             }
             fn visit_bool<E>(self, _: bool) -> Result<Metadata, E> {
-                Ok(Metadata(None, false))
+                Ok(Metadata(Err(METADATA_SHAPE)))
             }
         }
         struct Level(u8);
@@ -293,6 +348,48 @@ impl<'de> serde::Deserialize<'de> for Metadata {
             }
         }
         d.deserialize_any(V(0))
+    }
+}
+
+/// The keys the decoder reads (of a version, a document, and `metadata.container`).
+const READ_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "digest",
+    "created_at",
+    "createdAt",
+    "url",
+    "kind",
+    "schemaVersion",
+    "tool",
+    "message",
+    "metadata",
+    "tags",
+    "container",
+];
+
+/// An object key, matched against [`READ_KEYS`] without a string per key (a reader's
+/// strings are never borrowed, so a `Cow<str>` key would be a new `String` each time);
+/// every other key is `""`, which nothing reads.
+struct Key(&'static str);
+
+impl<'de> serde::Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Key;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key, E> {
+                Ok(Key(READ_KEYS
+                    .iter()
+                    .find(|k| **k == v)
+                    .copied()
+                    .unwrap_or("")))
+            }
+        }
+        d.deserialize_str(V)
     }
 }
 
@@ -405,8 +502,8 @@ impl Fields {
         if let Some(k) = first {
             fields.read(&k, map, ctx)?;
         }
-        while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            fields.read(&k, map, ctx)?;
+        while let Some(Key(k)) = map.next_key()? {
+            fields.read(k, map, ctx)?;
         }
         Ok(fields)
     }
@@ -454,7 +551,7 @@ impl Fields {
         let id = match self.id {
             None => return Err(at(None, position, "no \"id\"".into())),
             Some(Loose::Int(n)) => VersionId::Number(n),
-            Some(Loose::Str(s)) if !s.trim().is_empty() => VersionId::Text(s),
+            Some(Loose::Str(s)) if !s.trim().is_empty() => VersionId::Text(s.into_boxed_str()),
             Some(other) => {
                 return Err(at(
                     None,
@@ -503,31 +600,14 @@ impl Fields {
             bad(format!("{field} {text:?} is not RFC 3339: {detail}"))
         })?;
         let tags = match (self.tags, self.metadata) {
-            (Some(Tags(Some(t))), _) => t,
-            (Some(Tags(None)), _) => {
-                return Err(bad("\"tags\" is not an array of strings".into()));
-            }
-            (None, Some(Metadata(t, true))) => t.unwrap_or_default(),
-            (None, Some(Metadata(_, false))) => {
-                return Err(bad(
-                    "\"metadata\" is not {\"container\": {\"tags\": [strings]}}".into(),
-                ));
-            }
-            (None, None) => Vec::new(),
+            (Some(Tags(t)), _) | (None, Some(Metadata(t))) => t.map_err(|e| bad(e.into()))?,
+            (None, None) => TagBuf::default(),
         };
         let url = match self.url {
             None | Some(Loose::Other("null", _)) => None,
             Some(u) => Some(string("url", u)?),
         };
-        Ok((
-            Version {
-                id,
-                digest,
-                created,
-                tags,
-            },
-            url,
-        ))
+        Ok((Version::with_tags(id, &digest, created, &tags), url))
     }
 }
 

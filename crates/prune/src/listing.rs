@@ -20,7 +20,9 @@ use serde::de::DeserializeSeed;
 
 use crate::decode::{DecodeState, PackageVersions, TopLevelValue};
 use crate::error::PruneError;
-pub use crate::version::{UrlParts, Version, VersionId, check_package_name, is_login};
+pub use crate::version::{
+    TagBuf, Tags, UrlParts, Version, VersionId, check_package_name, is_login,
+};
 
 /// Largest listing read (512 MiB: about 1.7 million versions of the GitHub API's shape).
 pub const MAX_LISTING_BYTES: u64 = 512 * 1024 * 1024;
@@ -107,6 +109,18 @@ pub fn read_listing(
     package: Option<&str>,
     limit: u64,
 ) -> Result<Listing, PruneError> {
+    read_listing_with(input, origin, package, limit, IN_MEMORY)
+}
+
+/// [`read_listing`], parsing top-level values up to `in_memory` bytes from memory; 0
+/// streams everything from the reader (the reference the fuzzer compares against).
+pub fn read_listing_with(
+    input: impl Read,
+    origin: &str,
+    package: Option<&str>,
+    limit: u64,
+    in_memory: usize,
+) -> Result<Listing, PruneError> {
     let mut counted = Counted {
         inner: input,
         hash: StreamDigest::default(),
@@ -117,7 +131,7 @@ pub fn read_listing(
         started: false,
     };
     let mut ctx = DecodeState::new(origin);
-    let streamed = stream(&mut counted, &mut ctx);
+    let streamed = stream(&mut counted, &mut ctx, in_memory);
     if counted.over {
         return Err(CoreError::TooLarge {
             origin: origin.to_string(),
@@ -142,7 +156,11 @@ pub fn read_listing(
 }
 
 /// Decode every top-level value of the stream.
-fn stream<R: Read>(input: &mut Counted<R>, ctx: &mut DecodeState<'_>) -> Result<(), PruneError> {
+fn stream<R: Read>(
+    input: &mut Counted<R>,
+    ctx: &mut DecodeState<'_>,
+    in_memory: usize,
+) -> Result<(), PruneError> {
     let origin = ctx.origin;
     let unreadable = |source| CoreError::Unreadable {
         origin: origin.to_string(),
@@ -169,15 +187,186 @@ fn stream<R: Read>(input: &mut Counted<R>, ctx: &mut DecodeState<'_>) -> Result<
             }
         }
     }
-    let mut de = serde_json::Deserializer::from_reader(buf);
+    let mut at = At { line: 1, column: 0 };
+    let mut value = Vec::new();
     loop {
-        if let Err(e) = TopLevelValue(ctx).deserialize(&mut de) {
-            return Err(ctx.error.take().unwrap_or_else(|| json_failure(e, origin)));
+        let first = buf.fill_buf().map_err(unreadable)?.first().copied();
+        if !matches!(first, Some(b'[' | b'{')) {
+            // a scalar, or bytes that are no value: the reader reports them
+            return stream_rest(buf, at, ctx);
+        }
+        value.clear();
+        match scan_value(&mut buf, &mut value, in_memory).map_err(unreadable)? {
+            Scan::Whole | Scan::Eof => {
+                let mut de = serde_json::Deserializer::from_slice(&value);
+                let parsed = TopLevelValue(&mut *ctx)
+                    .deserialize(&mut de)
+                    .and_then(|()| de.end());
+                if let Err(e) = parsed {
+                    if let Some(parked) = ctx.error.take() {
+                        return Err(parked);
+                    }
+                    // A syntax error is reported as the reader finds it: the scan ends a
+                    // string early at an invalid escape, and the two parsers place some
+                    // errors a byte apart. The reader sees the same bytes from here on.
+                    let rest = std::io::Cursor::new(std::mem::take(&mut value)).chain(buf);
+                    return match stream_rest(rest, at, ctx) {
+                        Err(found) => Err(found),
+                        Ok(()) => Err(at.place(json_failure(e, origin))),
+                    };
+                }
+            }
+            Scan::TooBig => {
+                let rest = std::io::Cursor::new(std::mem::take(&mut value)).chain(buf);
+                return stream_rest(rest, at, ctx);
+            }
+        }
+        at.advance(&value);
+        // the whitespace before the next value (or the end)
+        loop {
+            let chunk = buf.fill_buf().map_err(unreadable)?;
+            if chunk.is_empty() {
+                return Ok(());
+            }
+            // JSON's whitespace (a form feed is none: the parser reports it)
+            let next = chunk
+                .iter()
+                .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+            let n = next.unwrap_or(chunk.len());
+            at.advance(&chunk[..n]);
+            buf.consume(n);
+            if next.is_some() {
+                break;
+            }
+        }
+    }
+}
+
+/// A top-level array or object up to this size is parsed from memory (a `gh api
+/// --paginate` page of 100 versions is about 32 KiB): serde_json reads an `io::Read` byte
+/// by byte, several times slower. A bigger value is streamed from the reader, so memory
+/// stays that of the versions.
+pub const IN_MEMORY: usize = 4 << 20;
+
+/// How [`scan_value`] ended.
+enum Scan {
+    /// The value is complete.
+    Whole,
+    /// The input ended inside it (the parser reports where).
+    Eof,
+    /// It grew over the limit before it ended.
+    TooBig,
+}
+
+/// Move one array or object (brackets counted outside strings) from `buf` into `value`.
+fn scan_value<R: BufRead>(buf: &mut R, value: &mut Vec<u8>, limit: usize) -> std::io::Result<Scan> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    loop {
+        let chunk = buf.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(Scan::Eof);
+        }
+        let mut i = 0;
+        let mut end = None;
+        while i < chunk.len() {
+            if escaped {
+                // the byte after a backslash is never a closing quote
+                escaped = false;
+                i += 1;
+            } else if in_string {
+                match memchr::memchr2(b'"', b'\\', &chunk[i..]) {
+                    None => i = chunk.len(),
+                    Some(j) => {
+                        in_string = chunk[i + j] != b'"';
+                        escaped = in_string;
+                        i += j + 1;
+                    }
+                }
+            } else {
+                match chunk[i] {
+                    b'"' => in_string = true,
+                    b'[' | b'{' => depth += 1,
+                    b']' | b'}' => {
+                        depth = depth.saturating_sub(1);
+                        if depth == 0 {
+                            end = Some(i + 1);
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+        }
+        let n = end.unwrap_or(chunk.len());
+        value.extend_from_slice(&chunk[..n]);
+        buf.consume(n);
+        if end.is_some() {
+            return Ok(Scan::Whole);
+        }
+        if value.len() > limit {
+            return Ok(Scan::TooBig);
+        }
+    }
+}
+
+/// Where a top-level value starts: its line and the bytes before it on that line, so a
+/// parse error inside it is reported at its place in the whole input.
+#[derive(Debug, Clone, Copy)]
+struct At {
+    line: usize,
+    column: usize,
+}
+
+impl At {
+    fn advance(&mut self, bytes: &[u8]) {
+        match memchr::memrchr(b'\n', bytes) {
+            Some(last) => {
+                self.line += memchr::memchr_iter(b'\n', bytes).count();
+                self.column = bytes.len() - last - 1;
+            }
+            None => self.column += bytes.len(),
+        }
+    }
+
+    /// A parse error's position, counted from the value, counted from the input.
+    fn place(self, e: PruneError) -> PruneError {
+        match e {
+            PruneError::Core(CoreError::MalformedJson {
+                origin,
+                line,
+                column,
+                message,
+            }) => PruneError::Core(CoreError::MalformedJson {
+                origin,
+                line: self.line + line - 1,
+                column: if line == 1 {
+                    self.column + column
+                } else {
+                    column
+                },
+                message,
+            }),
+            other => other,
+        }
+    }
+}
+
+/// Parse the rest of the input from the reader, one top-level value after another.
+fn stream_rest<R: Read>(input: R, at: At, ctx: &mut DecodeState<'_>) -> Result<(), PruneError> {
+    let origin = ctx.origin;
+    let mut de = serde_json::Deserializer::from_reader(input);
+    loop {
+        if let Err(e) = TopLevelValue(&mut *ctx).deserialize(&mut de) {
+            return Err(ctx
+                .error
+                .take()
+                .unwrap_or_else(|| at.place(json_failure(e, origin))));
         }
         match de.end() {
             Ok(()) => return Ok(()),
             Err(e) if e.is_syntax() && e.to_string().starts_with("trailing characters") => {}
-            Err(e) => return Err(json_failure(e, origin)),
+            Err(e) => return Err(at.place(json_failure(e, origin))),
         }
     }
 }
@@ -383,6 +572,86 @@ mod tests {
         let text = format!("[{V}]\n, [{V}]");
         let e = read(text.as_bytes(), 1 << 20).unwrap_err();
         assert!(e.to_string().starts_with("in:2:1: malformed JSON"), "{e}");
+    }
+
+    /// Inputs whose pages are parsed from memory and from the reader alike: valid shapes,
+    /// strings holding brackets, quotes and backslashes, and broken input at many places.
+    fn shapes() -> Vec<Vec<u8>> {
+        let tagged = |id: u32, tag: &str| {
+            format!(
+                r#"{{"id": {id}, "name": "sha256:{id:064x}", "created_at": "2026-01-01T00:00:00Z", "metadata": {{"container": {{"tags": ["{tag}"]}}}}}}"#
+            )
+        };
+        let (a, b, c) = (
+            tagged(1, r"p]-\\"),
+            tagged(2, r#"}\"["#),
+            tagged(3, r"\u005d"),
+        );
+        // a backslash right at the end of the reader's 64 KiB buffer
+        let pad = "x".repeat((1 << 16) - 1 - r#"[{"id": 9, "note": ""#.len());
+        let at_edge = format!(
+            r#"[{{"id": 9, "note": "{pad}\"]", "name": "sha256:{:064x}", "created_at": "2026-01-01T00:00:00Z"}}]"#,
+            9
+        );
+        let texts = [
+            format!("[{a},{b}]\n[{c}]"),
+            format!("  [{a}]\r\n\r\n   [{b}, {c}]  \n"),
+            format!("[[{a}], [{b}]]\n[[{c}]]"),
+            format!(r#"{{"pkg": [{a}, {b}]}} {{"pkg": [{c}]}}"#),
+            at_edge.clone(),
+            format!("{at_edge}\n[{a}]"),
+            format!("[{a}]\n[{b} {c}]"),
+            format!("[{a}]\n\n  [{b},\n {c}"),
+            format!("[{a}]]"),
+            format!("[{a}]\n[{b}]\u{0}"),
+            format!("[{a}]\n  5"),
+            format!("[{a}]\n  \"text\""),
+            format!(
+                "[{a}]\n[{{\"id\": 4, \"name\": \"sha256:{:064x}\", \"created_at\": \"2026-01-01T00:00:00Z\", \"tags\": [\"a\\u0000b\"]}}]",
+                4
+            ),
+            format!("[{a}]\n[\"unterminated"),
+            format!("[{a}]\n[{a}]"),
+            format!("[{a}, 7]"),
+            format!("[{a}]\u{c}\n"),
+        ];
+        let mut out: Vec<Vec<u8>> = texts.iter().map(|t| t.clone().into_bytes()).collect();
+        let mut bad_utf8 = format!("[{a}]\n[").into_bytes();
+        bad_utf8.extend_from_slice(b"{\"id\": 5, \"tags\": [\"\xff\"]}]");
+        out.push(bad_utf8);
+        out
+    }
+
+    fn outcome(r: Result<Listing, PruneError>) -> String {
+        match r {
+            Ok(l) => format!("{:?} {}", l.packages, l.sha256),
+            Err(e) => format!("error: {e}"),
+        }
+    }
+
+    #[test]
+    fn pages_parsed_from_memory_read_as_the_reader_reads_them() {
+        for text in shapes() {
+            let streamed = outcome(read_listing_with(&text[..], "in", None, 1 << 30, 0));
+            let shown = String::from_utf8_lossy(&text[..text.len().min(120)]).into_owned();
+            for in_memory in [IN_MEMORY, 1 << 16] {
+                let whole = read_listing_with(&text[..], "in", None, 1 << 30, in_memory);
+                assert_eq!(outcome(whole), streamed, "{shown:?}");
+            }
+            let trickled = read_listing_with(Trickle(&text), "in", None, 1 << 30, IN_MEMORY);
+            assert_eq!(outcome(trickled), streamed, "{shown:?}");
+        }
+    }
+
+    #[test]
+    fn an_error_in_a_later_page_names_its_line_and_column() {
+        let text = format!("[{V}]\n  [{V}  {V}]");
+        let e = read(text.as_bytes(), 1 << 20).unwrap_err().to_string();
+        let column = 2 + 1 + V.len() + 3;
+        assert!(
+            e.starts_with(&format!("in:2:{column}: malformed JSON")),
+            "{e}"
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use jiff::Timestamp;
+use regex::Regex;
 use rollout_core::oci::Digest;
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -69,14 +70,15 @@ pub enum Action {
 /// Which rule selected a version for deletion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Selector {
-    /// The `--match` glob at this index.
-    Glob(usize),
+    /// The `--match` glob at this index (a `u32`: a plan lists one per deleted version).
+    Glob(u32),
     /// `--untagged delete`.
     Untagged,
 }
 
-/// The detail behind a keep reason, rendered only when the plan is written.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The detail behind a keep reason, rendered only when the plan is written; it also says
+/// the reason ([`Detail::reason`]), so a fate is 32 bytes (one per version).
+#[derive(Debug, Clone)]
 pub enum Detail<'a> {
     /// Untagged, kept by `--untagged keep`.
     Untagged,
@@ -85,15 +87,15 @@ pub enum Detail<'a> {
     /// Created at or after the cut-off.
     Recent,
     /// The tag and the regex that protect it.
-    Tag(&'a str, &'a str),
+    Tag(&'a str, &'a Regex),
     /// The file that lists the digest.
     Digest(&'a str),
     /// The `--keep-latest` group (`None`: all matched versions of the package).
     Latest(usize, Option<&'a str>),
     /// The kept index that lists this manifest.
-    Child(&'a Digest),
+    Child(&'a str),
     /// The kept version this one signs or attests.
-    Referrer(&'a Digest),
+    Referrer(&'a str),
 }
 
 impl std::fmt::Display for Detail<'_> {
@@ -102,7 +104,7 @@ impl std::fmt::Display for Detail<'_> {
             Detail::Untagged => f.write_str("untagged (--untagged keep)"),
             Detail::NoGlob => f.write_str("no tag matches --match"),
             Detail::Recent => f.write_str("not older than --older-than"),
-            Detail::Tag(t, r) => write!(f, "tag {t} matches {r}"),
+            Detail::Tag(t, r) => write!(f, "tag {t} matches {}", r.as_str()),
             Detail::Digest(file) => write!(f, "digest listed in {file}"),
             Detail::Latest(n, None) => write!(f, "among the {n} newest matched versions"),
             Detail::Latest(n, Some(g)) => write!(f, "among the {n} newest of group {g:?}"),
@@ -112,13 +114,28 @@ impl std::fmt::Display for Detail<'_> {
     }
 }
 
+impl Detail<'_> {
+    /// The reason this detail explains.
+    pub fn reason(&self) -> Reason {
+        match self {
+            Detail::Untagged | Detail::NoGlob => Reason::NotMatched,
+            Detail::Recent => Reason::TooRecent,
+            Detail::Tag(..) => Reason::ProtectedTag,
+            Detail::Digest(_) => Reason::ProtectedDigest,
+            Detail::Latest(..) => Reason::KeepLatest,
+            Detail::Child(_) => Reason::ChildOfKeptIndex,
+            Detail::Referrer(_) => Reason::ReferrerOfKept,
+        }
+    }
+}
+
 /// The fate of one version.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Fate<'a> {
     /// Deleted; selected by this rule.
     Delete(Selector),
-    /// Kept, for this reason.
-    Keep(Reason, Detail<'a>),
+    /// Kept, for the reason its detail says.
+    Keep(Detail<'a>),
 }
 
 /// One package's plan: each version with its fate, oldest first, then by id.
@@ -147,19 +164,25 @@ pub struct Plan<'a> {
 
 /// Compute the plan.
 pub fn plan<'a>(packages: &'a [Package], rules: &'a Rules) -> Plan<'a> {
-    let mut protected_sorted: Vec<&Digest> = rules.protected.digests().collect();
+    let mut protected_sorted: Vec<&str> = rules.protected.digests().map(Digest::as_str).collect();
     protected_sorted.sort();
     let mut out = Vec::with_capacity(packages.len());
     let mut candidates = 0;
     let mut by_reason = BTreeMap::new();
     for p in packages {
         let fates = fates(p, rules, &protected_sorted);
-        let mut delete = Vec::new();
-        let mut keep = Vec::new();
+        // sized exactly: with 200,000 versions, doubling would leave a third unused
+        let deleted = fates
+            .iter()
+            .filter(|f| matches!(f, Fate::Delete(_)))
+            .count();
+        let mut delete = Vec::with_capacity(deleted);
+        let mut keep = Vec::with_capacity(fates.len() - deleted);
         for (v, fate) in p.versions.iter().zip(fates) {
             match fate {
                 Fate::Delete(s) => delete.push((v, s)),
-                Fate::Keep(r, d) => {
+                Fate::Keep(d) => {
+                    let r = d.reason();
                     *by_reason.entry(r).or_insert(0) += 1;
                     keep.push((v, r, d));
                 }
@@ -197,20 +220,18 @@ fn order(a: &Version, b: &Version) -> std::cmp::Ordering {
 }
 
 /// The fate of every version of one package, in listing order.
-pub fn fates<'a>(
-    p: &'a Package,
-    rules: &'a Rules,
-    protected_sorted: &[&'a Digest],
-) -> Vec<Fate<'a>> {
+pub fn fates<'a>(p: &'a Package, rules: &'a Rules, protected_sorted: &[&'a str]) -> Vec<Fate<'a>> {
     let versions = &p.versions;
     let mut scratch = Vec::new();
     let selected: Vec<Option<Selector>> = versions
         .iter()
         .map(|v| {
-            if v.tags.is_empty() {
+            if v.tags().is_empty() {
                 (rules.untagged == Untagged::Delete).then_some(Selector::Untagged)
             } else {
-                rules.first_glob(&v.tags, &mut scratch).map(Selector::Glob)
+                rules
+                    .first_glob(v.tags(), &mut scratch)
+                    .map(|i| Selector::Glob(i as u32))
             }
         })
         .collect();
@@ -231,24 +252,24 @@ fn first_reason<'a>(
     rules: &'a Rules,
 ) -> Fate<'a> {
     let Some(selector) = selected else {
-        let detail = if v.tags.is_empty() {
+        let detail = if v.tags().is_empty() {
             Detail::Untagged
         } else {
             Detail::NoGlob
         };
-        return Fate::Keep(Reason::NotMatched, detail);
+        return Fate::Keep(detail);
     };
     if v.created >= rules.cutoff {
-        return Fate::Keep(Reason::TooRecent, Detail::Recent);
+        return Fate::Keep(Detail::Recent);
     }
-    if let Some((tag, re)) = rules.protecting_tag(&v.tags) {
-        return Fate::Keep(Reason::ProtectedTag, Detail::Tag(tag, re.as_str()));
+    if let Some((tag, re)) = rules.protecting_tag(v.tags()) {
+        return Fate::Keep(Detail::Tag(tag, re));
     }
-    if let Some(file) = rules.protected.source_of(&v.digest) {
-        return Fate::Keep(Reason::ProtectedDigest, Detail::Digest(file));
+    if let Some(file) = rules.protected.source_of(v.digest()) {
+        return Fate::Keep(Detail::Digest(file));
     }
     if let (Some(group), Some(n)) = (latest, rules.keep_latest) {
-        return Fate::Keep(Reason::KeepLatest, Detail::Latest(n, group));
+        return Fate::Keep(Detail::Latest(n, group));
     }
     Fate::Delete(selector)
 }
@@ -272,7 +293,7 @@ fn keep_latest<'a>(
             None => groups.entry(None).or_default().push(i),
             Some(re) => {
                 let mut keys: Vec<&'a str> = v
-                    .tags
+                    .tags()
                     .iter()
                     .filter_map(|t| re.captures(t).and_then(|c| c.get(1)).map(|m| m.as_str()))
                     .collect();
@@ -309,11 +330,11 @@ fn follow_kept<'a>(
     versions: &'a [Version],
     fates: &mut [Fate<'a>],
     rules: &'a Rules,
-    protected_sorted: &[&'a Digest],
+    protected_sorted: &[&'a str],
 ) {
     let mut referrers: HashMap<Digest, Vec<usize>> = HashMap::new();
     for (i, v) in versions.iter().enumerate() {
-        for t in &v.tags {
+        for t in v.tags() {
             if let Some(subject) = referrer_subject(t) {
                 referrers.entry(subject).or_default().push(i);
             }
@@ -324,56 +345,53 @@ fn follow_kept<'a>(
     }
     // Versions by digest, only for following an index's children: one sorted list, not a
     // map of lists (200,000 versions would cost 200,000 small allocations).
-    let mut by_digest: Vec<(&Digest, usize)> = Vec::new();
+    let mut by_digest: Vec<(&str, usize)> = Vec::new();
     if !rules.manifests.is_empty() {
         by_digest = versions
             .iter()
             .enumerate()
-            .map(|(i, v)| (&v.digest, i))
+            .map(|(i, v)| (v.digest(), i))
             .collect();
         by_digest.sort_unstable();
     }
     let mut order_idx: Vec<usize> = (0..versions.len()).collect();
     order_idx.sort_by(|&a, &b| order(&versions[a], &versions[b]));
-    let mut queue: VecDeque<&'a Digest> = VecDeque::new();
+    let mut queue: VecDeque<&'a str> = VecDeque::new();
     for &i in &order_idx {
         if matches!(fates[i], Fate::Keep(..)) {
-            queue.push_back(&versions[i].digest);
+            queue.push_back(versions[i].digest());
         }
     }
     queue.extend(protected_sorted.iter().copied());
-    let mut seen: HashSet<&Digest> = HashSet::new();
+    let mut seen: HashSet<&str> = HashSet::new();
     while let Some(d) = queue.pop_front() {
         if !seen.insert(d) {
             continue;
         }
         if let Some(children) = rules.manifests.get(d) {
             for c in children {
-                for &(_, j) in with_digest(&by_digest, c) {
+                for &(_, j) in with_digest(&by_digest, c.as_str()) {
                     if matches!(fates[j], Fate::Delete(_)) {
-                        fates[j] = Fate::Keep(Reason::ChildOfKeptIndex, Detail::Child(d));
+                        fates[j] = Fate::Keep(Detail::Child(d));
                     }
-                    queue.push_back(&versions[j].digest);
+                    queue.push_back(versions[j].digest());
                 }
-                queue.push_back(c);
+                queue.push_back(c.as_str());
             }
         }
         if let Some(list) = referrers.get(d) {
             for &j in list {
                 if matches!(fates[j], Fate::Delete(_)) {
-                    fates[j] = Fate::Keep(Reason::ReferrerOfKept, Detail::Referrer(d));
+                    fates[j] = Fate::Keep(Detail::Referrer(d));
                 }
-                queue.push_back(&versions[j].digest);
+                queue.push_back(versions[j].digest());
             }
         }
     }
 }
 
 /// The versions of `by_digest` (sorted) that have digest `d`.
-fn with_digest<'v, 'd>(
-    by_digest: &'v [(&'d Digest, usize)],
-    d: &Digest,
-) -> &'v [(&'d Digest, usize)] {
+fn with_digest<'v, 'd>(by_digest: &'v [(&'d str, usize)], d: &str) -> &'v [(&'d str, usize)] {
     let start = by_digest.partition_point(|(x, _)| *x < d);
     let len = by_digest[start..].partition_point(|(x, _)| *x == d);
     &by_digest[start..start + len]
@@ -388,16 +406,16 @@ pub fn age_days(created: Timestamp, now: Timestamp) -> i64 {
 mod tests {
     use super::*;
 
-    fn digest(c: char) -> Digest {
-        Digest::parse(&c.to_string().repeat(64)).unwrap()
+    fn digest(c: char) -> String {
+        format!("sha256:{}", c.to_string().repeat(64))
     }
 
     #[test]
     fn with_digest_finds_every_version_of_a_digest_in_listing_order() {
         let (a, b, c) = (digest('a'), digest('b'), digest('c'));
-        let mut by: Vec<(&Digest, usize)> = vec![(&b, 4), (&a, 2), (&b, 0), (&c, 1), (&b, 3)];
+        let mut by: Vec<(&str, usize)> = vec![(&b, 4), (&a, 2), (&b, 0), (&c, 1), (&b, 3)];
         by.sort_unstable();
-        let found = |d: &Digest| {
+        let found = |d: &str| {
             with_digest(&by, d)
                 .iter()
                 .map(|&(_, i)| i)
@@ -408,5 +426,14 @@ mod tests {
         assert_eq!(found(&c), [1]);
         assert!(found(&digest('d')).is_empty());
         assert!(with_digest(&[], &a).is_empty());
+    }
+
+    #[test]
+    fn a_plan_costs_few_bytes_per_version() {
+        // a plan over 200,000 versions holds one fate per version and one entry per
+        // deleted version; the benchmark's memory target depends on these staying small
+        assert!(std::mem::size_of::<Fate>() <= 32);
+        assert!(std::mem::size_of::<(&Version, Selector)>() <= 16);
+        assert!(std::mem::size_of::<Version>() <= 48);
     }
 }

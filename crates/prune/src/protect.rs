@@ -57,7 +57,7 @@ impl Protected {
     }
 
     /// The file that protects `digest`, if any.
-    pub fn source_of(&self, digest: &Digest) -> Option<&str> {
+    pub fn source_of(&self, digest: &str) -> Option<&str> {
         self.by_digest
             .get(digest)
             .map(|&i| self.sources[i].file.as_str())

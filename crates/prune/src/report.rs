@@ -8,7 +8,7 @@ use rollout_core::summary::cell;
 use schemars::JsonSchema;
 use serde::{Serialize, Serializer};
 
-use crate::listing::{Package, Version, VersionId};
+use crate::listing::{Package, Tags, Version, VersionId};
 use crate::plan::{Action, Detail, PackagePlan, Plan, Reason, Selector, age_days};
 use crate::protect::ProtectSource;
 use crate::rules::{Rules, Untagged};
@@ -146,12 +146,12 @@ impl<'a> DeleteList<'a> {
     pub fn iter(&self) -> impl Iterator<Item = DeleteDoc<'a>> + '_ {
         self.plan.delete.iter().map(|&(v, s)| DeleteDoc {
             id: &v.id,
-            digest: v.digest.as_str(),
-            tags: &v.tags,
+            digest: v.digest(),
+            tags: v.tags(),
             created_at: Ts(v.created),
             age_days: age_days(v.created, self.now),
             matched_by: match s {
-                Selector::Glob(i) => self.rules.globs[i].as_str(),
+                Selector::Glob(i) => self.rules.globs[i as usize].as_str(),
                 Selector::Untagged => "untagged",
             },
             also_removes: also_removes(v, s, self.rules),
@@ -186,8 +186,8 @@ impl<'a> KeepList<'a> {
     pub fn iter(&self) -> impl Iterator<Item = KeepDoc<'a>> + '_ {
         self.plan.keep.iter().map(|(v, r, d)| KeepDoc {
             id: &v.id,
-            digest: v.digest.as_str(),
-            tags: &v.tags,
+            digest: v.digest(),
+            tags: v.tags(),
             created_at: Ts(v.created),
             reason: *r,
             detail: Shown(d.clone()),
@@ -210,7 +210,8 @@ pub struct DeleteDoc<'a> {
     /// The manifest digest.
     pub digest: &'a str,
     /// Every tag on it.
-    pub tags: &'a [String],
+    #[schemars(with = "Vec<String>")]
+    pub tags: Tags<'a>,
     /// `created_at`.
     #[schemars(with = "String")]
     pub created_at: Ts,
@@ -231,7 +232,8 @@ pub struct KeepDoc<'a> {
     /// The manifest digest.
     pub digest: &'a str,
     /// Every tag on it.
-    pub tags: &'a [String],
+    #[schemars(with = "Vec<String>")]
+    pub tags: Tags<'a>,
     /// `created_at`.
     #[schemars(with = "String")]
     pub created_at: Ts,
@@ -311,12 +313,7 @@ pub fn document<'a>(plan: &'a Plan<'a>, rules: &'a Rules, env: Envelope) -> Prun
 fn also_removes<'a>(v: &'a Version, s: Selector, rules: &Rules) -> Vec<&'a str> {
     match s {
         Selector::Untagged => Vec::new(),
-        Selector::Glob(_) => v
-            .tags
-            .iter()
-            .filter(|t| !rules.glob_matches(t))
-            .map(String::as_str)
-            .collect(),
+        Selector::Glob(_) => v.tags().iter().filter(|t| !rules.glob_matches(t)).collect(),
     }
 }
 
@@ -380,7 +377,7 @@ pub fn markdown(doc: &PrunePlan<'_>) -> String {
                 "| {} | {} | {} | {} | {}d |\n",
                 cell(pkg.unwrap_or("-")),
                 cell(&d.id.to_string()),
-                cell(&d.tags.join(", ")),
+                cell(&d.tags.iter().collect::<Vec<_>>().join(", ")),
                 d.created_at.0,
                 d.age_days
             ));

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::error::PruneError;
 use crate::protect::Protected;
+use crate::version::Tags;
 
 /// The replaced workflow's invariant: a 40-hex (commit sha) tag is never pruned.
 pub const DEFAULT_PROTECT_TAG: &str = "^[0-9a-f]{40}$";
@@ -178,10 +179,10 @@ impl Rules {
     }
 
     /// The first `--match` glob (in the order given) that matches one of `tags`.
-    pub fn first_glob(&self, tags: &[String], scratch: &mut Vec<usize>) -> Option<usize> {
+    pub fn first_glob(&self, tags: Tags<'_>, scratch: &mut Vec<usize>) -> Option<usize> {
         let mut best: Option<usize> = None;
         for t in tags {
-            self.glob_set.matches_into(t.as_str(), scratch);
+            self.glob_set.matches_into(t, scratch);
             if let Some(&i) = scratch.first() {
                 best = Some(best.map_or(i, |b| b.min(i)));
             }
@@ -195,12 +196,12 @@ impl Rules {
     }
 
     /// The first tag and regex of `--protect-tag` that match.
-    pub fn protecting_tag<'t>(&self, tags: &'t [String]) -> Option<(&'t str, &Regex)> {
+    pub fn protecting_tag<'t>(&self, tags: Tags<'t>) -> Option<(&'t str, &Regex)> {
         for t in tags {
             if self.protect_set.is_match(t)
                 && let Some(re) = self.protect_tags.iter().find(|r| r.is_match(t))
             {
-                return Some((t.as_str(), re));
+                return Some((t, re));
             }
         }
         None

@@ -15,7 +15,7 @@ pub enum VersionId {
     /// A numeric id (GitHub).
     Number(u64),
     /// A string id (other registries).
-    Text(String),
+    Text(Box<str>),
 }
 
 impl VersionId {
@@ -23,7 +23,7 @@ impl VersionId {
     pub fn sort_key(&self) -> (u8, u64, &str) {
         match self {
             VersionId::Number(n) => (0, *n, ""),
-            VersionId::Text(s) => (1, 0, s.as_str()),
+            VersionId::Text(s) => (1, 0, s),
         }
     }
 }
@@ -38,16 +38,142 @@ impl std::fmt::Display for VersionId {
 }
 
 /// One version of a package: what the plan needs, checked.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// The digest and the tags share one allocation, `DIGEST(\0TAG)*`: a listing of 200,000
+/// versions holds 200,000 of these, and a `String` digest with a `Vec<String>` of tags
+/// would cost four allocations each (the plan's memory is mostly its versions).
+#[derive(Clone, PartialEq)]
 pub struct Version {
     /// The id the delete call takes.
     pub id: VersionId,
-    /// The manifest digest (`name` in the GitHub API), normalised.
-    pub digest: Digest,
     /// `created_at`.
     pub created: Timestamp,
+    text: Box<str>,
+}
+
+/// A NUL inside a tag: it cannot be held in a [`Version`] (and no registry allows it).
+pub const NUL_IN_TAG: &str = "a tag holds a NUL character";
+
+impl Version {
+    /// A version with these tags, in order; a tag holding a NUL is refused with
+    /// [`NUL_IN_TAG`].
+    pub fn new<I, S>(
+        id: VersionId,
+        digest: &Digest,
+        created: Timestamp,
+        tags: I,
+    ) -> Result<Version, &'static str>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut b = TagBuf::default();
+        for t in tags {
+            b.push(t.as_ref())?;
+        }
+        Ok(Version::with_tags(id, digest, created, &b))
+    }
+
+    /// A version with the tags a decoder collected.
+    pub fn with_tags(id: VersionId, digest: &Digest, created: Timestamp, tags: &TagBuf) -> Version {
+        let mut text = String::with_capacity(digest.as_str().len() + tags.0.len());
+        text.push_str(digest.as_str());
+        text.push_str(&tags.0);
+        Version {
+            id,
+            created,
+            text: text.into_boxed_str(),
+        }
+    }
+
+    /// The manifest digest (`name` in the GitHub API), normalised: `sha256:<hex>`.
+    pub fn digest(&self) -> &str {
+        &self.text[..self.split()]
+    }
+
     /// Every tag on the version (empty when untagged).
-    pub tags: Vec<String>,
+    pub fn tags(&self) -> Tags<'_> {
+        Tags(&self.text[self.split()..])
+    }
+
+    /// Where the digest ends: its length is fixed by its algorithm (a normalised
+    /// [`Digest`]), so no search is needed.
+    fn split(&self) -> usize {
+        let len = match self.text.as_bytes().get(..7) {
+            Some(b"sha512:") => 7 + 128,
+            _ => 7 + 64,
+        };
+        len.min(self.text.len())
+    }
+}
+
+impl std::fmt::Debug for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Version")
+            .field("id", &self.id)
+            .field("digest", &self.digest())
+            .field("created", &self.created)
+            .field("tags", &self.tags())
+            .finish()
+    }
+}
+
+/// A version's tags, borrowed from it: each tag preceded by a NUL, so no tags is `""` and
+/// one empty tag is `"\0"`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Tags<'a>(&'a str);
+
+impl<'a> Tags<'a> {
+    /// The tags, in listing order.
+    pub fn iter(self) -> std::iter::Skip<std::str::Split<'a, char>> {
+        self.0.split('\0').skip(1)
+    }
+
+    /// Whether the version is untagged.
+    pub fn is_empty(self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// How many tags.
+    pub fn len(self) -> usize {
+        self.0.bytes().filter(|&b| b == 0).count()
+    }
+}
+
+impl<'a> IntoIterator for Tags<'a> {
+    type Item = &'a str;
+    type IntoIter = std::iter::Skip<std::str::Split<'a, char>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl std::fmt::Debug for Tags<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for Tags<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+/// Tags collected one by one as a decoder reads them, without a string per tag.
+#[derive(Debug, Default)]
+pub struct TagBuf(String);
+
+impl TagBuf {
+    /// Append one tag; one holding a NUL is refused with [`NUL_IN_TAG`].
+    pub fn push(&mut self, tag: &str) -> Result<(), &'static str> {
+        if tag.contains('\0') {
+            return Err(NUL_IN_TAG);
+        }
+        self.0.push('\0');
+        self.0.push_str(tag);
+        Ok(())
+    }
 }
 
 /// The package and owner a version's API URL names:
@@ -124,4 +250,56 @@ pub fn check_package_name(name: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(tags: &[&str]) -> Result<Version, &'static str> {
+        let d = Digest::parse(&"a".repeat(64)).unwrap();
+        Version::new(VersionId::Number(1), &d, Timestamp::UNIX_EPOCH, tags)
+    }
+
+    #[test]
+    fn a_version_keeps_its_digest_and_tags_in_order_and_tells_no_tags_from_one_empty_tag() {
+        let two = version(&["pending-1", "abc"]).unwrap();
+        assert_eq!(two.digest(), format!("sha256:{}", "a".repeat(64)));
+        assert_eq!(two.tags().iter().collect::<Vec<_>>(), ["pending-1", "abc"]);
+        assert_eq!((two.tags().len(), two.tags().is_empty()), (2, false));
+        let none = version(&[]).unwrap();
+        assert_eq!(none.digest(), two.digest());
+        let t = none.tags();
+        assert_eq!((t.len(), t.is_empty(), t.iter().count()), (0, true, 0));
+        let one_empty = version(&[""]).unwrap();
+        assert_eq!(one_empty.digest(), two.digest());
+        assert_eq!(one_empty.tags().iter().collect::<Vec<_>>(), [""]);
+        assert_eq!(
+            (one_empty.tags().len(), one_empty.tags().is_empty()),
+            (1, false)
+        );
+        assert_ne!(none, one_empty);
+        let json = serde_json::to_string(&two.tags()).unwrap();
+        assert_eq!(json, r#"["pending-1","abc"]"#);
+        assert_eq!(format!("{:?}", two.tags()), r#"["pending-1", "abc"]"#);
+    }
+
+    #[test]
+    fn a_sha512_digest_ends_where_its_algorithm_says() {
+        let d = Digest::parse(&format!("sha512:{}", "B".repeat(128))).unwrap();
+        let v = Version::new(VersionId::Number(2), &d, Timestamp::UNIX_EPOCH, ["x"]).unwrap();
+        assert_eq!(v.digest(), format!("sha512:{}", "b".repeat(128)));
+        assert_eq!(v.tags().iter().collect::<Vec<_>>(), ["x"]);
+        let bare = Version::new(VersionId::Number(3), &d, Timestamp::UNIX_EPOCH, [""; 0]).unwrap();
+        assert_eq!((bare.digest(), bare.tags().is_empty()), (d.as_str(), true));
+    }
+
+    #[test]
+    fn a_tag_with_a_nul_is_refused_not_split() {
+        assert_eq!(version(&["ok", "a\0b"]), Err(NUL_IN_TAG));
+        let mut b = TagBuf::default();
+        b.push("ok").unwrap();
+        assert_eq!(b.push("\0"), Err(NUL_IN_TAG));
+        assert_eq!(b.0, "\0ok");
+    }
 }
