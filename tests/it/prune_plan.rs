@@ -1255,3 +1255,64 @@ fn with_plan(dir: &Path, plan: &str, listing: &str) -> assert_cmd::Command {
         .args(["--plan", plan, "-i", listing, "--format", "commands"]);
     c
 }
+
+/// A reviewed plan of tens of thousands of deletions (a first clean-up of a busy package)
+/// becomes its commands in the plan's order, ids numeric and textual alike; each deletion
+/// is found by id, not by a walk over the listing.
+#[test]
+fn a_large_reviewed_plan_becomes_its_commands_in_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let versions: Vec<Value> = (0..30_000u64)
+        .map(|i| {
+            let id = if i % 10 == 0 {
+                json!(format!("v{i}"))
+            } else {
+                json!(i)
+            };
+            json!({"id": id, "digest": format!("sha256:{i:064x}"),
+                   "createdAt": "2026-01-01T00:00:00Z", "tags": [format!("pending-{i}")]})
+        })
+        .collect();
+    std::fs::write(d.join("listing.json"), Value::Array(versions).to_string()).unwrap();
+    let (_, plan) = run(prune()
+        .current_dir(d)
+        .args([
+            "-i",
+            "listing.json",
+            "--package",
+            "big",
+            "--match",
+            "pending-*",
+        ])
+        .args(["--protect-tag", "none", "--max-delete", "30000"]));
+    assert_eq!(plan["summary"]["delete"], 30_000);
+    std::fs::write(d.join("plan.json"), plan.to_string()).unwrap();
+    let out = with_plan(d, "plan.json", "listing.json")
+        .args(["--org", "acme", "--package", "big"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ids: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.rsplit('/').next().unwrap().to_string())
+        .collect();
+    let planned: Vec<String> = plan["packages"][0]["delete"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            v["id"]
+                .as_str()
+                .map_or_else(|| v["id"].to_string(), str::to_string)
+        })
+        .collect();
+    assert_eq!(ids.len(), 30_000);
+    assert_eq!(ids, planned);
+}

@@ -7,10 +7,12 @@
 //! delete is in it with the same digest. Nothing here plans or reads files: the checks are
 //! a pure function of the two documents.
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 
 use crate::error::PruneError;
-use crate::listing::{Listing, Package, Version};
+use crate::listing::{Listing, Package, Version, VersionId};
 
 /// The deletions of a reviewed plan, per package of the listing, in the plan's order.
 pub fn deletions<'a>(
@@ -56,6 +58,9 @@ pub fn deletions<'a>(
                     "names package {name:?}, which the listing does not have"
                 ))
             })?;
+        // by id: a plan deletes thousands of versions of a listing of hundreds of thousands
+        let by_id: HashMap<&VersionId, &Version> =
+            package.versions.iter().map(|v| (&v.id, v)).collect();
         let mut versions = Vec::new();
         for entry in doc
             .get("delete")
@@ -68,11 +73,14 @@ pub fn deletions<'a>(
                 .get("digest")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            let version = package
-                .versions
-                .iter()
-                .find(|v| serde_json::to_value(&v.id).ok().as_ref() == Some(&id))
-                .filter(|v| v.digest.to_string() == digest)
+            let key = match &id {
+                Value::Number(n) => n.as_u64().map(VersionId::Number),
+                Value::String(s) => Some(VersionId::Text(s.as_str().into())),
+                _ => None,
+            };
+            let version = key
+                .and_then(|k| by_id.get(&k).copied())
+                .filter(|v| v.digest() == digest)
                 .ok_or_else(|| {
                     mismatch(format!(
                         "deletes version {id} ({digest}), which the listing does not hold"
