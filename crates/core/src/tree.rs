@@ -386,14 +386,15 @@ fn stage(
     })
 }
 
-/// Step 3: `fsync` every staged file; several threads share a large batch (each fsync
-/// waits on the device, so they overlap well). The index and error of a failure.
+/// Step 3: `fsync` every staged file; up to 32 threads share a batch whatever the number
+/// of cores: each fsync waits on the device, not on a core, and the file system commits
+/// the waiting ones together (a digest-pin rewrite of 200 files on the 2-core machine:
+/// 296 ms with 2 threads, 192 ms with 8, a few ms less with 32). The index and error of a
+/// failure.
 fn sync_all(staged: &[Staged]) -> Result<(), (usize, std::io::Error)> {
-    const PER_THREAD: usize = 16;
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8)
-        .min(staged.len().div_ceil(PER_THREAD));
+    const PER_THREAD: usize = 4;
+    const THREADS: usize = 32;
+    let threads = THREADS.min(staged.len().div_ceil(PER_THREAD));
     if threads <= 1 {
         for (k, s) in staged.iter().enumerate() {
             s.file.sync_all().map_err(|e| (k, e))?;

@@ -21,7 +21,7 @@ use crate::plan::{Expectations, Totals};
 use crate::report::{Mode, PinReport, markdown, skipped_docs};
 use crate::rewrite::plan_tree;
 use crate::source::{self, SourceFlags};
-use crate::walk::{self, SelectArgs};
+use crate::walk::SelectArgs;
 use crate::{TOOL, inventory, ledger};
 
 /// The Examples section of `--help` (and of the man page), kept beside the man page's
@@ -205,8 +205,7 @@ fn pin(cli: &Cli, env: &Env, now: &str, output: &Output, fault: &Fault) -> Resul
         _ => None,
     };
     // 3. Every file planned and verified; the counts asserted.
-    let (files, skipped) = walk::collect(&sel)?;
-    let tree = plan_tree(&files, skipped, set)?;
+    let tree = plan_tree(&sel, set)?;
     let totals = Totals::of(set, tree.file_plans());
     let warnings = tree.warnings();
     for w in &warnings {

@@ -77,8 +77,7 @@ pub fn scan_tree(env: &Env, select: &SelectArgs, images: &[String]) -> Result<Tr
         })
         .collect::<Result<Vec<_>, _>>()?;
     let sel = select.selection()?;
-    let (files, mut skipped) = walk::collect(&sel)?;
-    let found = walk::par_map(&files, |c, bytes| {
+    let (found, mut skipped) = walk::collect_map(&sel, |c, bytes| {
         Ok(match walk::read_into(c, bytes)? {
             Some(reason) => Err(reason),
             None => Ok(scan_one(c, bytes, &specs)),
@@ -89,7 +88,7 @@ pub fn scan_tree(env: &Env, select: &SelectArgs, images: &[String]) -> Result<Tr
     let mut loose = Vec::new();
     let mut unattributed = Vec::new();
     let mut scanned = 0;
-    for (c, r) in files.iter().zip(found) {
+    for (c, r) in found {
         match r {
             Err(reason) => skipped.push(Skipped {
                 file: c.rel.clone(),
@@ -136,6 +135,9 @@ fn scan_one(
     Vec<String>,
     Vec<UnattributedDigest>,
 ) {
+    if !crate::scanner::holds_digest(bytes) {
+        return (Vec::new(), None, Vec::new(), Vec::new());
+    }
     let (pins, warning) = scan_file(bytes, is_yaml_name(&c.rel));
     let loose = if specs.is_empty() {
         crate::scanner::loose_digests(bytes)

@@ -10,7 +10,7 @@ use crate::model::DigestSet;
 use crate::plan::{Change, FilePlan, plan_file};
 use crate::report::{FileWarning, Mode};
 use crate::scanner::is_yaml_name;
-use crate::walk::{self, Candidate, Skipped};
+use crate::walk::{self, Candidate, Selection, Skipped};
 
 /// A file's plan plus the bytes it was made from (kept only when the file changes).
 pub struct FileRewrite {
@@ -23,25 +23,22 @@ pub struct FileRewrite {
 }
 
 /// Every file of a run planned: the plans of the files read, what was skipped and why.
-pub struct TreePlan<'c> {
+pub struct TreePlan {
     /// Each file read, with its plan.
-    pub plans: Vec<(&'c Candidate, FileRewrite)>,
+    pub plans: Vec<(Candidate, FileRewrite)>,
     /// Files not read, sorted.
     pub skipped: Vec<Skipped>,
     /// How many files were read.
     pub scanned: u64,
 }
 
-/// Read and plan every file (in parallel, each with its own buffer).
-pub fn plan_tree<'c>(
-    files: &'c [Candidate],
-    mut skipped: Vec<Skipped>,
-    set: &DigestSet,
-) -> Result<TreePlan<'c>, PinError> {
-    let planned = walk::par_map(files, |c, buf| plan_one(c, set, buf))?;
+/// Read and plan every file of the selection as the walk finds it (on every core, each
+/// thread with its own buffer).
+pub fn plan_tree(sel: &Selection, set: &DigestSet) -> Result<TreePlan, PinError> {
+    let (planned, mut skipped) = walk::collect_map(sel, |c, buf| plan_one(c, set, buf))?;
     let mut plans = Vec::new();
     let mut scanned = 0u64;
-    for (c, p) in files.iter().zip(planned) {
+    for (c, p) in planned {
         match p.skipped {
             Some(reason) => skipped.push(Skipped {
                 file: c.rel.clone(),
@@ -61,7 +58,7 @@ pub fn plan_tree<'c>(
     })
 }
 
-impl TreePlan<'_> {
+impl TreePlan {
     /// The plan of each file read.
     pub fn file_plans(&self) -> Vec<&FilePlan> {
         self.plans.iter().map(|(_, p)| &p.plan).collect()
@@ -81,7 +78,7 @@ impl TreePlan<'_> {
     }
 
     /// The files whose bytes change.
-    pub fn changed_files(&self) -> Vec<&(&Candidate, FileRewrite)> {
+    pub fn changed_files(&self) -> Vec<&(Candidate, FileRewrite)> {
         self.plans
             .iter()
             .filter(|(_, p)| p.plan.new_bytes.is_some())

@@ -45,9 +45,20 @@ pub fn scan(bytes: &[u8], yaml: bool) -> Vec<Pin> {
 /// The pins of one file, in file order, and why the YAML pass could not run on a YAML
 /// file that holds digests (its pins in separate fields would be missed: say so).
 pub fn scan_file(bytes: &[u8], yaml: bool) -> (Vec<Pin>, Option<String>) {
+    if !holds_digest(bytes) {
+        return (Vec::new(), None);
+    }
     let (mut pins, warning) = named_pins(bytes, yaml);
     add_variable_pins(bytes, &mut pins);
     (pins, warning)
+}
+
+/// Whether `sha256:` or `sha512:` is written anywhere in `bytes`: every pin, loose digest
+/// and digest-holding YAML field has one, and most files of a tree have none, so one pass
+/// over a file answers for every other pass (each of which would read all of it).
+pub fn holds_digest(bytes: &[u8]) -> bool {
+    memmem::find_iter(bytes, b"sha")
+        .any(|at| matches!(bytes.get(at + 3..at + 7), Some(b"256:" | b"512:")))
 }
 
 /// Digests a variable carries into a named reference (`ARG sha=sha256:…` with
@@ -223,6 +234,9 @@ fn name_before_variable_tag(bytes: &[u8], start: usize, at: usize) -> Option<(&s
 /// uses must never be pruned.
 pub fn loose_digests(bytes: &[u8]) -> Vec<String> {
     let mut out = Vec::new();
+    if !holds_digest(bytes) {
+        return out;
+    }
     for needle in [&b"sha256:"[..], &b"sha512:"[..]] {
         for at in memmem::find_iter(bytes, needle) {
             if at > 0 && (bytes[at - 1].is_ascii_alphanumeric() || bytes[at - 1] == b'_') {
@@ -564,6 +578,27 @@ impl<'a> LineIndex<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_holds_a_digest_when_sha256_or_sha512_is_written_in_it() {
+        let d = "a".repeat(64);
+        assert!(holds_digest(format!("sha256:{d}").as_bytes()));
+        assert!(holds_digest(format!("x: y@sha512:{d}").as_bytes()));
+        assert!(holds_digest(b"digest: sha256:"));
+        for none in [
+            &b""[..],
+            b"sha",
+            b"sha256",
+            b"shadow sha1: x",
+            b"SHA256:abc",
+            b"sha-256:a",
+        ] {
+            assert!(!holds_digest(none), "{:?}", String::from_utf8_lossy(none));
+            // and every pass agrees: nothing is found in such a file
+            assert!(scan_file(none, true).0.is_empty());
+            assert!(loose_digests(none).is_empty());
+        }
+    }
 
     const A: &str = "9a74366aa10eff2bf14dab0948123bd2c51703e1c553a73740ef687f723a0001";
 

@@ -147,6 +147,26 @@ pub fn root(dir: &Path) -> Result<PathBuf, PinError> {
 }
 
 fn rel(root: &Path, p: &Path) -> String {
+    // A walked or canonical path below the root is clean on Unix: its bytes after the
+    // root's are the answer (one string, not one per part; no component parsing).
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt as _;
+        let below = p
+            .as_os_str()
+            .as_bytes()
+            .strip_prefix(root.as_os_str().as_bytes())
+            .and_then(|r| r.strip_prefix(b"/"));
+        if let Some(text) = below.and_then(|b| std::str::from_utf8(b).ok())
+            && !text.is_empty()
+            && !text.starts_with('/')
+            && !text.ends_with('/')
+            && !text.contains("//")
+            && !text.split('/').any(|c| c == "." || c == "..")
+        {
+            return text.to_string();
+        }
+    }
     p.strip_prefix(root)
         .unwrap_or(p)
         .components()
@@ -157,7 +177,26 @@ fn rel(root: &Path, p: &Path) -> String {
 
 /// List the files to read, sorted, without duplicates, and the entries skipped on the way.
 pub fn collect(sel: &Selection) -> Result<(Vec<Candidate>, Vec<Skipped>), PinError> {
-    let mut files = Vec::new();
+    let (files, skipped) = collect_map(sel, |_, _| Ok(()))?;
+    Ok((files.into_iter().map(|(c, ())| c).collect(), skipped))
+}
+
+/// The result of `work` on one file, as the walk gathers them.
+type Worked<T> = (Candidate, Result<T, PinError>);
+
+/// Every file with what `work` made of it, and the entries skipped.
+pub type Walked<T> = (Vec<(Candidate, T)>, Vec<Skipped>);
+
+/// Walk the selection and run `work` on each file as the walk finds it, on every core, so
+/// reading overlaps walking (each thread with its own read buffer): every file with its
+/// result, sorted by path without duplicates, and the entries skipped, sorted. A walk error
+/// is reported first; else the first error of `work` in path order.
+pub fn collect_map<T: Send>(
+    sel: &Selection,
+    work: impl Fn(&Candidate, &mut FileBuf) -> Result<T, PinError> + Sync,
+) -> Result<Walked<T>, PinError> {
+    let mut worked: Vec<Worked<T>> = Vec::new();
+    let mut named = Vec::new();
     let mut skipped = Vec::new();
     for p in &sel.paths {
         let canon = std::fs::canonicalize(p).map_err(|_| PinError::PathMissing {
@@ -169,12 +208,12 @@ pub fn collect(sel: &Selection) -> Result<(Vec<Candidate>, Vec<Skipped>), PinErr
             source,
         })?;
         if meta.is_file() {
-            files.push(Candidate {
+            named.push(Candidate {
                 rel: rel(&sel.root, &canon),
                 abs: canon,
             });
         } else if meta.is_dir() {
-            walk(sel, &canon, &mut files, &mut skipped)?;
+            walk(sel, &canon, &work, &mut worked, &mut skipped)?;
         } else {
             skipped.push(Skipped {
                 file: rel(&sel.root, &canon),
@@ -182,10 +221,17 @@ pub fn collect(sel: &Selection) -> Result<(Vec<Candidate>, Vec<Skipped>), PinErr
             });
         }
     }
-    files.sort();
-    files.dedup();
+    let results = par_map(&named, &work);
+    worked.extend(named.into_iter().zip(results));
+    // unstable: a path is listed once, or twice with the same file behind it
+    worked.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    worked.dedup_by(|a, b| a.0 == b.0);
     skipped.sort();
     skipped.dedup();
+    let mut files = Vec::with_capacity(worked.len());
+    for (c, r) in worked {
+        files.push((c, r?));
+    }
     Ok((files, skipped))
 }
 
@@ -291,29 +337,48 @@ fn walk_error(sel: &Selection, dir: &Path, e: &ignore::Error) -> PinError {
 }
 
 /// What the walk threads found; merged (and later sorted) by [`walk`].
-#[derive(Default)]
-struct Found {
-    files: Vec<Candidate>,
+struct Found<T> {
+    files: Vec<Worked<T>>,
     skipped: Vec<Skipped>,
     /// Walk errors with the file each is about: the first by path is reported, so a run
     /// says the same whichever thread met which error first.
     errors: Vec<(String, PinError)>,
 }
 
-/// One walk thread's visitor: it keeps its findings and hands them over when dropped (its
-/// thread is done), so the threads do not contend for a lock per entry.
-struct Collector<'s> {
-    sel: &'s Selection,
-    dir: &'s Path,
-    mine: Found,
-    all: &'s Mutex<Found>,
+impl<T> Default for Found<T> {
+    fn default() -> Self {
+        Found {
+            files: Vec::new(),
+            skipped: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
 }
 
-impl ignore::ParallelVisitor for Collector<'_> {
+/// One walk thread's visitor: it runs the work on each file it meets, keeps its findings
+/// and hands them over when dropped (its thread is done), so the threads do not contend
+/// for a lock per entry.
+struct Collector<'s, T, W> {
+    sel: &'s Selection,
+    dir: &'s Path,
+    work: &'s W,
+    buf: FileBuf,
+    mine: Found<T>,
+    all: &'s Mutex<Found<T>>,
+}
+
+impl<T, W> ignore::ParallelVisitor for Collector<'_, T, W>
+where
+    T: Send,
+    W: Fn(&Candidate, &mut FileBuf) -> Result<T, PinError> + Sync,
+{
     fn visit(&mut self, entry: Result<ignore::DirEntry, ignore::Error>) -> ignore::WalkState {
         match entry {
             Ok(e) => match visit(self.sel, &e) {
-                Visit::Read(c) => self.mine.files.push(c),
+                Visit::Read(c) => {
+                    let r = (self.work)(&c, &mut self.buf);
+                    self.mine.files.push((c, r));
+                }
                 Visit::Skip(s) => self.mine.skipped.push(s),
                 Visit::Pass => {}
             },
@@ -331,7 +396,7 @@ impl ignore::ParallelVisitor for Collector<'_> {
     }
 }
 
-impl Drop for Collector<'_> {
+impl<T, W> Drop for Collector<'_, T, W> {
     fn drop(&mut self) {
         let mut all = self.all.lock().unwrap_or_else(|p| p.into_inner());
         all.files.append(&mut self.mine.files);
@@ -341,34 +406,49 @@ impl Drop for Collector<'_> {
 }
 
 /// Makes one [`Collector`] per walk thread.
-struct Collectors<'s> {
+struct Collectors<'s, T, W> {
     sel: &'s Selection,
     dir: &'s Path,
-    all: &'s Mutex<Found>,
+    work: &'s W,
+    all: &'s Mutex<Found<T>>,
 }
 
-impl<'s> ignore::ParallelVisitorBuilder<'s> for Collectors<'s> {
+impl<'s, T, W> ignore::ParallelVisitorBuilder<'s> for Collectors<'s, T, W>
+where
+    T: Send,
+    W: Fn(&Candidate, &mut FileBuf) -> Result<T, PinError> + Sync,
+{
     fn build(&mut self) -> Box<dyn ignore::ParallelVisitor + 's> {
         Box::new(Collector {
             sel: self.sel,
             dir: self.dir,
+            work: self.work,
+            buf: FileBuf::default(),
             mine: Found::default(),
             all: self.all,
         })
     }
 }
 
-fn walk(
+/// Walk `dir`, running `work` on each file found, then on the files git tracks that the
+/// walk's ignore rules hid.
+fn walk<T, W>(
     sel: &Selection,
     dir: &Path,
-    files: &mut Vec<Candidate>,
+    work: &W,
+    files: &mut Vec<Worked<T>>,
     skipped: &mut Vec<Skipped>,
-) -> Result<(), PinError> {
+) -> Result<(), PinError>
+where
+    T: Send,
+    W: Fn(&Candidate, &mut FileBuf) -> Result<T, PinError> + Sync,
+{
     let nested = std::sync::Arc::new(Mutex::new(Vec::<PathBuf>::new()));
     let all = Mutex::new(Found::default());
     walker(sel, dir, &nested).visit(&mut Collectors {
         sel,
         dir,
+        work,
         all: &all,
     });
     let mut found = all.into_inner().unwrap_or_else(|p| p.into_inner());
@@ -376,12 +456,16 @@ fn walk(
         found.errors.sort_by(|a, b| a.0.cmp(&b.0));
         return Err(found.errors.swap_remove(0).1);
     }
-    files.append(&mut found.files);
-    skipped.append(&mut found.skipped);
     let nested_dirs: Vec<PathBuf> = nested.lock().unwrap_or_else(|p| p.into_inner()).clone();
     if !sel.respect_ignore {
-        add_tracked(sel, dir, &nested_dirs, files);
+        let walked: std::collections::HashSet<&Path> =
+            found.files.iter().map(|(c, _)| c.abs.as_path()).collect();
+        let hidden = tracked_not_walked(sel, dir, &nested_dirs, &walked);
+        let results = par_map(&hidden, work);
+        found.files.extend(hidden.into_iter().zip(results));
     }
+    files.append(&mut found.files);
+    skipped.append(&mut found.skipped);
     for p in nested_dirs {
         skipped.push(Skipped {
             file: rel(&sel.root, &p),
@@ -393,10 +477,15 @@ fn walk(
 
 /// The files git tracks below `dir` that the walk did not list (ignore files do not hide a
 /// tracked file), outside nested repositories, filtered like the walk's.
-fn add_tracked(sel: &Selection, dir: &Path, nested_dirs: &[PathBuf], files: &mut Vec<Candidate>) {
-    let found: std::collections::HashSet<PathBuf> = files.iter().map(|c| c.abs.clone()).collect();
+fn tracked_not_walked(
+    sel: &Selection,
+    dir: &Path,
+    nested_dirs: &[PathBuf],
+    walked: &std::collections::HashSet<&Path>,
+) -> Vec<Candidate> {
+    let mut files = Vec::new();
     for abs in tracked_files(dir) {
-        if found.contains(&abs) || nested_dirs.iter().any(|n| abs.starts_with(n)) {
+        if walked.contains(abs.as_path()) || nested_dirs.iter().any(|n| abs.starts_with(n)) {
             continue;
         }
         // what git tracks as a regular file and the work tree still holds as one
@@ -413,6 +502,7 @@ fn add_tracked(sel: &Selection, dir: &Path, nested_dirs: &[PathBuf], files: &mut
         }
         files.push(Candidate { rel: r, abs });
     }
+    files
 }
 
 /// The regular files (not links, not submodules) the index of the repository holding `dir`
@@ -497,12 +587,11 @@ pub fn read_into(c: &Candidate, buf: &mut FileBuf) -> Result<Option<&'static str
 const READ_CHUNK: usize = 256 * 1024;
 
 /// Run `work` over every candidate on all cores, each thread with its own read buffer;
-/// results come back in candidate order.
-/// The first error (in candidate order) wins.
+/// the results come back in candidate order.
 pub fn par_map<T: Send>(
     files: &[Candidate],
     work: impl Fn(&Candidate, &mut FileBuf) -> Result<T, PinError> + Sync,
-) -> Result<Vec<T>, PinError> {
+) -> Vec<Result<T, PinError>> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -568,5 +657,76 @@ mod tests {
         assert!(buf.is_empty());
         let binary = candidate(dir.path(), "bin", b"a\0b");
         assert_eq!(read_into(&binary, &mut buf).unwrap(), Some("binary"));
+    }
+
+    #[test]
+    fn a_relative_path_is_the_same_by_bytes_or_by_parts() {
+        let root = Path::new("/w/repo");
+        for (p, want) in [
+            ("/w/repo/a/b.yaml", "a/b.yaml"),
+            ("/w/repo/.github/workflows/x.yml", ".github/workflows/x.yml"),
+            ("/w/repo/a/./b", "a/b"),
+            ("/w/repo//a", "a"),
+            ("/w/repo", ""),
+            ("/w/repository/a", "/w/repository/a"),
+            ("/elsewhere/a", "/elsewhere/a"),
+        ] {
+            let by_parts = Path::new(p)
+                .strip_prefix(root)
+                .unwrap_or(Path::new(p))
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/");
+            assert_eq!(rel(root, Path::new(p)), by_parts, "{p}");
+            if !want.starts_with('/') {
+                assert_eq!(rel(root, Path::new(p)), want, "{p}");
+            }
+        }
+    }
+
+    #[test]
+    fn files_are_worked_on_as_walked_sorted_once_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        for (name, text) in [("b/two.yaml", "2"), ("a/one.yaml", "1"), ("c.txt", "3")] {
+            let abs = root.join(name);
+            std::fs::create_dir_all(abs.parent().unwrap()).unwrap();
+            std::fs::write(abs, text).unwrap();
+        }
+        let sel = Selection {
+            root: root.clone(),
+            // a file inside the walked root, named again: read once
+            paths: vec![root.clone(), root.join("b/two.yaml")],
+            include: None,
+            exclude: None,
+            respect_ignore: false,
+        };
+        let (files, skipped) = collect_map(&sel, |c, buf| {
+            read_into(c, buf)?;
+            Ok(String::from_utf8_lossy(buf).into_owned())
+        })
+        .unwrap();
+        let got: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(c, t)| (c.rel.as_str(), t.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [("a/one.yaml", "1"), ("b/two.yaml", "2"), ("c.txt", "3")]
+        );
+        assert!(skipped.is_empty());
+        // the first error in path order is the one reported, whichever thread met it
+        let e = collect_map(&sel, |c, _| {
+            if c.rel == "c.txt" || c.rel == "b/two.yaml" {
+                Err(PinError::PathMissing {
+                    path: c.rel.clone(),
+                })
+            } else {
+                Ok(())
+            }
+        })
+        .unwrap_err();
+        assert!(matches!(e, PinError::PathMissing { path } if path == "b/two.yaml"));
     }
 }
