@@ -2,8 +2,8 @@
 //! shape (top-level values, pages, package maps) and decode each version object straight
 //! into the few fields the plan needs, skipping everything else unread.
 //!
-//! Nothing of the input is kept: a 60 MB listing costs the memory of its versions, not of
-//! its text. Visitors cannot return prune-plan's own errors through serde, so a domain error
+//! Nothing of the input is kept past the page being decoded: a 60 MB listing costs the
+//! memory of its versions, not of its text. Visitors cannot return prune-plan's own errors through serde, so a domain error
 //! is parked in the [`DecodeState`] and serde is handed a placeholder; the caller reports the
 //! parked error first.
 

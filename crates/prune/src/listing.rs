@@ -8,8 +8,11 @@
 //! whatever its shape, so nothing past page one is missed.
 //!
 //! Large listings (200,000 versions is about 60 MB) are streamed: the input is hashed and
-//! bounded as it is read, each version is decoded straight into the few fields the plan
-//! needs ([`crate::decode`]), and no copy of the text or `serde_json::Value` tree is kept.
+//! bounded as it is read; each top-level array or object up to [`IN_MEMORY`] (a page) is
+//! cut from the stream and parsed from memory, since serde_json reads an `io::Read` byte by
+//! byte, and a larger one is parsed from the reader; each version is decoded straight into
+//! the few fields the plan needs ([`crate::decode`]); no copy of the whole text or a
+//! `serde_json::Value` tree is kept.
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read};
