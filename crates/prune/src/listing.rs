@@ -11,8 +11,8 @@
 //! bounded as it is read; each top-level array or object up to [`IN_MEMORY`] (a page) is
 //! cut from the stream and parsed from memory, since serde_json reads an `io::Read` byte by
 //! byte, and a larger one is parsed from the reader; each version is decoded straight into
-//! the few fields the plan needs ([`crate::decode`]); no copy of the whole text or a
-//! `serde_json::Value` tree is kept.
+//! the few fields the plan needs (by the private `decode` module); no copy of the whole
+//! text or a `serde_json::Value` tree is kept.
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read};
