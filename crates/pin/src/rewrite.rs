@@ -9,7 +9,7 @@ use crate::error::PinError;
 use crate::model::DigestSet;
 use crate::plan::{Change, FilePlan, plan_file};
 use crate::report::{FileWarning, Mode};
-use crate::scanner::is_yaml_name;
+use crate::scanner::{holds_digest, is_yaml_name};
 use crate::walk::{self, Candidate, Selection, Skipped};
 
 /// A file's plan plus the bytes it was made from (kept only when the file changes).
@@ -150,6 +150,18 @@ fn plan_one(
             plan: FilePlan::default(),
             old: None,
             skipped: Some(reason),
+        });
+    }
+    if !holds_digest(buf) {
+        // no pin to count or change (most files of a tree): an empty plan, no allocation
+        // but the name
+        return Ok(FileRewrite {
+            plan: FilePlan {
+                file: c.rel.clone(),
+                ..FilePlan::default()
+            },
+            old: None,
+            skipped: None,
         });
     }
     let plan = plan_file(&c.rel, buf, is_yaml_name(&c.rel), set);

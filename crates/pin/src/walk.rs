@@ -223,16 +223,29 @@ pub fn collect_map<T: Send>(
     }
     let results = par_map(&named, &work);
     worked.extend(named.into_iter().zip(results));
-    // unstable: a path is listed once, or twice with the same file behind it
-    worked.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    worked.dedup_by(|a, b| a.0 == b.0);
     skipped.sort();
     skipped.dedup();
     let mut files = Vec::with_capacity(worked.len());
-    for (c, r) in worked {
+    for (c, r) in in_path_order(worked) {
+        if files
+            .last()
+            .is_some_and(|(last, _): &(Candidate, T)| *last == c)
+        {
+            continue;
+        }
         files.push((c, r?));
     }
     Ok((files, skipped))
+}
+
+/// The results sorted by path, duplicates adjacent. The order is found on indices: a
+/// result can be a few hundred bytes (a file's plan), and a sort would move each one many
+/// times.
+fn in_path_order<T>(worked: Vec<Worked<T>>) -> impl Iterator<Item = Worked<T>> {
+    let mut order: Vec<usize> = (0..worked.len()).collect();
+    order.sort_unstable_by(|&a, &b| worked[a].0.cmp(&worked[b].0));
+    let mut slots: Vec<Option<Worked<T>>> = worked.into_iter().map(Some).collect();
+    order.into_iter().filter_map(move |i| slots[i].take())
 }
 
 /// The directory walker: hidden files read, `.git` never, `.gitignore` for untracked
@@ -458,9 +471,7 @@ where
     }
     let nested_dirs: Vec<PathBuf> = nested.lock().unwrap_or_else(|p| p.into_inner()).clone();
     if !sel.respect_ignore {
-        let walked: std::collections::HashSet<&Path> =
-            found.files.iter().map(|(c, _)| c.abs.as_path()).collect();
-        let hidden = tracked_not_walked(sel, dir, &nested_dirs, &walked);
+        let hidden = tracked_not_walked(sel, dir, &nested_dirs, &found.files);
         let results = par_map(&hidden, work);
         found.files.extend(hidden.into_iter().zip(results));
     }
@@ -477,14 +488,20 @@ where
 
 /// The files git tracks below `dir` that the walk did not list (ignore files do not hide a
 /// tracked file), outside nested repositories, filtered like the walk's.
-fn tracked_not_walked(
+fn tracked_not_walked<T>(
     sel: &Selection,
     dir: &Path,
     nested_dirs: &[PathBuf],
-    walked: &std::collections::HashSet<&Path>,
+    walked: &[Worked<T>],
 ) -> Vec<Candidate> {
     let mut files = Vec::new();
-    for abs in tracked_files(dir) {
+    let tracked = tracked_files(dir);
+    if tracked.is_empty() {
+        return files;
+    }
+    let walked: std::collections::HashSet<&Path> =
+        walked.iter().map(|(c, _)| c.abs.as_path()).collect();
+    for abs in tracked {
         if walked.contains(abs.as_path()) || nested_dirs.iter().any(|n| abs.starts_with(n)) {
             continue;
         }
