@@ -857,6 +857,33 @@ fn never_shows_the_token(out: &std::process::Output) {
     }
 }
 
+/// The test forge serves connections side by side: a client that connects and never
+/// starts TLS (or a burst of a hundred fleet jobs) does not hold the others back. With the
+/// handshake made in the accept loop this clone waited for the silent clients forever.
+#[test]
+fn the_https_server_serves_past_clients_that_never_speak() {
+    let f = Flux::new();
+    let server = Server::start(&f.remote());
+    let silent: Vec<std::net::TcpStream> = (0..8)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap())
+        .collect();
+    let scratch = tempfile::tempdir().unwrap();
+    let mut cmd = over_https(
+        &server,
+        &scratch.path().join("clone"),
+        &["--service", "papi", "--tag", "s1", "--timeout", "20s"],
+    );
+    cmd.env("GIT_TOKEN", TOKEN)
+        .env("SSL_CERT_FILE", server.cert());
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(silent);
+}
+
 #[test]
 fn https_tls_tokens_and_hooks() {
     let f = Flux::new();

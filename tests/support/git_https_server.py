@@ -142,6 +142,31 @@ class Handler(BaseHTTPRequestHandler):
     do_POST = handle_git
 
 
+class Server(ThreadingHTTPServer):
+    """One thread per connection, the TLS handshake made in that thread: a handshake in
+    the accept loop would take connections one at a time, and a backlog of 5 (the
+    socketserver default) drops the SYNs of a burst, which then wait seconds to be
+    retried. A forge takes a fleet's connections at once."""
+
+    daemon_threads = True
+    request_queue_size = 1024
+
+    def finish_request(self, request, client_address):
+        try:
+            tls = self.tls.wrap_socket(request, server_side=True)
+        except OSError:
+            request.close()  # a client that refused the certificate, or went away
+            return
+        try:
+            self.RequestHandlerClass(tls, client_address, self)
+        finally:
+            tls.close()
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--root", required=True)
@@ -152,8 +177,7 @@ def main():
     args = ap.parse_args()
     os.makedirs(args.state, exist_ok=True)
     cert, key = make_cert(args.state)
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", args.port), Handler)
     server.root = os.path.abspath(args.root)
     server.backend = find_backend()
     server.user = args.user
@@ -162,7 +186,7 @@ def main():
     server.log_lock = threading.Lock()
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
-    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    server.tls = ctx
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     port_file = os.path.join(args.state, "port")
     with open(port_file + ".tmp", "w", encoding="utf-8") as f:
