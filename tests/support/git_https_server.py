@@ -18,6 +18,7 @@ import base64
 import hmac
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -146,12 +147,18 @@ class Server(ThreadingHTTPServer):
     """One thread per connection, the TLS handshake made in that thread: a handshake in
     the accept loop would take connections one at a time, and a backlog of 5 (the
     socketserver default) drops the SYNs of a burst, which then wait seconds to be
-    retried. A forge takes a fleet's connections at once."""
+    retried. A forge takes a fleet's connections at once.
+
+    Nagle's algorithm is off on every connection, as on a forge's front end (nginx's
+    tcp_nodelay is on by default): with it on, the response's body waited for the
+    client's delayed acknowledgement of its headers, 40ms on every request, and a
+    benchmark over this server measured that wait instead of the client."""
 
     daemon_threads = True
     request_queue_size = 1024
 
     def finish_request(self, request, client_address):
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             tls = self.tls.wrap_socket(request, server_side=True)
         except OSError:
