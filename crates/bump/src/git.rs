@@ -525,6 +525,12 @@ impl Git {
         self.repo.head().ok().and_then(|h| h.target())
     }
 
+    /// How many commits `tip` has that `base` has not (None: not known, as when `base` is
+    /// not in this clone).
+    pub fn ahead(&self, tip: Oid, base: Oid) -> Option<usize> {
+        self.repo.graph_ahead_behind(tip, base).ok().map(|(a, _)| a)
+    }
+
     /// Whether `descendant` contains `ancestor` (or is it).
     pub fn contains(&self, descendant: Oid, ancestor: Oid) -> bool {
         descendant == ancestor
@@ -1116,6 +1122,8 @@ fn callbacks<'a>(
     cbs.credentials(move |url, user_from_url, allowed| asker.answer(url, user_from_url, allowed));
     let target = ssh::parse_url(url);
     cbs.certificate_check(move |cert, host| {
+        // a new connection, before its first request
+        crate::sockets::no_delay();
         let Some(hostkey) = cert.as_hostkey() else {
             // TLS: libgit2's own verification against the system trust store
             return Ok(if transport.insecure {

@@ -26,6 +26,7 @@ pub mod remote;
 pub mod report;
 pub mod request;
 pub mod services;
+pub mod sockets;
 pub mod ssh;
 pub mod tag;
 pub mod targets;

@@ -169,36 +169,15 @@ fn watch(limits: Arc<Limits>) {
                     std::thread::sleep(POLL);
                     let memory = rollout_core::resources::resident_bytes;
                     if limits.check(Instant::now(), memory).is_some() {
-                        cut_network();
+                        // libgit2's blocked read returns; tag-bump has no other
+                        // connection open while an operation is armed
+                        crate::sockets::shut_down_all();
                     }
                 }
             });
         // Without the thread the callback still bounds packs and their time.
         drop(spawned);
     });
-}
-
-/// Shut down every network socket of the process (not stdin, stdout or stderr), so that a
-/// libgit2 read blocked on the remote returns. Only called when an operation is over a
-/// bound and is to fail; tag-bump has no other connection open at that time.
-#[allow(unsafe_code)] // descriptors borrowed by number to shut sockets down; see SAFETY
-fn cut_network() {
-    use rustix::fs::FileType;
-    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
-        .current
-        .unwrap_or(4096)
-        .min(65536) as i32;
-    for raw in 3..limit {
-        // SAFETY: the descriptor is only inspected and shut down, never closed or kept; a
-        // number that is not open fails fstat with EBADF.
-        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(raw) };
-        let Ok(st) = rustix::fs::fstat(fd) else {
-            continue;
-        };
-        if FileType::from_raw_mode(st.st_mode) == FileType::Socket {
-            let _ = rustix::net::shutdown(fd, rustix::net::Shutdown::Both);
-        }
-    }
 }
 
 #[cfg(test)]
