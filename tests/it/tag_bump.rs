@@ -814,6 +814,16 @@ impl Server {
             &["log", "--format=%s", "main"],
         )
     }
+
+    /// How many requests the server has answered with 200 whose line contains `what` (a
+    /// request first answered 401, for credentials, is not counted twice).
+    fn requests(&self, what: &str) -> usize {
+        std::fs::read_to_string(self.state.path().join("access.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(what) && l.contains("\" 200 "))
+            .count()
+    }
 }
 
 impl Drop for Server {
@@ -991,6 +1001,71 @@ fn https_tls_tokens_and_hooks() {
         "{m}"
     );
     assert!(!server.log().contains("h3"));
+}
+
+/// A clone made by the run has the remote's tip: it is not fetched a second time (a round
+/// trip every fleet job paid while all of them cloned at once). A reused --workdir is synced.
+#[test]
+fn a_fresh_workdir_clone_is_fetched_once_and_a_reused_one_is_synced() {
+    let f = Flux::new();
+    let server = Server::start(&f.remote());
+    let scratch = tempfile::tempdir().unwrap();
+    let wd = scratch.path().join("wd");
+    let run = |tag: &str| {
+        let out = over_https(
+            &server,
+            &wd,
+            &[
+                "--branch",
+                "main",
+                "--service",
+                "papi",
+                "--tag",
+                tag,
+                "--push",
+            ],
+        )
+        .env("GITHUB_TOKEN", TOKEN)
+        .env("SSL_CERT_FILE", server.cert())
+        .output()
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let listings = "info/refs?service=git-upload-pack";
+    run("f1");
+    assert_eq!(server.requests(listings), 1, "one fetch: the clone's");
+    assert_eq!(server.requests("info/refs?service=git-receive-pack"), 1);
+    // someone else pushes; the reused working copy is synced before the edit
+    let other = scratch.path().join("other");
+    git(
+        scratch.path(),
+        &[
+            "clone",
+            "-q",
+            server.root.path().join("flux.git").to_str().unwrap(),
+            "other",
+        ],
+    );
+    git(
+        &other,
+        &["commit", "-q", "--allow-empty", "-m", "elsewhere"],
+    );
+    git(&other, &["push", "-q", "origin", "HEAD:main"]);
+    run("f2");
+    assert_eq!(
+        server.requests(listings),
+        3,
+        "the listing that checks the branch, and the sync's fetch"
+    );
+    let log = server.log();
+    let subjects: Vec<&str> = log.lines().take(3).collect();
+    assert!(subjects[0].contains("f2"), "{log}");
+    assert_eq!(subjects[1], "elsewhere", "built on the synced tip: {log}");
+    assert!(subjects[2].contains("f1"), "{log}");
 }
 
 #[test]

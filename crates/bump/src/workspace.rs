@@ -319,7 +319,10 @@ pub fn prepare(
         remote.as_ref(),
         transport,
     )?;
-    if (spec.sync || (ws.cloned && spec.workdir.is_some())) && !spec.dry_run {
+    // A clone made by this very run has the remote's tip already: fetching it again is
+    // a round trip for nothing. A reused --workdir clone is always synced.
+    let fresh = ws.chosen.is_some();
+    if (spec.sync || ws.cloned) && !fresh && !spec.dry_run {
         let git = ws.git.as_ref().expect("opened for --sync");
         let tip = git.fetch(
             remote.as_ref().expect("resolved for --sync"),
