@@ -8,7 +8,14 @@
 //! for all the others, and a count that suits 5 racers fails the 100th. Each pause is
 //! drawn at random from a window that grows with the races this run lost and is scaled by
 //! how long one try takes here ("full jitter"): racers spread out instead of colliding in
-//! step, and the window fits the remote's real pace. `--push-retries` can cap the count too.
+//! step, and the window fits the remote's real pace. The window may grow to 12s, so that
+//! 100 racers can spread to about one try per landing (a smaller cap let them make ten
+//! tries per landing, and the wasted tries slowed the remote for the one that could land);
+//! it never reaches past the deadline, so the last pause still leaves room for a try.
+//! Each fetch after a lost race counts the commits others landed since the last one (the
+//! contention seen), and the window is kept to twice one try per such commit: once the
+//! crowd thins out, the last racers do not sleep out a window sized for a hundred.
+//! `--push-retries` can cap the count too.
 
 use std::hash::{BuildHasher, RandomState};
 use std::time::{Duration as StdDuration, Instant};
@@ -133,7 +140,7 @@ pub fn push(
 ) -> Result<PushDoc, BumpError> {
     let refname = format!("refs/heads/{}", to.branch);
     let started = Instant::now();
-    let mut pacing = Pacing::default();
+    let mut pacing = Pacing::starting(Instant::now());
     let mut attempts = 0u32;
     let mut pushed = false;
     loop {
@@ -163,9 +170,9 @@ pub fn push(
                 });
             }
             PushOutcome::NonFastForward => {
-                let pause = pacing.lost(attempts);
-                let out_of_time = started.elapsed() + pause >= to.timeout;
-                if out_of_time || to.retries.is_some_and(|n| attempts > n) {
+                let left = to.timeout.saturating_sub(started.elapsed());
+                let pause = pacing.lost(attempts, left);
+                if pause.is_none() || to.retries.is_some_and(|n| attempts > n) {
                     return Err(BumpError::PushRetriesExhausted {
                         remote: to.remote.display.clone(),
                         refname,
@@ -174,9 +181,11 @@ pub fn push(
                         left: to.left(&changes.commit),
                     });
                 }
-                std::thread::sleep(pause);
+                std::thread::sleep(pause.unwrap_or_default());
                 pacing.try_started();
-                if !after_lost_race(c, to, changes)? {
+                let (more, landed) = after_lost_race(c, to, changes)?;
+                pacing.saw(landed);
+                if !more {
                     // The remote already holds the tag (another run set it).
                     break;
                 }
@@ -220,13 +229,17 @@ fn catch_up(
 }
 
 /// A push race was lost: fetch, reset to the remote's branch and redo the change there.
-/// Returns whether there is a new commit to push.
+/// Returns whether there is a new commit to push, and how many commits landed on the
+/// branch since the working copy last had it (None: not known).
 fn after_lost_race(
     c: &Committer<'_>,
     to: &Destination<'_>,
     changes: &mut Changes,
-) -> Result<bool, BumpError> {
+) -> Result<(bool, Option<usize>), BumpError> {
+    let before = c.git.head();
     let tip = c.git.fetch(to.remote, to.branch, c.transport)?;
+    // the commits the remote has and HEAD has not: what others landed meanwhile
+    let landed = before.and_then(|b| c.git.ahead(tip, b));
     c.git.reset_hard(tip, c.transport)?;
     // From here the working copy is the remote's branch, not what it was.
     let state = format!(
@@ -245,7 +258,7 @@ fn after_lost_race(
         source: Box::new(e),
         state,
     })?;
-    Ok(changes.commit.is_some())
+    Ok((changes.commit.is_some(), landed))
 }
 
 fn with_left(e: BumpError, left: Option<String>) -> BumpError {
@@ -286,64 +299,125 @@ fn round_ms(d: StdDuration) -> StdDuration {
 struct Pacing {
     /// When the current try (fetch, reset, re-apply, push) started.
     try_start: Instant,
+    /// How many commits others landed between the last two fetches (None: not seen yet).
+    landed: Option<usize>,
     /// A random source seeded by the OS for this run, so racers draw apart.
     random: RandomState,
 }
 
-impl Default for Pacing {
-    fn default() -> Self {
+impl Pacing {
+    /// The pacing of a run whose first try (the first push) begins at `first_try`.
+    fn starting(first_try: Instant) -> Self {
         Pacing {
-            try_start: Instant::now(),
+            try_start: first_try,
+            landed: None,
             random: RandomState::new(),
         }
     }
-}
 
-impl Pacing {
-    /// The pause after the `lost`-th lost race: uniform in [0, window), the window being
-    /// the length of the try just made (at least 20ms) doubled per race lost, at most 4s.
-    fn lost(&mut self, lost: u32) -> StdDuration {
+    /// The pause after the `lost`-th lost race, `left` being the time until the deadline:
+    /// uniform in [0, window), the window being the length of the try just made (at least
+    /// 20ms) doubled per race lost, at most 12s, at most the time the racers seen landing
+    /// in the last round take to land again, and short enough that a try of the same
+    /// length still ends before the deadline. None: no try fits in what is left.
+    fn lost(&mut self, lost: u32, left: StdDuration) -> Option<StdDuration> {
         let unit = self.try_start.elapsed().max(StdDuration::from_millis(20));
-        let window = pause_window(unit, lost);
+        let room = left.checked_sub(unit).filter(|r| !r.is_zero())?;
+        let mut window = pause_window(unit, lost).min(room);
+        if let Some(landed) = self.landed {
+            window = window.min(contention_window(unit, landed));
+        }
         let draw = self.random.hash_one((lost, Instant::now()));
-        StdDuration::from_nanos(draw % window.as_nanos().max(1) as u64)
+        Some(StdDuration::from_nanos(
+            draw % window.as_nanos().max(1) as u64,
+        ))
     }
 
     /// A new try starts now.
     fn try_started(&mut self) {
         self.try_start = Instant::now();
     }
+
+    /// A fetch after a lost race found `landed` commits others pushed since the last one.
+    fn saw(&mut self, landed: Option<usize>) {
+        self.landed = landed;
+    }
+}
+
+/// The window the contention seen allows: `landed` others landed while this run waited
+/// and tried, so about that many race it still; twice the time they take at one try each
+/// spreads this run's next try among theirs. After many lost races the doubling window
+/// is far wider than that once the crowd has thinned out, and would leave the branch
+/// idle while the last racers wait.
+fn contention_window(unit: StdDuration, landed: usize) -> StdDuration {
+    unit.saturating_mul(2 * (landed.min(1 << 16) as u32 + 1))
 }
 
 /// The window a pause is drawn from: `unit` doubled per race lost (from the first), at
-/// most 4s.
+/// most [`MAX_WINDOW`].
 fn pause_window(unit: StdDuration, lost: u32) -> StdDuration {
-    unit.saturating_mul(1 << lost.clamp(1, 8))
-        .min(StdDuration::from_secs(4))
+    unit.saturating_mul(1 << lost.clamp(1, 10)).min(MAX_WINDOW)
 }
+
+/// The widest pause window: wide enough for about 100 racers to spread out to one try
+/// per landing on a remote that lands a push in about 0.1s.
+const MAX_WINDOW: StdDuration = StdDuration::from_secs(12);
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn the_window_doubles_per_race_lost_and_stops_at_four_seconds() {
+    fn the_window_doubles_per_race_lost_and_stops_at_twelve_seconds() {
         let ms = StdDuration::from_millis;
         assert_eq!(pause_window(ms(30), 1), ms(60));
         assert_eq!(pause_window(ms(30), 3), ms(240));
-        assert_eq!(pause_window(ms(30), 40), StdDuration::from_secs(4));
+        assert_eq!(pause_window(ms(30), 8), ms(7680));
+        assert_eq!(pause_window(ms(30), 40), StdDuration::from_secs(12));
         assert_eq!(
             pause_window(StdDuration::from_secs(10), 1),
-            StdDuration::from_secs(4)
+            StdDuration::from_secs(12)
         );
     }
 
     #[test]
     fn pauses_are_drawn_inside_the_window_and_differ() {
-        let mut p = Pacing::default();
-        let pauses: Vec<StdDuration> = (1..=20).map(|n| p.lost(n.min(2))).collect();
-        assert!(pauses.iter().all(|d| *d < StdDuration::from_secs(4)));
+        let mut p = Pacing::starting(Instant::now());
+        let hour = StdDuration::from_secs(3600);
+        let pauses: Vec<StdDuration> = (1..=20).map(|n| p.lost(n, hour).unwrap()).collect();
+        assert!(pauses.iter().all(|d| *d < MAX_WINDOW));
         let distinct: std::collections::BTreeSet<_> = pauses.iter().collect();
         assert!(distinct.len() > 10, "{pauses:?}");
+    }
+
+    #[test]
+    fn the_contention_seen_narrows_the_window() {
+        let ms = StdDuration::from_millis;
+        assert_eq!(contention_window(ms(100), 0), ms(200));
+        assert_eq!(contention_window(ms(100), 4), ms(1000));
+        let mut p = Pacing::starting(Instant::now() - ms(100));
+        let hour = StdDuration::from_secs(3600);
+        // ten races lost, one commit landed in the last round: at most 2 tries' time
+        p.saw(Some(1));
+        for _ in 0..20 {
+            assert!(p.lost(10, hour).unwrap() < ms(500));
+        }
+        // nothing known: the doubling window alone
+        p.saw(None);
+        let widest = (0..50).map(|_| p.lost(10, hour).unwrap()).max().unwrap();
+        assert!(widest > ms(1000), "{widest:?}");
+    }
+
+    #[test]
+    fn a_pause_leaves_room_for_one_more_try_before_the_deadline() {
+        let mut p = Pacing::starting(Instant::now() - StdDuration::from_millis(500));
+        // 2s left, a try takes 0.5s: the pause ends by 1.5s, whatever the window says
+        for lost in [3, 10, 40] {
+            let pause = p.lost(lost, StdDuration::from_secs(2)).unwrap();
+            assert!(pause < StdDuration::from_millis(1500), "{pause:?}");
+        }
+        // less left than one try takes: no try
+        assert_eq!(p.lost(5, StdDuration::from_millis(400)), None);
+        assert_eq!(p.lost(5, StdDuration::ZERO), None);
     }
 }
