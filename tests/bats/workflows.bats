@@ -316,6 +316,19 @@ PY
   assert_equal "$(grep -c '"pull"' "$FAKE_DOCKER_LOG")" 1
 }
 
+@test "rollback: an image without a label the project requires (ROLLOUT_REQUIRED_LABELS) is refused" {
+  rollback_consumer
+  inputs "{\"release\": \"$R1\"}"
+  ACT_EXTRA+=(--var "ROLLOUT_REQUIRED_LABELS=org.opencontainers.image.revision,dev.glitchwerks.ci.cli_version,dev.acme.ci.pipeline")
+  run rehearse workflow_dispatch rollback.yml
+  # the same images pass with the default labels (the test above): the named one holds
+  assert_failure
+  assert_output --partial "@sha256:"
+  assert_output --partial ": hold"
+  assert_equal "$(git --git-dir "$REMOTE" for-each-ref --format='%(refname)' refs/heads)" refs/heads/main
+  assert_equal "$(json_get "$FAKE_GH_STATE" 'd.get("prs", [])')" "[]"
+}
+
 @test "rollback: an unknown release is refused; a malformed release id at the first step" {
   rollback_consumer
   inputs '{"release": "3333333333333333333333333333333333333333"}'

@@ -390,18 +390,43 @@ fn runtime_health_preset() {
     );
 }
 
+/// The shapes the usual tools print about an image, each as its documentation shows it:
+/// `docker inspect` (an array; `Config.Labels`), `skopeo inspect` (skopeo-inspect(1): `Labels`
+/// at the top, beside `Digest`, `RepoTags`, `Architecture`), an image config as `crane config`
+/// and `skopeo inspect --config` print it (OCI image-spec config.md: `config.Labels`), and a
+/// plain label map (`docker inspect --format '{{json .Config.Labels}}'`).
+fn image_shapes(labels: &Value) -> Vec<(&'static str, Value)> {
+    vec![
+        (
+            "docker inspect",
+            json!([{"Id": "sha256:x", "RepoTags": ["ghcr.io/acme/app:v1"],
+                    "Config": {"Env": ["PATH=/usr/bin"], "Labels": labels}}]),
+        ),
+        (
+            "skopeo inspect",
+            json!({"Name": "ghcr.io/acme/app", "Digest": format!("sha256:{}", "a".repeat(64)),
+                   "RepoTags": ["v1"], "Created": "2026-11-30T10:00:00Z", "Labels": labels,
+                   "Architecture": "amd64", "Os": "linux", "Layers": [], "Env": []}),
+        ),
+        (
+            "crane config",
+            json!({"architecture": "amd64", "os": "linux", "created": "2026-11-30T10:00:00Z",
+                   "config": {"Env": ["PATH=/usr/bin"], "Labels": labels},
+                   "rootfs": {"type": "layers", "diff_ids": []}, "history": []}),
+        ),
+        ("a label map", labels.clone()),
+    ]
+}
+
 #[test]
-fn oci_labels_preset() {
+fn oci_labels_preset_reads_every_tool_s_shape() {
     let rev = "0123456789abcdef0123456789abcdef01234567";
     let labels = json!({
-        "org.opencontainers.image.source": "https://github.com/glitchwerks/github-actions",
+        "org.opencontainers.image.source": "https://github.com/acme/app",
         "org.opencontainers.image.revision": rev,
-        "dev.glitchwerks.ci.private_ref": "main",
-        "dev.glitchwerks.ci.private_sha": "abc",
-        "dev.glitchwerks.ci.marketplace_sha": "def",
-        "dev.glitchwerks.ci.cli_version": "1.2.3"
+        "org.opencontainers.image.created": "2026-11-30T10:00:00Z"
     });
-    let run = |input: Value, set: &[&str]| {
+    let run = |input: &Value, set: &[&str]| {
         let mut c = gate();
         c.args(["--preset", "oci-labels"]);
         for s in set {
@@ -409,22 +434,59 @@ fn oci_labels_preset() {
         }
         json_out(&c.write_stdin(input.to_string()).output().unwrap())
     };
-    let inspect = json!([{"Id": "sha256:x", "Config": {"Labels": labels}}]);
-    assert_eq!(run(inspect.clone(), &[])["summary"]["decision"], "promote");
     let expected = format!("expectedRevision={rev}");
-    assert_eq!(run(inspect, &[&expected])["summary"]["decision"], "promote");
+    let other = format!("expectedRevision={}", "f".repeat(40));
+    for (tool, input) in image_shapes(&labels) {
+        // the OCI labels are all a default run asks for, and the revision is found
+        let doc = run(&input, &[&expected]);
+        assert_eq!(doc["summary"]["decision"], "promote", "{tool}: {doc}");
+        assert_eq!(
+            codes(&run(&input, &[&other])),
+            ["revision_label_mismatch"],
+            "{tool}"
+        );
+    }
+    // a project's own labels are asked for by name (the replaced runtime's four, here)
+    let own = "requiredLabels=org.opencontainers.image.source,org.opencontainers.image.revision,\
+               dev.glitchwerks.ci.private_ref,dev.glitchwerks.ci.cli_version";
+    for (tool, input) in image_shapes(&labels) {
+        assert_eq!(
+            codes(&run(&input, &[own])),
+            [
+                "label_missing_dev_glitchwerks_ci_cli_version",
+                "label_missing_dev_glitchwerks_ci_private_ref"
+            ],
+            "{tool}"
+        );
+    }
     let mut bad = labels.clone();
     bad["org.opencontainers.image.revision"] = json!("0123456789ABCDEF0123456789abcdef01234567");
-    bad["dev.glitchwerks.ci.cli_version"] = json!("");
-    let doc = run(bad, &[&expected]);
-    assert_eq!(
-        codes(&doc),
-        [
-            "label_missing_dev_glitchwerks_ci_cli_version",
-            "revision_label_malformed",
-            "revision_label_mismatch"
-        ]
-    );
+    bad["org.opencontainers.image.source"] = json!("");
+    for (tool, input) in image_shapes(&bad) {
+        assert_eq!(
+            codes(&run(&input, &[&expected])),
+            [
+                "label_missing_org_opencontainers_image_source",
+                "revision_label_malformed",
+                "revision_label_mismatch"
+            ],
+            "{tool}"
+        );
+    }
+    // an image without labels, and output that is no image at all
+    for input in [
+        json!([{"Id": "sha256:x", "Config": {"Labels": null}}]),
+        json!({"Name": "ghcr.io/acme/app", "Labels": null}),
+        json!([]),
+        json!("ghcr.io/acme/app:v1"),
+    ] {
+        let doc = run(&input, &[]);
+        assert_eq!(doc["summary"]["decision"], "hold", "{input}");
+        assert!(
+            codes(&doc).contains(&"labels_unavailable".to_string()),
+            "{input}: {doc}"
+        );
+    }
 }
 
 #[test]
