@@ -168,25 +168,40 @@ printf '{"edit": %s}\n' "$bump_mem" > "$out/bump-mem.json"
 # over file://, against git clone --depth 1 + sed + commit + push. The remote is reset
 # before each run, so every run pushes.
 cdir=$PWD/$data/bump-clone
-if [ ! -s "$cdir/commits" ] || [ "$(cat "$cdir/commits")" != 20000 ]; then
-  echo "bench: generating a Flux repository of 20,000 commits" >&2
-  rm -rf "$cdir"; mkdir -p "$cdir/srv" "$cdir/state"
-  cp -r examples/flux "$cdir/seed"
-  git -C "$cdir/seed" init -q -b main
-  git -C "$cdir/seed" add -A
-  git -C "$cdir/seed" -c user.name=b -c user.email=b@example.invalid commit -qm seed
-  python3 - "$cdir/seed" <<'PY'
+# flux_history N BARE: the example Flux repository with N commits of history on top (each
+# changes one of 500 log files), served as the bare repository BARE.
+flux_history() {
+  local n=$1 bare=$2 seed
+  seed=$(mktemp -d)
+  cp -r examples/flux/. "$seed"
+  git -C "$seed" init -q -b main
+  git -C "$seed" add -A
+  git -C "$seed" -c user.name=b -c user.email=b@example.invalid commit -qm seed
+  python3 - "$seed" "$n" <<'PY'
 import subprocess, sys
 out = ["reset refs/heads/main\nfrom refs/heads/main^0\n"]
-for i in range(20000):
+for i in range(int(sys.argv[2])):
     body = f"entry {i}\n" * 20
     out.append(f"commit refs/heads/main\ncommitter b <b@example.invalid> {1700000000 + i} +0000\n"
                f"data {len(f'c{i}')}\nc{i}\nM 644 inline history/log-{i % 500}.txt\ndata {len(body)}\n{body}\n")
 subprocess.run(["git", "-C", sys.argv[1], "fast-import", "--quiet"], input="".join(out).encode(), check=True)
 PY
-  git clone -q --bare "$cdir/seed" "$cdir/srv/flux.git"
-  git -C "$cdir/srv/flux.git" repack -adq
+  rm -rf "$bare"
+  git clone -q --bare "$seed" "$bare"
+  git -C "$bare" repack -adq
+  rm -rf "$seed"
+}
+if [ ! -s "$cdir/commits" ] || [ "$(cat "$cdir/commits")" != 20000 ]; then
+  echo "bench: generating a Flux repository of 20,000 commits" >&2
+  rm -rf "$cdir"; mkdir -p "$cdir/srv" "$cdir/state"
+  flux_history 20000 "$cdir/srv/flux.git"
   echo 20000 > "$cdir/commits"
+fi
+# the same repository five times as deep: a fresh clone should cost the same
+if [ ! -s "$cdir/commits-100k" ]; then
+  echo "bench: generating a Flux repository of 100,000 commits" >&2
+  flux_history 100000 "$cdir/srv/flux-100k.git"
+  echo 100000 > "$cdir/commits-100k"
 fi
 # a port file left by an earlier run would name a server that is gone
 rm -f "$cdir/state/port"
@@ -211,7 +226,19 @@ for via in https file; do
   hyperfine --warmup 1 --runs 10 --prepare "$creset" --export-json "$out/bump-clone-$via.json" \
     -n "tag-bump --clone --push" "$bump_clone > /dev/null 2>&1" -n "git clone --depth 1 && sed && git commit && git push" "$(git_clone_push "$gurl")" >&2
 done
-bash -c "$creset"
+# flat as history grows: the same fresh run against 100,000 commits over HTTPS
+base100=$(git -C "$cdir/srv/flux-100k.git" rev-parse main)
+creset100="rm -rf $cdir/wd && git -C $cdir/srv/flux-100k.git update-ref refs/heads/main $base100"
+bump_clone100="GITHUB_TOKEN=bench-token $bump --clone https://127.0.0.1:$port/flux-100k.git --workdir $cdir/wd --service papi --tag pr-9999-abcdef0 --push --author 'b <b@example.invalid>' --compact"
+bash -c "$creset100 && $bump_clone100" > /dev/null 2>&1 || { echo "bench: tag-bump --clone of 100,000 commits failed" >&2; exit 1; }
+# both depths in one hyperfine run, one right after the other: this VM's speed drifts over
+# minutes, and a row measured later would show the drift as depth
+bump_clone20="GITHUB_TOKEN=bench-token $bump --clone https://127.0.0.1:$port/flux.git --workdir $cdir/wd --service papi --tag pr-9999-abcdef0 --push --author 'b <b@example.invalid>' --compact"
+echo "bench: fresh --clone + edit + commit + push, 20,000 and 100,000 commits, over https" >&2
+hyperfine --warmup 1 --runs 15 --export-json "$out/bump-clone-depth.json" \
+  --prepare "$creset" -n "20,000 commits" "$bump_clone20 > /dev/null 2>&1" \
+  --prepare "$creset100" -n "100,000 commits" "$bump_clone100 > /dev/null 2>&1" >&2
+bash -c "$creset && $creset100"
 kill $server 2>/dev/null || true
 
 # freshness-check: 15,000 commits ahead of the pin, 200 apps, against git rev-list --count
@@ -341,6 +368,10 @@ for via in ("https", "file"):
     bench = f"fresh clone + edit + commit + push, 20,000 commits, {'loopback HTTPS' if via == 'https' else 'file://'}"
     row(bench, "tag-bump", tc, 0, gc, 0, f"≤1.2x git: {'met' if tc <= 1.2 * gc else 'NOT met'} ({tc / gc:.2f}x git)")
     row(bench, "git clone --depth 1 && sed && git commit && git push", gc, 0, gc, 0, "baseline")
+depth = {x["command"]: x["median"] for x in json.load(open(f"{out}/bump-clone-depth.json"))["results"]}
+deep, shallow = depth["100,000 commits"], depth["20,000 commits"]
+row("fresh clone + edit + commit + push, 100,000 commits, loopback HTTPS", "tag-bump", deep, 0, shallow, 0,
+    f"flat as history grows, ≤1.2x the 20,000-commit run: {'met' if deep <= 1.2 * shallow else 'NOT met'} ({deep / shallow:.2f}x)")
 fr = {x["command"]: x["median"] for x in json.load(open(f"{out}/fresh.json"))["results"]}
 ft, fg = fr["freshness-check"], fr["git rev-list --count"]
 row("15,000 commits ahead, one app's path", "freshness-check", ft, 0, fg, 0,
