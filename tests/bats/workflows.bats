@@ -321,10 +321,11 @@ PY
   inputs "{\"release\": \"$R1\"}"
   ACT_EXTRA+=(--var "ROLLOUT_REQUIRED_LABELS=org.opencontainers.image.revision,dev.glitchwerks.ci.cli_version,dev.acme.ci.pipeline")
   run rehearse workflow_dispatch rollback.yml
-  # the same images pass with the default labels (the test above): the named one holds
   assert_failure
-  assert_output --partial "@sha256:"
-  assert_output --partial ": hold"
+  # the decision names the one label the images lack (the others pass), and no other reason
+  grep -q -F '**oci_labels**: `label_missing_dev_acme_ci_pipeline`' "$SUMMARY"
+  grep -q -F '`label_missing_dev_glitchwerks_ci_cli_version` | pass' "$SUMMARY"
+  grep -q -F '`revision_label_mismatch` | pass' "$SUMMARY"
   assert_equal "$(git --git-dir "$REMOTE" for-each-ref --format='%(refname)' refs/heads)" refs/heads/main
   assert_equal "$(json_get "$FAKE_GH_STATE" 'd.get("prs", [])')" "[]"
 }
