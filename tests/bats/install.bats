@@ -25,7 +25,7 @@ copy_tree() {
   copy_tree "$TMP/src"
   [ ! -e "$TMP/src/target" ]
   mkdir -p "$TMP/shared/debug"
-  for t in gate-eval policy-apply digest-pin tag-bump prune-plan freshness-check health-probe; do
+  for t in gate-eval policy-apply digest-pin tag-bump prune-plan freshness-check health-probe image-resolve; do
     ln -s "$TOOLS_DIR/$t" "$TMP/shared/debug/$t"
   done
   # CARGO=true: the binaries are already built; make only has to find them
@@ -70,7 +70,7 @@ copy_tree() {
   run bash -c "tar --full-time -tvzf '$archive' | awk '{print \$2, \$4\" \"\$5}' | sort -u"
   assert_output "0/0 $(TZ=UTC date -d "@$epoch" '+%Y-%m-%d %H:%M:%S')"
   run tar -tzf "$archive"
-  for t in gate-eval policy-apply digest-pin tag-bump prune-plan freshness-check health-probe \
+  for t in gate-eval policy-apply digest-pin tag-bump prune-plan freshness-check health-probe image-resolve \
     rollout-orchestrate rollout-gate-config rollout-tag rollout-lib.sh; do
     assert_line "$name/bin/$t"
   done
@@ -120,7 +120,7 @@ PY
     assert_output ""
   done
   export PATH="$TMP/prefix/bin:$SYSTEM_PATH"
-  for t in gate-eval policy-apply digest-pin tag-bump prune-plan freshness-check health-probe; do
+  for t in gate-eval policy-apply digest-pin tag-bump prune-plan freshness-check health-probe image-resolve; do
     run "$t" --version
     assert_success
     assert_output "$t $version"
@@ -141,7 +141,7 @@ PY
 
 # --- cargo install ---------------------------------------------------------------------------
 
-@test "cargo install --locked --path . and --git install all seven binaries" {
+@test "cargo install --locked --path . and --git install all eight binaries" {
   # make dist's build directory and flags, so that the release build is not made again
   build=${DIST_BUILD_DIR:-/tmp/rollout-tools-dist}
   cargo_home=$(cd "${CARGO_HOME:-$HOME/.cargo}" && pwd)
@@ -151,8 +151,8 @@ PY
   echo "$output"
   assert_success
   run ls "$TMP/root/bin"
-  assert_output "$(printf '%s\n' digest-pin freshness-check gate-eval health-probe policy-apply prune-plan tag-bump)"
-  for t in gate-eval policy-apply digest-pin tag-bump prune-plan freshness-check health-probe; do
+  assert_output "$(printf '%s\n' digest-pin freshness-check gate-eval health-probe image-resolve policy-apply prune-plan tag-bump)"
+  for t in gate-eval policy-apply digest-pin tag-bump prune-plan freshness-check health-probe image-resolve; do
     run "$TMP/root/bin/$t" --version
     assert_success
     assert_output --regexp "^$t [0-9]"

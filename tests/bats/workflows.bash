@@ -42,7 +42,7 @@ setup_rehearsal() {
 EOF
   # the prebuilt toolkit the setup action is pointed at (ROLLOUT_TOOLS_BIN_DIR)
   local p
-  for p in gate-eval policy-apply digest-pin tag-bump prune-plan health-probe freshness-check; do
+  for p in gate-eval policy-apply digest-pin tag-bump prune-plan health-probe freshness-check image-resolve; do
     ln -s "${ROLLOUT_BIN:-$ROOT/target/debug}/$p" "$T/tools/$p"
   done
   for p in rollout-orchestrate rollout-gate-config rollout-tag rollout-lib.sh; do

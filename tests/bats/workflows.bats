@@ -677,7 +677,7 @@ release_server() {
   name="rollout-tools-0.1.0-$target"
   # the release: an archive in make dist's layout whose programs are this suite's own
   mkdir -p "$T/pkg/$name/bin" "$T/releases/v0.1.0"
-  for p in gate-eval policy-apply digest-pin tag-bump prune-plan health-probe freshness-check; do
+  for p in gate-eval policy-apply digest-pin tag-bump prune-plan health-probe freshness-check image-resolve; do
     ln -s "${ROLLOUT_BIN:-$ROOT/target/debug}/$p" "$T/pkg/$name/bin/$p"
   done
   for p in rollout-orchestrate rollout-gate-config rollout-tag rollout-lib.sh; do

@@ -33,6 +33,7 @@ pub fn bin_path(name: &str) -> PathBuf {
         "prune-plan" => PathBuf::from(env!("CARGO_BIN_EXE_prune-plan")),
         "freshness-check" => PathBuf::from(env!("CARGO_BIN_EXE_freshness-check")),
         "health-probe" => PathBuf::from(env!("CARGO_BIN_EXE_health-probe")),
+        "image-resolve" => PathBuf::from(env!("CARGO_BIN_EXE_image-resolve")),
         other => panic!("unknown binary {other}"),
     }
 }

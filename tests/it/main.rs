@@ -10,6 +10,7 @@ mod doc_examples;
 mod freshness_check;
 mod gate_eval;
 mod health_probe;
+mod image_resolve;
 mod policy_apply;
 mod prune_plan;
 mod shell_results;

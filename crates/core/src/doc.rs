@@ -45,6 +45,10 @@ pub enum Kind {
     HealthReport,
     /// freshness-check's report.
     FreshnessReport,
+    /// image-resolve's report on image references.
+    ImageReport,
+    /// image-resolve's tag listing.
+    ImageTags,
     /// A listing of gate-eval's built-in presets.
     PresetList,
     /// A failure, printed with `--json-errors`.
@@ -72,6 +76,8 @@ impl Kind {
             Kind::PrunePlan => "prune-plan",
             Kind::HealthReport => "health-report",
             Kind::FreshnessReport => "freshness-report",
+            Kind::ImageReport => "image-report",
+            Kind::ImageTags => "image-tags",
             Kind::PresetList => "preset-list",
             Kind::Error => "error",
             Kind::OrchestrateResult => "orchestrate-result",

@@ -103,6 +103,15 @@ impl Digest {
         &self.0
     }
 
+    /// The algorithm before the colon.
+    pub fn algorithm(&self) -> Algorithm {
+        if self.0.starts_with("sha512:") {
+            Algorithm::Sha512
+        } else {
+            Algorithm::Sha256
+        }
+    }
+
     /// The first 12 hex characters, for summaries.
     pub fn short(&self) -> &str {
         let hex = self.0.split_once(':').map_or(&*self.0, |(_, h)| h);

@@ -95,7 +95,13 @@ impl DigestSet {
 
     /// Read a `digest-set` document. Duplicate image keys are refused, which a JSON value
     /// would have silently collapsed, so the images are read from the text a second time.
+    /// An `image-report` (image-resolve's) is read as the set of its images: each
+    /// reference's image as written (tag and digest removed) and the digest the registry
+    /// proved, so what is pinned is what the registry holds.
     pub fn from_document(doc: &Value, text: &str, origin: &str) -> Result<DigestSet, PinError> {
+        if doc.get("kind").and_then(Value::as_str) == Some(Kind::ImageReport.as_str()) {
+            return DigestSet::from_image_report(doc, origin);
+        }
         rollout_core::doc::check_envelope(doc, Kind::DigestSet, origin)?;
         let invalid = |message: String| PinError::SetInvalid {
             origin: origin.to_string(),
@@ -135,6 +141,30 @@ impl DigestSet {
             }
         };
         DigestSet::from_pairs(pairs, release, labels, origin)
+    }
+
+    fn from_image_report(doc: &Value, origin: &str) -> Result<DigestSet, PinError> {
+        rollout_core::doc::check_envelope(doc, Kind::ImageReport, origin)?;
+        let invalid = |message: String| PinError::SetInvalid {
+            origin: origin.to_string(),
+            message,
+        };
+        let images = doc
+            .get("images")
+            .and_then(Value::as_array)
+            .ok_or_else(|| invalid("an image-report without an images array".into()))?;
+        let mut pairs = Vec::new();
+        for (i, image) in images.iter().enumerate() {
+            let field = |k: &str| {
+                image
+                    .get(k)
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| invalid(format!("images[{i}].{k} is missing or not a string")))
+            };
+            let (reference, digest) = (field("reference")?, field("digest")?);
+            pairs.push((image_of_reference(reference), digest.to_string()));
+        }
+        DigestSet::from_pairs(pairs, None, Map::new(), origin)
     }
 
     /// The images as a JSON object (image → digest).
@@ -320,11 +350,41 @@ pub fn parse_ledger(text: &str, origin: &str) -> Result<Vec<LedgerRecord>, PinEr
     Ok(out)
 }
 
+/// A reference's image as written: without `@digest` and without the `:tag` after the last
+/// `/` (a registry port's `:` comes before it).
+fn image_of_reference(reference: &str) -> String {
+    let r = reference.split('@').next().unwrap_or(reference);
+    let slash = r.rfind('/').map_or(0, |i| i + 1);
+    match r[slash..].rfind(':') {
+        Some(i) => r[..slash + i].to_string(),
+        None => r.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const D: &str = "sha256:0dcd21d8b6464a526e3225f44c50f34687e861dcf010f566b3caa4f0e5cd0003";
+
+    #[test]
+    fn an_image_report_is_read_as_the_images_it_resolved() {
+        let text = format!(
+            r#"{{"schemaVersion":"v1","kind":"image-report","images":[
+              {{"reference":"127.0.0.1:5000/org/app:v1","digest":"{D}"}},
+              {{"reference":"nginx@{D}","digest":"{D}"}}]}}"#
+        );
+        let doc: Value = serde_json::from_str(&text).unwrap();
+        let set = DigestSet::from_document(&doc, &text, "r.json").unwrap();
+        let names: Vec<&str> = set.images.iter().map(|(i, _)| i.as_str()).collect();
+        assert_eq!(names, ["127.0.0.1:5000/org/app", "nginx"]);
+        let bad: Value = serde_json::from_str(
+            r#"{"schemaVersion":"v1","kind":"image-report","images":[{"reference":"a"}]}"#,
+        )
+        .unwrap();
+        let e = DigestSet::from_document(&bad, "", "r.json").unwrap_err();
+        assert!(e.to_string().contains("images[0].digest"), "{e}");
+    }
 
     #[test]
     fn duplicate_keys_in_a_document_are_refused() {

@@ -62,6 +62,11 @@ fn tools() -> Vec<Tool> {
             command: rollout_probe::cli::Cli::command,
             sections: include_str!("../../probe/doc/health-probe.roff"),
         },
+        Tool {
+            name: "image-resolve",
+            command: rollout_resolve::cli::Cli::command,
+            sections: include_str!("../../resolve/doc/image-resolve.roff"),
+        },
     ]
 }
 
@@ -223,6 +228,14 @@ fn schemas() -> Vec<(&'static str, serde_json::Value)> {
         (
             "health-report.v1.schema.json",
             schema::<rollout_probe::report::HealthReport>(),
+        ),
+        (
+            "image-report.v1.schema.json",
+            schema::<rollout_resolve::report::ImageReport>(),
+        ),
+        (
+            "image-tags.v1.schema.json",
+            schema::<rollout_resolve::report::TagsReport>(),
         ),
         (
             "error.v1.schema.json",
