@@ -109,8 +109,9 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	$(CARGO) run --quiet --release -p rollout-fuzz -- all --seconds $(FUZZ_SECONDS)
 
-## demo: the main job on the embedded example (examples/demo)
-demo:
+## demo: the main job on the embedded example (examples/demo); its registry step needs
+## docker-registry, umoci and skopeo, which test-deps installs
+demo: test-deps
 	$(CARGO) build --bins
 	PATH="$(TOOLS_PATH):$$PATH" examples/demo/demo.sh
 

@@ -2,8 +2,9 @@
 # The main job on the embedded example: decide whether the payments-api canary may widen,
 # widen it under governance, promote and roll back pinned image digests, then bump a
 # service's tag in a Flux repository and push it, and plan a registry clean-up that keeps
-# every image the repository pins or may roll back to; last, gather the two kinds of
-# evidence the gates read from the outside world (runtime health, upstream freshness).
+# every image the repository pins or may roll back to; gather the two kinds of evidence the
+# gates read from the outside world (runtime health, upstream freshness); run the whole
+# rollout with rollout-orchestrate; last, ask a registry for digests, labels and tags.
 # `make demo` runs this with the freshly built tools first on PATH.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -136,7 +137,8 @@ echo "== 11. evidence collectors: health-probe and freshness-check, each into ga
 mkdir -p "$out/health-server"
 python3 "$here/../../tests/support/health_server.py" --state "$out/health-server" &
 server_pid=$!
-trap 'kill "$server_pid" 2>/dev/null || true' EXIT
+registry_pid=
+trap 'kill "$server_pid" $registry_pid 2>/dev/null || true' EXIT
 for _ in $(seq 100); do [ -s "$out/health-server/port" ] && break; sleep 0.1; done
 base="http://127.0.0.1:$(cat "$out/health-server/port")"
 echo "-- the URL list as it would be stored in RUNTIME_HEALTH_URLS, checked with no request:"
@@ -224,5 +226,45 @@ sed -n '1p;5,9p' "$out/orchestrate/run3/orchestrate-summary.md"
 cat "$out/orchestrate/run3/rollback-command.log"
 policy-apply verify --audit-log "$out/orchestrate/registry.v1.json.audit.jsonl" \
   --jq '"audit chain ok=\(.ok), \(.records) records"'
+echo
+echo "== 13. image-resolve: ask the registry, not docker pull"
+# A local registry (Debian's docker-registry) with TLS and a password, seeded with images
+# built by umoci; stopped when the demo ends. The credentials are where docker login puts them.
+mkdir -p "$out/registry" "$out/docker"
+python3 "$here/../../tests/support/oci_registry.py" --state "$out/registry" \
+  > "$out/registry.log" 2>&1 &
+registry_pid=$!
+for _ in $(seq 600); do [ -s "$out/registry/port" ] && break; sleep 0.1; done
+[ -s "$out/registry/port" ] || { cat "$out/registry.log" >&2; exit 1; }
+reg="127.0.0.1:$(cat "$out/registry/port")"
+printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$reg" "$(printf 'ci:canary-pw-3f9a1c' | base64)" \
+  > "$out/docker/config.json"
+export SSL_CERT_FILE="$out/registry/cert.pem" DOCKER_CONFIG="$out/docker"
+echo "-- a tag resolved to the digest of the bytes the registry sent; labels read, no layer pulled:"
+image-resolve "$reg/acme/web:v1.4.2" > "$out/image-report.json"
+jq -r '.images[0] | "acme/web:v1.4.2 -> \(.digest)",
+  "   revision \(.config.labels["org.opencontainers.image.revision"]), created \(.config.created)"' \
+  "$out/image-report.json"
+sha=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+gate-eval --preset oci-labels -i "$out/image-report.json" --set expectedRevision=$sha \
+  --jq '"oci-labels, built from the commit being rolled back to: \(.summary.decision)"'
+image-resolve "$reg/acme/web:v2.0.0" | gate-eval --preset oci-labels --set expectedRevision=$sha \
+  --jq '"oci-labels, v2.0.0 built from another commit: \(.summary.decision) (\(.summary.reasonCodes | join(", ")))"'
+echo "-- the newest 1.x release, as a Flux ImagePolicy semver range selects it:"
+image-resolve tags "$reg/acme/web" --policy 'semver:>=1.0.0 <2.0.0' --latest \
+  --jq '"\(.latest.tag) of \(.total) tags, \(.latest.digest)"'
+echo "-- the tag was moved after its digest was recorded (retag drift): flagged, with a warning:"
+image-resolve "$reg/org/app:moved@$(cat "$out/registry/moved-before")" 2>/dev/null \
+  --jq '.images[0] | "retagged: \(.retagged), the tag now points at \(.tagDigest)"'
+echo "-- a tag that was never pushed is refused (exit 3), so it is never pinned:"
+set +e
+image-resolve "$reg/acme/web:v1.4.3" 2>&1 | sed "s|$reg|REGISTRY|g"
+status=${PIPESTATUS[0]}
+set -e
+echo "exit status: $status"
+test "$status" -eq 3
+kill "$registry_pid" 2>/dev/null || true
+wait "$registry_pid" 2>/dev/null || true
+registry_pid=
 echo
 echo "files in $out"

@@ -106,3 +106,20 @@ digest_of() {
 : > .pids
 example_env ROLLOUT_NOW 2026-11-21T08:00:00Z
 example_env ROLLOUT_TRACE_ID doc-example
+
+# start tests/support/oci_registry.py (TLS, htpasswd) and stand it in for ghcr.io/acme and
+# Docker Hub's redis: the examples' images are seeded there. Credentials go to
+# $HOME/.docker/config.json, the certificate to SSL_CERT_FILE; the registry in $registry.
+start_registry() {
+  mkdir -p .registry "$HOME/.docker"
+  python3 "$REPO/tests/support/oci_registry.py" --state .registry > .registry.log 2>&1 &
+  echo $! >> .pids
+  for _ in $(seq 600); do [ -s .registry/port ] && break; sleep 0.05; done
+  [ -s .registry/port ] || { cat .registry.log >&2; echo "registry did not start" >&2; return 1; }
+  registry="127.0.0.1:$(cat .registry/port)"
+  printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$registry" "$(printf 'ci:canary-pw-3f9a1c' | base64)" \
+    > "$HOME/.docker/config.json"
+  example_env SSL_CERT_FILE "$PWD/.registry/cert.pem"
+  substitute ghcr.io/acme "$registry/acme"
+  substitute docker.io/library/redis "$registry/library/redis"
+}

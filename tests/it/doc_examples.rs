@@ -413,6 +413,7 @@ fn every_help_example_runs_as_written() {
         "prune-plan",
         "freshness-check",
         "health-probe",
+        "image-resolve",
         "rollout-orchestrate",
         "rollout-gate-config",
         "rollout-tag",

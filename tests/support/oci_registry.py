@@ -259,12 +259,16 @@ def build_images(state, port, creds):
     os.makedirs(rootfs_files)
 
     def image(tag, arch, variant, labels, content):
+        # fixed times everywhere (the file, history entries, the config), so the same
+        # images have the same digests on every run
         run(["umoci", "new", "--image", "%s:%s" % (layout, tag)])
-        with open(os.path.join(rootfs_files, "content"), "w", encoding="utf-8") as f:
+        path = os.path.join(rootfs_files, "content")
+        with open(path, "w", encoding="utf-8") as f:
             f.write(content)
-        run(["umoci", "insert", "--rootless", "--image", "%s:%s" % (layout, tag),
-             os.path.join(rootfs_files, "content"), "/content"])
-        args = ["umoci", "config", "--image", "%s:%s" % (layout, tag), "--os", "linux",
+        os.utime(path, (1764504000, 1764504000))
+        run(["umoci", "insert", "--rootless", "--no-history", "--image", "%s:%s" % (layout, tag),
+             path, "/content"])
+        args = ["umoci", "config", "--no-history", "--image", "%s:%s" % (layout, tag), "--os", "linux",
                 "--architecture", arch, "--created", "2026-11-30T12:00:00Z"]
         for k, v in labels.items():
             args += ["--config.label", "%s=%s" % (k, v)]
@@ -295,6 +299,12 @@ def build_images(state, port, creds):
     push("v1", "org/app:moved")
     push("multi", "org/multi:v1", all_=True)
     push("v1", "public/app:v1")
+    # the repositories the --help and README examples name (ghcr.io/acme/..., redis)
+    for tag in ["v1.3.0", "v1.4.2", "main-41-5e1c2a7", "main-42-9f0b3d1"]:
+        push("v1", "acme/web:%s" % tag)
+    push("v2", "acme/web:v2.0.0")
+    push("v1", "acme/api:v1.4.2")
+    push("multi", "library/redis:7.2", all_=True)
     many = ["1.0.%d" % i for i in range(10)] + ["1.1.%d" % i for i in range(10)] + \
         ["1.2.%d" % i for i in range(10)] + ["2.0.0-rc.1", "latest"] + \
         ["build-%d" % i for i in range(100, 113)] + \

@@ -14,7 +14,7 @@ use crate::auth::{Lookup, Sources};
 use crate::client::{Client, Settings};
 use crate::error::ResolveError;
 use crate::reference::{self, Reference};
-use crate::report::{ImageReport, SelectionEntry, TagEntry, TagsReport, markdown, tags_markdown};
+use crate::report::{ImageReport, markdown, tags_markdown};
 use crate::resolve::{self, PlatformWant};
 use crate::tags::Selection;
 
@@ -205,23 +205,9 @@ fn settings(cli: &Cli) -> Result<Settings, ResolveError> {
 fn platform(cli: &Cli) -> Result<(String, bool), ResolveError> {
     match &cli.platform {
         None => Ok(("linux/amd64".into(), false)),
-        Some(p) => {
-            let parts: Vec<&str> = p.split('/').collect();
-            let ok = (2..=3).contains(&parts.len())
-                && parts.iter().all(|s| {
-                    !s.is_empty()
-                        && s.bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
-                });
-            if !ok {
-                return Err(rollout_core::bad_value(
-                    "--platform",
-                    p,
-                    "expected os/arch[/variant], for example linux/arm64/v8",
-                ));
-            }
-            Ok((p.to_ascii_lowercase(), true))
-        }
+        Some(p) => reference::parse_platform(p)
+            .map(|p| (p, true))
+            .map_err(|m| rollout_core::bad_value("--platform", p, m)),
     }
 }
 
@@ -304,46 +290,15 @@ pub fn run(cli: &Cli, env: &Env, creds: CredentialEnv) -> Result<u8, ResolveErro
         }
         Mode::Tags(r) => {
             let selection = selection.expect("tags mode has a selection");
-            let (all, pages) = resolve::list_tags(&client, &r, cli.page_size)?;
-            let ranked = selection.rank(&all);
-            let passed = ranked.len();
-            let mut tags: Vec<TagEntry> = ranked
-                .into_iter()
-                .map(|t| TagEntry {
-                    tag: t.tag,
-                    key: t.key,
-                    digest: None,
-                })
-                .collect();
-            if cli.latest {
-                tags.truncate(1);
-                let Some(first) = tags.first_mut() else {
-                    return Err(ResolveError::NoTagSelected {
-                        repository: r.name(),
-                        total: all.len(),
-                        selection: selection.label.clone(),
-                    });
-                };
-                first.digest = Some(resolve::tag_digest(&client, &r, &first.tag)?.to_string());
-            }
-            let doc = TagsReport {
-                schema_version: SCHEMA_VERSION.into(),
-                kind: Kind::ImageTags,
-                listed_at: stamp,
+            let doc = resolve::tags(
+                &client,
+                &r,
+                &selection,
+                cli.page_size,
+                cli.latest,
+                stamp,
                 trace_id,
-                name: r.name(),
-                selection: SelectionEntry {
-                    policy: selection.label.clone(),
-                    filter: cli.filter.clone(),
-                    extract: cli.extract.clone(),
-                    order: cli.order.clone(),
-                },
-                total: all.len(),
-                pages,
-                passed,
-                latest: tags.first().cloned(),
-                tags,
-            };
+            )?;
             cli.common.publish_summary(&tags_markdown(&doc), env)?;
             output.emit_serialize(&doc)?;
         }

@@ -113,6 +113,21 @@ pub fn parse(text: &str, allow_tag: bool) -> Result<Reference, String> {
     })
 }
 
+/// Check and normalise a platform (`os/arch[/variant]`, lowercased).
+pub fn parse_platform(p: &str) -> Result<String, String> {
+    let parts: Vec<&str> = p.split('/').collect();
+    let ok = (2..=3).contains(&parts.len())
+        && parts.iter().all(|s| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+        });
+    if !ok {
+        return Err("expected os/arch[/variant], for example linux/arm64/v8".into());
+    }
+    Ok(p.to_ascii_lowercase())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,9 @@ use crate::client::{Answer, Client};
 use crate::error::ResolveError;
 use crate::manifest::{self, Child, Manifest, Proof};
 use crate::reference::Reference;
-use crate::report::{ConfigEntry, Image, PlatformEntry};
+use crate::report::{ConfigEntry, Image, PlatformEntry, SelectionEntry, TagEntry, TagsReport};
+use crate::tags::Selection;
+use rollout_core::doc::{Kind, SCHEMA_VERSION};
 
 /// The largest manifest read (the distribution server refuses larger ones: 4 MiB).
 pub const MANIFEST_LIMIT: u64 = 4 << 20;
@@ -332,6 +334,58 @@ pub fn list_tags(
     tags.sort();
     tags.dedup();
     Ok((tags, pages))
+}
+
+/// List, rank and (with `--latest`) resolve the tags of `r`.
+pub fn tags(
+    client: &Client<'_>,
+    r: &Reference,
+    selection: &Selection,
+    page_size: u32,
+    latest: bool,
+    listed_at: String,
+    trace_id: String,
+) -> Result<TagsReport, ResolveError> {
+    let (all, pages) = list_tags(client, r, page_size)?;
+    let ranked = selection.rank(&all);
+    let passed = ranked.len();
+    let mut tags: Vec<TagEntry> = ranked
+        .into_iter()
+        .map(|t| TagEntry {
+            tag: t.tag,
+            key: t.key,
+            digest: None,
+        })
+        .collect();
+    if latest {
+        tags.truncate(1);
+        let Some(first) = tags.first_mut() else {
+            return Err(ResolveError::NoTagSelected {
+                repository: r.name(),
+                total: all.len(),
+                selection: selection.label.clone(),
+            });
+        };
+        first.digest = Some(tag_digest(client, r, &first.tag)?.to_string());
+    }
+    Ok(TagsReport {
+        schema_version: SCHEMA_VERSION.into(),
+        kind: Kind::ImageTags,
+        listed_at,
+        trace_id,
+        name: r.name(),
+        selection: SelectionEntry {
+            policy: selection.label.clone(),
+            filter: selection.filter.as_ref().map(|f| f.as_str().to_string()),
+            extract: selection.extract.clone(),
+            order: if selection.ascending { "asc" } else { "desc" }.into(),
+        },
+        total: all.len(),
+        pages,
+        passed,
+        latest: tags.first().cloned(),
+        tags,
+    })
 }
 
 #[cfg(test)]

@@ -155,8 +155,9 @@ fn schema<T: schemars::JsonSchema>() -> serde_json::Result<serde_json::Value> {
     serde_json::to_value(schemars::schema_for!(T))
 }
 
-fn schemas() -> Vec<(&'static str, serde_json::Value)> {
-    let mut list = vec![
+/// Every document kind's schema file and its schema, unsorted.
+fn schema_list() -> Vec<(&'static str, serde_json::Result<serde_json::Value>)> {
+    vec![
         (
             "gate-decision.v1.schema.json",
             schema::<rollout_gate::decision::GateDecision>(),
@@ -241,7 +242,11 @@ fn schemas() -> Vec<(&'static str, serde_json::Value)> {
             "error.v1.schema.json",
             schema::<rollout_core::doc::ErrorDocument>(),
         ),
-    ];
+    ]
+}
+
+fn schemas() -> Vec<(&'static str, serde_json::Value)> {
+    let mut list = schema_list();
     list.sort_by_key(|(n, _)| *n);
     list.into_iter()
         .map(|(n, v)| {
