@@ -630,3 +630,24 @@ fn the_report_feeds_oci_labels_and_digest_pin() {
         "{text}"
     );
 }
+
+#[test]
+fn a_mirror_is_asked_and_the_pins_keep_the_registry_name() {
+    let reg = htpasswd();
+    let cfg = reg.docker_config(PASSWORD);
+    let mirror = format!("ghcr.io={}", reg.host());
+    let doc = ok(reg.cmd(cfg.path()).args(["ghcr.io/org/app:v1", "--mirror", &mirror]));
+    let image = &doc["images"][0];
+    assert_eq!(image["name"], "ghcr.io/org/app");
+    assert_eq!(image["endpoint"], reg.host());
+    assert_eq!(image["pinned"], format!("ghcr.io/org/app@{}", reg.digest("org/app:v1")));
+    let doc = ok(reg
+        .cmd(cfg.path())
+        .env("ROLLOUT_REGISTRY_MIRRORS", format!("quay.io=localhost:1, {mirror}"))
+        .args(["tags", "ghcr.io/org/app", "--latest"]));
+    assert_eq!(doc["name"], "ghcr.io/org/app");
+    assert_eq!(doc["latest"]["tag"], "v2");
+    let mut cmd = reg.cmd(cfg.path());
+    cmd.args(["ghcr.io/org/app:v1", "--mirror", "ghcr.io=https://x"]);
+    fails(cmd, 2, "argument_invalid", "no scheme");
+}

@@ -52,6 +52,11 @@ pub struct Cli {
     /// Retries of an answer 429 or 5xx (0-10), waiting what Retry-After says.
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub retries: u32,
+    /// Ask HOST instead of REGISTRY (a pull-through cache, an air-gapped copy):
+    /// REGISTRY=HOST[:PORT], repeatable; names and pins keep REGISTRY. Default:
+    /// $ROLLOUT_REGISTRY_MIRRORS (comma-separated).
+    #[arg(long, value_name = "REGISTRY=HOST")]
+    pub mirror: Vec<String>,
     /// Do not verify TLS certificates (warns on every run).
     #[arg(long)]
     pub insecure: bool,
@@ -105,6 +110,8 @@ pub struct CredentialEnv {
     pub github_token: Option<String>,
     /// `GITHUB_ACTOR`.
     pub github_actor: Option<String>,
+    /// `ROLLOUT_REGISTRY_MIRRORS`.
+    pub mirrors: Option<String>,
 }
 
 /// Entry point of the `image-resolve` binary.
@@ -116,6 +123,7 @@ pub fn main() -> ExitCode {
             home: var("HOME"),
             github_token: var("GITHUB_TOKEN"),
             github_actor: var("GITHUB_ACTOR"),
+            mirrors: var("ROLLOUT_REGISTRY_MIRRORS"),
         };
         run(cli, env, creds)
     })
@@ -133,7 +141,7 @@ fn bad_reference(text: &str, message: String) -> ResolveError {
     }
 }
 
-fn mode(cli: &Cli) -> Result<Mode, ResolveError> {
+fn mode(cli: &Cli, mirrors: &[(String, String)]) -> Result<Mode, ResolveError> {
     let tag_flags = [
         ("--policy", cli.policy.is_some()),
         ("--filter", cli.filter.is_some()),
@@ -156,7 +164,7 @@ fn mode(cli: &Cli) -> Result<Mode, ResolveError> {
             .into());
         }
         let r = reference::parse(repo, false).map_err(|m| bad_reference(repo, m))?;
-        return Ok(Mode::Tags(r));
+        return Ok(Mode::Tags(reference::with_mirror(r, mirrors)));
     }
     if let Some((flag, _)) = tag_flags.iter().find(|(_, given)| *given) {
         return Err(CoreError::Usage {
@@ -167,7 +175,7 @@ fn mode(cli: &Cli) -> Result<Mode, ResolveError> {
     let mut refs = Vec::new();
     for text in &cli.args {
         let r = reference::parse(text, true).map_err(|m| bad_reference(text, m))?;
-        refs.push((text.clone(), r));
+        refs.push((text.clone(), reference::with_mirror(r, mirrors)));
     }
     Ok(Mode::Images(refs))
 }
@@ -218,7 +226,14 @@ pub fn run(cli: &Cli, env: &Env, creds: CredentialEnv) -> Result<u8, ResolveErro
     cli.common.refuse_input(TOOL)?;
     let settings = settings(cli)?;
     let (want, explicit) = platform(cli)?;
-    let mode = mode(cli)?;
+    let mirrors = match (&cli.mirror, &creds.mirrors) {
+        (flags, _) if !flags.is_empty() => reference::parse_mirrors(flags)
+            .map_err(|m| CoreError::bad_value("--mirror", flags.join(" "), m))?,
+        (_, Some(env)) => reference::parse_mirrors(std::slice::from_ref(env))
+            .map_err(|m| CoreError::bad_value("ROLLOUT_REGISTRY_MIRRORS", env, m))?,
+        _ => Vec::new(),
+    };
+    let mode = mode(cli, &mirrors)?;
     let selection = match &mode {
         Mode::Tags(_) => Some(
             Selection::parse(

@@ -25,12 +25,17 @@ pub struct Reference {
     pub tag: Option<String>,
     /// The digest, if one was written.
     pub digest: Option<Digest>,
+    /// A mirror asked instead of the registry (`--mirror`); names and pins keep the
+    /// registry's name.
+    pub mirror: Option<String>,
 }
 
 impl Reference {
-    /// The host (and port) the registry API answers on.
+    /// The host (and port) the registry API is asked at: the mirror's, else the registry's.
     pub fn api_host(&self) -> &str {
-        api_host(&self.registry)
+        self.mirror
+            .as_deref()
+            .unwrap_or_else(|| api_host(&self.registry))
     }
 
     /// What to ask the registry for: the digest when one was written (it is the proof a
@@ -110,7 +115,52 @@ pub fn parse(text: &str, allow_tag: bool) -> Result<Reference, String> {
         repository,
         tag,
         digest,
+        mirror: None,
     })
+}
+
+/// Mirrors: `REGISTRY=HOST[:PORT]` pairs (a pull-through cache or an air-gapped copy asked
+/// instead of the registry). Content is addressed by digest and every byte is proven, so a
+/// mirror cannot change what is pinned; a tag it serves may lag the registry's.
+pub fn parse_mirrors(pairs: &[String]) -> Result<Vec<(String, String)>, String> {
+    let host_ok = |h: &str| {
+        let (name, port) = h.rsplit_once(':').map_or((h, None), |(n, p)| (n, Some(p)));
+        !name.is_empty()
+            && name
+                .split('.')
+                .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+            && port.is_none_or(|p| {
+                !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
+            })
+    };
+    let mut out = Vec::new();
+    for pair in pairs
+        .iter()
+        .flat_map(|p| p.split([',', ' ', '\n']))
+        .filter(|p| !p.is_empty())
+    {
+        let (registry, host) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("{pair:?}: expected REGISTRY=HOST[:PORT]"))?;
+        let registry = registry.trim().to_ascii_lowercase();
+        let host = host.trim().to_ascii_lowercase();
+        if !host_ok(&registry) || !host_ok(&host) {
+            return Err(format!(
+                "{pair:?}: a registry and a mirror are host names, with an optional port (no scheme, no path)"
+            ));
+        }
+        out.push((api_host(&registry).to_string(), host));
+    }
+    Ok(out)
+}
+
+/// The reference with the mirror of its registry, if `mirrors` names one.
+pub fn with_mirror(mut r: Reference, mirrors: &[(String, String)]) -> Reference {
+    r.mirror = mirrors
+        .iter()
+        .find(|(reg, _)| reg == api_host(&r.registry))
+        .map(|(_, m)| m.clone());
+    r
 }
 
 /// Check and normalise a platform (`os/arch[/variant]`, lowercased).
@@ -171,6 +221,21 @@ mod tests {
         ));
         assert_eq!(r.tag, None);
         assert_eq!(r.digest.unwrap().as_str(), d);
+    }
+
+    #[test]
+    fn mirrors_are_asked_and_names_kept() {
+        let m = parse_mirrors(&["ghcr.io=127.0.0.1:5000, docker.io=mirror.gcr.io".into()]).unwrap();
+        let r = with_mirror(p("ghcr.io/acme/web:v1"), &m);
+        assert_eq!(
+            (r.api_host(), r.name().as_str()),
+            ("127.0.0.1:5000", "ghcr.io/acme/web")
+        );
+        assert_eq!(with_mirror(p("redis"), &m).api_host(), "mirror.gcr.io");
+        assert_eq!(with_mirror(p("quay.io/a/b"), &m).api_host(), "quay.io");
+        for bad in ["ghcr.io", "ghcr.io=https://x", "=x", "a=b/c"] {
+            assert!(parse_mirrors(&[bad.into()]).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub struct Image {
     pub registry: String,
     /// The repository inside it.
     pub repository: String,
+    /// The host the registry API was asked at (a `--mirror`'s, else the registry's).
+    pub endpoint: String,
     /// The tag given (or `latest` implied), null for a digest-only reference.
     pub tag: Option<String>,
     /// The manifest's digest, computed from the bytes received.

@@ -230,6 +230,7 @@ pub fn image(
         name: r.name(),
         registry: r.registry.clone(),
         repository: r.repository.clone(),
+        endpoint: r.api_host().to_string(),
         tag: r.tag.clone(),
         digest: top.digest.to_string(),
         pinned: r.pinned(&top.digest),
