@@ -41,6 +41,24 @@ start_health_server() {
   BASE="$scheme://127.0.0.1:$(cat "$SERVER_STATE/port")"
 }
 
+# start_registry [ARGS]: tests/support/oci_registry.py (docker-registry with TLS and
+# htpasswd, seeded) in the background; sets REGISTRY_STATE (port, front-port, cert.pem,
+# digests.json, front.log) and REGISTRY_FRONT (the front's host:port, which logs every
+# request), and writes $TMP/docker/config.json with the registry's credentials for
+# DOCKER_CONFIG. Stopped by stop_server.
+start_registry() {
+  REGISTRY_STATE="$TMP/registry"
+  mkdir -p "$REGISTRY_STATE" "$TMP/docker"
+  python3 "$ROOT/tests/support/oci_registry.py" --state "$REGISTRY_STATE" "$@" \
+    > "$TMP/registry.log" 2>&1 3>&- &
+  SERVER_PID=$!
+  for _ in $(seq 600); do [ -s "$REGISTRY_STATE/port" ] && break; sleep 0.1; done
+  [ -s "$REGISTRY_STATE/port" ] || { cat "$TMP/registry.log"; return 1; }
+  REGISTRY_FRONT="127.0.0.1:$(cat "$REGISTRY_STATE/front-port")"
+  printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$REGISTRY_FRONT" \
+    "$(printf 'ci:canary-pw-3f9a1c' | base64)" > "$TMP/docker/config.json"
+}
+
 stop_server() {
   if [ -n "${SERVER_PID:-}" ]; then kill "$SERVER_PID" 2>/dev/null || true; fi
 }

@@ -7,7 +7,9 @@
 #   actions/cache/{restore,save}                cache} (--local-repository), log $STANDIN_LOG
 #                                               (the cache is kept in $T/cache)
 #   gh                                          tests/support/fake_gh.py, $FAKE_GH_LOG
-#   docker                                      tests/support/fake_docker.py, $FAKE_DOCKER_LOG
+#   ghcr.io                                     tests/support/oci_registry.py (a real
+#                                               registry, ROLLOUT_REGISTRY_MIRRORS), its
+#                                               front.log
 #   the job summary page                        tests/support/act/runner-bin/bash, $SUMMARY
 # https://github.com/OWNER/NAME is rewritten (url.insteadOf in the temp HOME) to
 # $T/remotes/OWNER/NAME.git, so the workflows' own `git push origin` lands there too.
@@ -49,14 +51,11 @@ EOF
     ln -s "$ROOT/bin/$p" "$T/tools/$p"
   done
   printf '#!/bin/sh\nexec python3 %s "$@"\n' "$ROOT/tests/support/fake_gh.py" > "$T/standin-bin/gh"
-  printf '#!/bin/sh\nexec python3 %s "$@"\n' "$ROOT/tests/support/fake_docker.py" > "$T/standin-bin/docker"
-  chmod +x "$T/standin-bin/gh" "$T/standin-bin/docker"
+  chmod +x "$T/standin-bin/gh"
   export STANDIN_LOG="$T/standin.jsonl" STANDIN_ARTIFACTS="$T/artifacts" SUMMARY="$T/summary.md"
   export FAKE_GH_STATE="$T/gh-state.json" FAKE_GH_LOG="$T/gh.log"
-  export FAKE_DOCKER_STATE="$T/docker-state.json" FAKE_DOCKER_LOG="$T/docker.log"
   echo '{}' > "$FAKE_GH_STATE"
-  echo '{"images": {}}' > "$FAKE_DOCKER_STATE"
-  : > "$STANDIN_LOG"; : > "$FAKE_GH_LOG"; : > "$FAKE_DOCKER_LOG"
+  : > "$STANDIN_LOG"; : > "$FAKE_GH_LOG"
   ACT_EXTRA=()
   unset GIT_CONFIG_GLOBAL GIT_CONFIG_NOSYSTEM
 }
@@ -120,7 +119,6 @@ rehearse() {
       --env STANDIN_SUMMARY="$SUMMARY" --env STANDIN_PY="$ROOT/tests/support/act/standin.py" \
       --env FAKE_GH_STATE="$FAKE_GH_STATE" --env FAKE_GH_LOG="$FAKE_GH_LOG" \
       --env FAKE_GH_REMOTE="$REMOTE" \
-      --env FAKE_DOCKER_STATE="$FAKE_DOCKER_STATE" --env FAKE_DOCKER_LOG="$FAKE_DOCKER_LOG" \
       --env ROLLOUT_NOW="$ROLLOUT_NOW" --env GITHUB_RUN_ID="${RUN_ID:-1001}" \
       --secret GITHUB_TOKEN=ghs_rehearsal_token \
       "${ACT_EXTRA[@]}" "$@"

@@ -254,37 +254,50 @@ promote_inputs() {
 
 # --- 3. rollback ---------------------------------------------------------------------------
 
-# rollback_consumer: the pins tree, promoted once to release $R1 (recorded in the ledger)
-# and then to $R2, on main; the images of $R1 in the stand-in registry with their labels
+# rollback_consumer [REVISION [missing]]: the pins tree, promoted once to release $R1 (recorded in the
+# ledger) and then to $R2, on main; $R1's three images are in a real registry
+# (oci_registry.py, TLS and a password) with labels whose revision is REVISION (default $R1).
+# The workflow asks it through ROLLOUT_REGISTRY_MIRRORS (ghcr.io=its front, which logs every
+# request), with its credentials in DOCKER_CONFIG and its certificate in SSL_CERT_FILE. With
+# "missing", the ledger records for review a digest the registry never held.
 R1=1111111111111111111111111111111111111111
 R2=2222222222222222222222222222222222222222
 rollback_consumer() {
-  new_consumer "$EX/pins"
-  (
-    cd "$W"
-    digest-pin --root . --record --ledger .rollout/digests.jsonl --release "$R1" \
-      --set claude-runtime-review=sha256:776980ed9009fe17dfdb782960978bd573842dc867728bd4e63d734871cdeef1 \
-      --set claude-runtime-fix=sha256:da2b6e52ad20159252cb6f24147d4ece221182dbb0b21df9fb32966126e24a20 \
-      --set claude-runtime-explain=sha256:23dd59f2651ebc9aba93b5c143d5b78d256c8abe1ebf970ad9c218f6aa06ff77 >/dev/null
-    digest-pin --root . --record --ledger .rollout/digests.jsonl --release "$R2" \
-      --set claude-runtime-review="$NEW_REVIEW" --set claude-runtime-fix="$NEW_FIX" \
-      --set claude-runtime-explain="$NEW_EXPLAIN" >/dev/null
-    rm -f .rollout/*.lock
-    git add -A && git commit -qm "release $R2" && git push -q origin main
-    digest-pin --root . --ledger .rollout/digests.jsonl --release "$R1" --dry-run \
-      --jq '.changes[] | "\(.image)@\(.new)"' | sort -u > "$T/targets.txt"
-  )
-  python3 - "$T/targets.txt" "$FAKE_DOCKER_STATE" "${1:-$R1}" <<'PY'
+  python3 - "$TMP/seed.json" "${1:-$R1}" <<'PY'
 import json, sys
-refs = open(sys.argv[1]).read().split()
-labels = {"org.opencontainers.image.revision": sys.argv[3],
+labels = {"org.opencontainers.image.revision": sys.argv[2],
           "org.opencontainers.image.source": "https://github.com/glitchwerks/claude-runtime",
           "dev.glitchwerks.ci.private_ref": "ci-v0.1.0",
           "dev.glitchwerks.ci.private_sha": "a" * 40,
           "dev.glitchwerks.ci.marketplace_sha": "b" * 40,
           "dev.glitchwerks.ci.cli_version": "2.0.1"}
-json.dump({"images": {r: {"labels": labels} for r in refs}}, open(sys.argv[2], "w"))
+json.dump([{"ref": "glitchwerks/claude-runtime-%s:r1" % n, "labels": labels}
+           for n in ("review", "fix", "explain")], open(sys.argv[1], "w"))
 PY
+  start_registry --seed "$TMP/seed.json"
+  local d=$REGISTRY_STATE/digests.json review
+  review=$(jq -r '."glitchwerks/claude-runtime-review:r1"' "$d")
+  [ "${2:-}" != missing ] || review=sha256:eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee
+  new_consumer "$EX/pins"
+  (
+    cd "$W"
+    digest-pin --root . --record --ledger .rollout/digests.jsonl --release "$R1" \
+      --set claude-runtime-review="$review" \
+      --set claude-runtime-fix="$(jq -r '."glitchwerks/claude-runtime-fix:r1"' "$d")" \
+      --set claude-runtime-explain="$(jq -r '."glitchwerks/claude-runtime-explain:r1"' "$d")" >/dev/null
+    digest-pin --root . --record --ledger .rollout/digests.jsonl --release "$R2" \
+      --set claude-runtime-review="$NEW_REVIEW" --set claude-runtime-fix="$NEW_FIX" \
+      --set claude-runtime-explain="$NEW_EXPLAIN" >/dev/null
+    rm -f .rollout/*.lock
+    git add -A && git commit -qm "release $R2" && git push -q origin main
+  )
+  ACT_EXTRA+=(--var "ROLLOUT_REGISTRY_MIRRORS=ghcr.io=$REGISTRY_FRONT"
+              --env "DOCKER_CONFIG=$TMP/docker" --env "SSL_CERT_FILE=$REGISTRY_STATE/cert.pem")
+}
+
+# manifests_asked: the distinct manifests the registry was asked for, one per line
+manifests_asked() {
+  grep -o 'GET /v2/[^ ]*/manifests/[^ ]*' "$REGISTRY_STATE/front.log" 2>/dev/null | sort -u
 }
 
 @test "rollback: a release in the ledger whose images carry its revision: a PR restoring its digests" {
@@ -300,9 +313,11 @@ PY
   run git --git-dir "$REMOTE" diff "$branch~1" "$branch" --name-only
   assert_line .rollout/digests.jsonl
   refute_line --partial .lock
-  # each image was pulled and gated: 3 images, no more
-  assert_equal "$(grep -c '"pull"' "$FAKE_DOCKER_LOG")" 3
-  grep -q '"login", "ghcr.io"' "$FAKE_DOCKER_LOG"
+  # each image was asked for by its digest and gated: 3 images, no more, and no layer
+  # fetched (the only blobs read are the 3 image configs)
+  assert_equal "$(manifests_asked | wc -l)" 3
+  assert_equal "$(manifests_asked | grep -c '/manifests/sha256:')" 3
+  assert_equal "$(grep -o 'GET /v2/[^ ]*/blobs/[^ ]*' "$REGISTRY_STATE/front.log" | sort -u | wc -l)" 3
   assert_equal "$(json_get "$FAKE_GH_STATE" 'd["prs"][0]["head"]')" "$branch"
 }
 
@@ -313,7 +328,18 @@ PY
   assert_failure
   assert_equal "$(git --git-dir "$REMOTE" for-each-ref --format='%(refname)' refs/heads)" refs/heads/main
   assert_equal "$(json_get "$FAKE_GH_STATE" 'd.get("prs", [])')" "[]"
-  assert_equal "$(grep -c '"pull"' "$FAKE_DOCKER_LOG")" 1
+  # the first image held the run: the others were not asked for
+  assert_equal "$(manifests_asked | wc -l)" 1
+}
+
+@test "rollback: a recorded digest the registry does not hold is refused before any branch" {
+  rollback_consumer "$R1" missing
+  inputs "{\"release\": \"$R1\"}"
+  run rehearse workflow_dispatch rollback.yml
+  assert_failure
+  grep -q 'has no manifest sha256:eeeeeeeeeeee' "$T/act-rollback.yml.log"
+  assert_equal "$(git --git-dir "$REMOTE" for-each-ref --format='%(refname)' refs/heads)" refs/heads/main
+  assert_equal "$(json_get "$FAKE_GH_STATE" 'd.get("prs", [])')" "[]"
 }
 
 @test "rollback: an image without a label the project requires (ROLLOUT_REQUIRED_LABELS) is refused" {
@@ -336,8 +362,7 @@ PY
   run rehearse workflow_dispatch rollback.yml
   assert_failure
   assert_equal "$(git --git-dir "$REMOTE" for-each-ref --format='%(refname)' refs/heads)" refs/heads/main
-  run grep -c . "$FAKE_DOCKER_LOG"
-  assert_output 0
+  assert_equal "$(manifests_asked | wc -l)" 0
 
   : > "$STANDIN_LOG"
   inputs '{"release": "main; rm -rf /"}'

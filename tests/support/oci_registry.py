@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """A real OCI registry on 127.0.0.1, seeded with images, for image-resolve's tests.
 
-    oci_registry.py --state DIR [--auth htpasswd|token|none] [--password PW] [--tags N]
-                    [--stdin-eof]
+    oci_registry.py --state DIR [--auth htpasswd|token|none] [--password PW]
+                    [--seed FILE] [--stdin-eof]
 
 Starts Debian's docker-registry (the CNCF distribution server, installed by
 tests/support/ensure-deps.sh) with TLS (a self-signed certificate for 127.0.0.1, made with
@@ -20,7 +20,11 @@ Then builds images with umoci and pushes them with skopeo copy:
   * org/multi:v1, an image index of linux/amd64 and linux/arm64/v8 images;
   * org/many: N tags (default 30) of one image, named for the selection tests: 1.0.0 ..
     1.2.9, 2.0.0-rc.1, build-100 .. build-112, main-<n>-<sha>, latest;
-  * public/app:v1 (anonymous pulls with --auth token).
+  * public/app:v1 (anonymous pulls with --auth token);
+  * acme/web (v1.3.0, v1.4.2, v2.0.0, main-41-…, main-42-…), acme/api:v1.4.2 and
+    library/redis:7.2 (an index), which the --help and README examples name;
+  * with --seed FILE, a JSON list of {"ref": "REPO:TAG", "labels": {...}}: one more image
+    each (linux/amd64, its own content), for the workflow rehearsals.
 
 A front (this file, HTTPS, DIR/front-port) forwards every request to the registry as it
 is, but for what the distribution 2.8 server does not do: it pages tags/list (`?n=`,
@@ -249,7 +253,7 @@ def run(cmd, **kw):
     return subprocess.run(cmd, check=True, capture_output=True, **kw)
 
 
-def build_images(state, port, creds):
+def build_images(state, port, creds, seed):
     """Build the images with umoci and push them with skopeo; return {ref: digest}."""
     work = os.path.join(state, "build")
     shutil.rmtree(work, ignore_errors=True)
@@ -283,6 +287,8 @@ def build_images(state, port, creds):
                                 "org.opencontainers.image.revision": "b" * 40}, "v2\n")
     image("arm", "arm64", "v8", {"org.opencontainers.image.source": src}, "arm\n")
     make_index(layout, "multi", ["v1", "arm"])
+    for i, entry in enumerate(seed):
+        image("seed%d" % i, "amd64", None, entry.get("labels", {}), "seed %s\n" % entry["ref"])
 
     dest_creds = ["--dest-creds", "%s:%s" % creds] if creds else []
     registry = "127.0.0.1:%d" % port
@@ -305,6 +311,8 @@ def build_images(state, port, creds):
     push("v2", "acme/web:v2.0.0")
     push("v1", "acme/api:v1.4.2")
     push("multi", "library/redis:7.2", all_=True)
+    for i, entry in enumerate(seed):
+        push("seed%d" % i, entry["ref"])
     many = ["1.0.%d" % i for i in range(10)] + ["1.1.%d" % i for i in range(10)] + \
         ["1.2.%d" % i for i in range(10)] + ["2.0.0-rc.1", "latest"] + \
         ["build-%d" % i for i in range(100, 113)] + \
@@ -313,7 +321,8 @@ def build_images(state, port, creds):
     for tag in many:
         push("v1", "org/many:%s" % tag)
     digests = {}
-    for ref in ["org/app:v1", "org/app:v2", "org/app:stable", "org/app:moved", "org/multi:v1", "public/app:v1"]:
+    for ref in ["org/app:v1", "org/app:v2", "org/app:stable", "org/app:moved", "org/multi:v1",
+                "public/app:v1"] + [e["ref"] for e in seed]:
         digests[ref] = inspect_digest(registry, ref, creds)
     with open(os.path.join(state, "moved-before"), "w", encoding="utf-8") as f:
         f.write(digests["org/app:moved"])
@@ -420,6 +429,7 @@ def main():
     p.add_argument("--state", required=True)
     p.add_argument("--auth", choices=["htpasswd", "token", "none"], default="htpasswd")
     p.add_argument("--password", default="canary-pw-3f9a1c")
+    p.add_argument("--seed")
     p.add_argument("--stdin-eof", action="store_true")
     args = p.parse_args()
     state = os.path.abspath(args.state)
@@ -468,7 +478,8 @@ def main():
     wait_listening(port, registry, "docker-registry")
     creds = (USER, args.password) if args.auth != "none" else None
     try:
-        digests = build_images(state, port, creds)
+        seed = json.load(open(args.seed, encoding="utf-8")) if args.seed else []
+        digests = build_images(state, port, creds, seed)
     except subprocess.CalledProcessError as e:
         sys.stderr.write("seeding failed: %s\n%s\n" % (e.cmd, e.stderr.decode(errors="replace")))
         stop()
