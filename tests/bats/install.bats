@@ -163,7 +163,7 @@ PY
   run cargo install --quiet --locked --git "file://$TMP/clone" --root "$TMP/root-git" --target "$target" rollout-tools
   echo "$output"
   assert_success
-  assert_equal "$(ls "$TMP/root-git/bin" | wc -l)" 7
+  assert_equal "$(ls "$TMP/root-git/bin" | wc -l)" 8
   run "$TMP/root-git/bin/tag-bump" --version
   assert_success
 }

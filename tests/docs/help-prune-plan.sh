@@ -18,3 +18,4 @@ jq '{(.[0].name): [.[1].name, .[2].name]}' versions.json > index-map.json
 jq '{"/orgs/acme/packages/container/runtime": .}' versions.json > gh-state.json
 fake_gh
 cp -R "$REPO/examples/pins" deploy-repo
+start_registry

@@ -636,18 +636,135 @@ fn a_mirror_is_asked_and_the_pins_keep_the_registry_name() {
     let reg = htpasswd();
     let cfg = reg.docker_config(PASSWORD);
     let mirror = format!("ghcr.io={}", reg.host());
-    let doc = ok(reg.cmd(cfg.path()).args(["ghcr.io/org/app:v1", "--mirror", &mirror]));
+    let doc = ok(reg
+        .cmd(cfg.path())
+        .args(["ghcr.io/org/app:v1", "--mirror", &mirror]));
     let image = &doc["images"][0];
     assert_eq!(image["name"], "ghcr.io/org/app");
     assert_eq!(image["endpoint"], reg.host());
-    assert_eq!(image["pinned"], format!("ghcr.io/org/app@{}", reg.digest("org/app:v1")));
+    assert_eq!(
+        image["pinned"],
+        format!("ghcr.io/org/app@{}", reg.digest("org/app:v1"))
+    );
     let doc = ok(reg
         .cmd(cfg.path())
-        .env("ROLLOUT_REGISTRY_MIRRORS", format!("quay.io=localhost:1, {mirror}"))
+        .env(
+            "ROLLOUT_REGISTRY_MIRRORS",
+            format!("quay.io=localhost:1, {mirror}"),
+        )
         .args(["tags", "ghcr.io/org/app", "--latest"]));
     assert_eq!(doc["name"], "ghcr.io/org/app");
     assert_eq!(doc["latest"]["tag"], "v2");
     let mut cmd = reg.cmd(cfg.path());
     cmd.args(["ghcr.io/org/app:v1", "--mirror", "ghcr.io=https://x"]);
     fails(cmd, 2, "argument_invalid", "no scheme");
+}
+
+#[test]
+fn an_oci_listing_plans_a_clean_up_whose_commands_delete_only_what_is_unprotected() {
+    let reg = htpasswd();
+    let cfg = reg.docker_config(PASSWORD);
+    let repo = format!("{}/acme/web", reg.host());
+    let listing = reg
+        .cmd(cfg.path())
+        .args(["tags", &repo, "--digests"])
+        .output()
+        .unwrap();
+    assert!(
+        listing.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listing.stderr)
+    );
+    let doc = json_out(&listing);
+    assert_schema(&doc);
+    let versions = doc["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 2, "five tags, two manifests: {versions:?}");
+    let kept = reg.digest("org/app:v1");
+    let one = versions
+        .iter()
+        .find(|v| v["digest"] == kept.as_str())
+        .unwrap();
+    assert_eq!(
+        one["tags"],
+        serde_json::json!(["main-41-5e1c2a7", "main-42-9f0b3d1", "v1.3.0", "v1.4.2"])
+    );
+    assert_eq!(one["createdAt"], "2026-11-30T12:00:00Z");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tags.json");
+    std::fs::write(&file, &listing.stdout).unwrap();
+    // the deploy repository pins the v1 build: protected, whatever the rules select
+    let pins = dir.path().join("pins.txt");
+    std::fs::write(&pins, format!("{kept}\n")).unwrap();
+    let plan = |format: &str| {
+        tool("prune-plan")
+            .args([
+                "--now",
+                "2026-12-30T00:00:00Z",
+                "--no-step-summary",
+                "--match",
+                "*",
+            ])
+            .args([
+                "--older-than",
+                "7d",
+                "--protect-tag",
+                "none",
+                "--format",
+                format,
+            ])
+            .arg("--protect-digests")
+            .arg(&pins)
+            .arg("-i")
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    let out = plan("json");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let p = json_out(&out);
+    assert_eq!(p["packages"][0]["package"], repo);
+    let deleted: Vec<&Value> = p["packages"][0]["delete"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
+    assert_eq!(deleted.len(), 1);
+    let gone = deleted[0]["digest"].as_str().unwrap().to_string();
+    assert_ne!(gone, kept);
+    let out = plan("commands");
+    let lines = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        lines.trim_end(),
+        format!("skopeo delete docker://{repo}@{gone}  # DELETE /v2/acme/web/manifests/{gone}")
+    );
+    // the command deletes (skopeo reads DOCKER_CONFIG; the test registry's certificate is
+    // self-signed, so verification is turned off for skopeo alone)
+    let command = lines.trim_end().split("  #").next().unwrap().replacen(
+        "delete",
+        "delete --tls-verify=false",
+        1,
+    );
+    let status = StdCommand::new("sh")
+        .args(["-c", &command])
+        .env("DOCKER_CONFIG", cfg.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut cmd = reg.cmd(cfg.path());
+    cmd.arg(format!("{repo}@{gone}"));
+    fails(cmd, 3, "digest_missing", "has no manifest");
+    ok(reg.cmd(cfg.path()).arg(format!("{repo}@{kept}")));
+    // a listing without --digests has no versions to plan from
+    let bare = reg.cmd(cfg.path()).args(["tags", &repo]).output().unwrap();
+    let out = tool("prune-plan")
+        .args(["--match", "*", "--no-step-summary"])
+        .write_stdin(bare.stdout)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("image-resolve tags REPO --digests"));
 }

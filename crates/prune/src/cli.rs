@@ -35,7 +35,8 @@ const EXAMPLES: &str = include_str!("../doc/prune-plan.examples");
 pub enum Format {
     /// The prune-plan document.
     Json,
-    /// One `gh api -X DELETE …` line per version to delete.
+    /// One delete command per version: `gh api -X DELETE …`, or `skopeo delete …` for an
+    /// OCI repository.
     Commands,
 }
 
@@ -46,14 +47,14 @@ pub enum Format {
     version,
     about = "Plan a registry clean-up that never deletes what is still in use",
     long_about = "Read a container registry inventory (the GitHub Packages versions listing, \
-every page of it) and print a prune-plan: the versions a rule selects that are old enough and \
+every page of it, or any OCI repository's tags from image-resolve tags --digests) and print a prune-plan: the versions a rule selects that are old enough and \
 unprotected, and every other version with the reason it is kept. Protection comes from tags \
 (--protect-tag), from the digests a repository still pins or may roll back to \
 (--protect-digests: a digest-pin scan, digest set, ledger or plain list), from the newest N \
 per group (--keep-latest, --keep-per), and from image indexes (--manifests) and signature \
 tags, so a multi-arch image never loses a platform. Over --max-delete candidates, the plan \
 is refused. prune-plan never deletes anything itself: --format commands prints the gh api \
-calls for a reviewed plan.",
+calls (skopeo delete for an OCI repository) for a reviewed plan.",
     after_help = EXAMPLES
 )]
 pub struct Cli {

@@ -24,6 +24,8 @@ pub(crate) struct PackageVersions {
     /// The URL up to `/versions/` of the last version: a listing repeats it for every
     /// version, so it is parsed only when it changes.
     last_prefix: String,
+    /// Read from image-resolve's `image-tags`: an OCI repository, not a GitHub package.
+    pub oci: bool,
 }
 
 impl PackageVersions {
@@ -714,6 +716,9 @@ impl<'de> Visitor<'de> for TopLevelValue<'_, '_> {
             let e = ctx.listing("an empty object: expected versions, or {\"PKG\": [versions...]}");
             return Err(ctx.fail(e));
         };
+        if first == "schemaVersion" {
+            return image_tags(&mut map, ctx);
+        }
         if VERSION_KEYS.contains(&first.as_str()) {
             let fields = Fields::read_object(Some(first), &mut map, ctx)?;
             ctx.saw_bare = true;
@@ -745,6 +750,72 @@ impl<'de> Visitor<'de> for TopLevelValue<'_, '_> {
         }
         Ok(())
     }
+}
+
+/// A document (its first key `schemaVersion` taken): image-resolve's `image-tags` listing
+/// of an OCI repository, whose `versions` (its tags grouped by digest, each with the
+/// image's created time) are read as one package named by `name` (`registry/repository`);
+/// any other document is refused as a version object with a `kind` is (an upstream error
+/// document reported as such).
+fn image_tags<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    ctx: &mut DecodeState<'_>,
+) -> Result<(), A::Error> {
+    let mut doc = Fields {
+        schema_version: Some(map.next_value()?),
+        ..Fields::default()
+    };
+    let mut name: Option<String> = None;
+    let mut read = false;
+    while let Some(key) = map.next_key::<String>()? {
+        match key.as_str() {
+            "kind" => doc.kind = Some(map.next_value()?),
+            "tool" => doc.tool = Some(map.next_value()?),
+            "message" => doc.message = Some(map.next_value()?),
+            "name" => name = map.next_value::<Option<String>>()?,
+            "versions" if doc.kind == Some(Loose::Str("image-tags".into())) => {
+                let Some(n) = name.clone() else {
+                    let e = ctx.listing(
+                        "an image-tags listing whose \"versions\" come before its \"name\"",
+                    );
+                    return Err(ctx.fail(e));
+                };
+                if let Err(m) = rollout_core::oci::check_name(&n) {
+                    let e = ctx.listing(format!("repository {n:?}: {m}"));
+                    return Err(ctx.fail(e));
+                }
+                ctx.mapped.push((
+                    n.clone(),
+                    PackageVersions {
+                        oci: true,
+                        ..PackageVersions::default()
+                    },
+                ));
+                ctx.mixed()?;
+                let index = ctx.mapped.len() - 1;
+                map.next_value_seed(PackageValue {
+                    ctx: &mut *ctx,
+                    name: &n,
+                    slot: Slot::Mapped(index),
+                })?;
+                read = true;
+            }
+            _ => {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+    }
+    if doc.kind != Some(Loose::Str("image-tags".into())) {
+        let e = doc
+            .document_error(ctx)
+            .unwrap_or_else(|| ctx.listing("a document without a kind"));
+        return Err(ctx.fail(e));
+    }
+    if !read {
+        let e = ctx.listing("an image-tags listing without versions: list the repository with image-resolve tags REPO --digests");
+        return Err(ctx.fail(e));
+    }
+    Ok(())
 }
 
 /// The value of a `{"PKG": ...}` entry: an array of versions or pages.

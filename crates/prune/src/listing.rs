@@ -39,6 +39,9 @@ pub struct Package {
     pub owner_path: Option<String>,
     /// The versions, in listing order.
     pub versions: Vec<Version>,
+    /// An OCI repository (read from image-resolve's `image-tags`; `name` is
+    /// `registry/repository`): its deletions are registry API calls, not GitHub's.
+    pub oci: bool,
 }
 
 /// A listing read: its packages (sorted by name) and the sha256 of its bytes.
@@ -421,6 +424,7 @@ fn bare_package(
         name,
         owner_path: (owners.len() == 1).then(|| owners[0].clone()),
         versions: collected.versions,
+        oci: collected.oci,
     };
     check_unique(ctx, &package)?;
     Ok(package)
@@ -483,6 +487,7 @@ fn packages_from_map(
             owner_path: (owners.len() == 1).then(|| owners[0].clone()),
             name: Some(name),
             versions: collected.versions,
+            oci: collected.oci,
         };
         check_unique(ctx, &package)?;
         out.push(package);
@@ -543,6 +548,47 @@ mod tests {
             read(b"\xEF\xBB", 100),
             Err(PruneError::Core(CoreError::MalformedJson { .. }))
         ));
+    }
+
+    #[test]
+    fn an_image_tags_listing_is_one_oci_repository() {
+        let d = format!("sha256:{}", "a".repeat(64));
+        let doc = format!(
+            r#"{{"schemaVersion":"v1","kind":"image-tags","name":"reg.example:5000/org/app","tags":[{{"tag":"v1"}}],
+               "versions":[{{"id":"{d}","digest":"{d}","createdAt":"2026-11-30T12:00:00Z","tags":["stable","v1"]}}]}}"#
+        );
+        let l = read(doc.as_bytes(), 1 << 20).unwrap();
+        assert_eq!(l.packages.len(), 1);
+        let p = &l.packages[0];
+        assert_eq!(p.name.as_deref(), Some("reg.example:5000/org/app"));
+        assert!(p.oci);
+        assert_eq!(p.versions[0].digest(), d);
+        let cases = [
+            (
+                r#"{"schemaVersion":"v1","kind":"image-tags","name":"r.io/a"}"#,
+                "--digests",
+            ),
+            (
+                r#"{"schemaVersion":"v1","kind":"image-tags","versions":[],"name":"r.io/a"}"#,
+                "before",
+            ),
+            (
+                r#"{"schemaVersion":"v1","kind":"image-tags","name":"r.io/A","versions":[]}"#,
+                "repository",
+            ),
+            (
+                r#"{"schemaVersion":"v1","kind":"digest-scan","versions":[]}"#,
+                "digest-scan",
+            ),
+            (
+                r#"{"schemaVersion":"v1","kind":"error","tool":"image-resolve","message":"boom"}"#,
+                "boom",
+            ),
+        ];
+        for (text, says) in cases {
+            let e = read(text.as_bytes(), 1 << 20).unwrap_err();
+            assert!(e.to_string().contains(says), "{text}: {e}");
+        }
     }
 
     #[test]

@@ -418,6 +418,10 @@ pub fn delete_commands<'a>(
     let mut out = Vec::new();
     for (package, versions) in deletions {
         let name = package.name.as_deref().unwrap_or_default();
+        if package.oci {
+            out.extend(versions.iter().map(|v| oci_delete(name, v.digest())));
+            continue;
+        }
         let owner_path = match owner {
             Owner::Org(o) => format!("/orgs/{o}"),
             Owner::User(u) => format!("/users/{u}"),
@@ -438,6 +442,14 @@ pub fn delete_commands<'a>(
         }
     }
     out
+}
+
+/// The delete of one manifest of an OCI repository (`registry/repository`, checked against
+/// the OCI name grammar when read, so it holds no shell metacharacter): `skopeo delete`,
+/// which authenticates as the registry asks, with the distribution API call it makes.
+fn oci_delete(name: &str, digest: &str) -> String {
+    let repository = name.split_once('/').map_or(name, |(_, r)| r);
+    format!("skopeo delete docker://{name}@{digest}  # DELETE /v2/{repository}/manifests/{digest}")
 }
 
 /// Percent-encode everything but unreserved characters.

@@ -89,6 +89,7 @@ fn random_package(rng: &mut Rng) -> Package {
         name: Some("pkg".into()),
         owner_path: None,
         versions,
+        oci: false,
     }
 }
 

@@ -81,6 +81,10 @@ pub struct Cli {
     /// tags: only the latest tag, its digest resolved; none passing is exit 3.
     #[arg(long, help_heading = "Tag selection (tags)")]
     pub latest: bool,
+    /// tags: resolve every passing tag (digest, created) and group them by digest in
+    /// `versions`, the listing prune-plan plans an OCI repository's clean-up from.
+    #[arg(long, help_heading = "Tag selection (tags)")]
+    pub digests: bool,
     /// tags: tags asked for per page (1-10000).
     #[arg(
         long,
@@ -147,6 +151,7 @@ fn mode(cli: &Cli, mirrors: &[(String, String)]) -> Result<Mode, ResolveError> {
         ("--filter", cli.filter.is_some()),
         ("--extract", cli.extract.is_some()),
         ("--latest", cli.latest),
+        ("--digests", cli.digests),
     ];
     if cli.args[0] == "tags" {
         let [_, repo] = cli.args.as_slice() else {
@@ -305,15 +310,12 @@ pub fn run(cli: &Cli, env: &Env, creds: CredentialEnv) -> Result<u8, ResolveErro
         }
         Mode::Tags(r) => {
             let selection = selection.expect("tags mode has a selection");
-            let doc = resolve::tags(
-                &client,
-                &r,
-                &selection,
-                cli.page_size,
-                cli.latest,
-                stamp,
-                trace_id,
-            )?;
+            let ask = resolve::TagsAsk {
+                page_size: cli.page_size,
+                latest: cli.latest,
+                digests: cli.digests,
+            };
+            let doc = resolve::tags(&client, &r, &selection, &ask, stamp, trace_id)?;
             cli.common.publish_summary(&tags_markdown(&doc), env)?;
             output.emit_serialize(&doc)?;
         }

@@ -126,6 +126,24 @@ pub struct TagsReport {
     pub tags: Vec<TagEntry>,
     /// The latest tag, null when none passes.
     pub latest: Option<TagEntry>,
+    /// With `--digests`: the passing tags grouped by manifest digest, newest first, in the
+    /// shape prune-plan reads as an OCI repository's versions (absent without `--digests`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub versions: Option<Vec<VersionEntry>>,
+}
+
+/// One manifest of a repository and the tags that point at it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionEntry {
+    /// The digest, as the version's id (a registry deletes a manifest by its digest).
+    pub id: String,
+    /// The manifest digest.
+    pub digest: String,
+    /// The image's created time (its config's; null for an index without the platform).
+    pub created_at: Option<String>,
+    /// The tags, sorted.
+    pub tags: Vec<String>,
 }
 
 /// The selection as given.
@@ -150,8 +168,10 @@ pub struct TagEntry {
     pub tag: String,
     /// The key it was ordered by (the extracted text, or the tag).
     pub key: String,
-    /// The manifest digest (with `--latest`, for the latest: proven like a reference's).
+    /// The manifest digest (with `--latest` or `--digests`: proven like a reference's).
     pub digest: Option<String>,
+    /// The image's created time (with `--latest` or `--digests`).
+    pub created: Option<String>,
 }
 
 /// The Markdown summary of an image-report.

@@ -15,7 +15,9 @@ use crate::client::{Answer, Client};
 use crate::error::ResolveError;
 use crate::manifest::{self, Child, Manifest, Proof};
 use crate::reference::Reference;
-use crate::report::{ConfigEntry, Image, PlatformEntry, SelectionEntry, TagEntry, TagsReport};
+use crate::report::{
+    ConfigEntry, Image, PlatformEntry, SelectionEntry, TagEntry, TagsReport, VersionEntry,
+};
 use crate::tags::Selection;
 use rollout_core::doc::{Kind, SCHEMA_VERSION};
 
@@ -337,17 +339,26 @@ pub fn list_tags(
     Ok((tags, pages))
 }
 
-/// List, rank and (with `--latest`) resolve the tags of `r`.
+/// What a tag listing asks for beyond the tags.
+pub struct TagsAsk {
+    /// Tags per page.
+    pub page_size: u32,
+    /// Only the latest, its digest resolved.
+    pub latest: bool,
+    /// Every passing tag resolved (digest, created), and `versions` grouped by digest.
+    pub digests: bool,
+}
+
+/// List, rank and resolve (the latest with `--latest`, all with `--digests`) the tags of `r`.
 pub fn tags(
     client: &Client<'_>,
     r: &Reference,
     selection: &Selection,
-    page_size: u32,
-    latest: bool,
+    ask: &TagsAsk,
     listed_at: String,
     trace_id: String,
 ) -> Result<TagsReport, ResolveError> {
-    let (all, pages) = list_tags(client, r, page_size)?;
+    let (all, pages) = list_tags(client, r, ask.page_size)?;
     let ranked = selection.rank(&all);
     let passed = ranked.len();
     let mut tags: Vec<TagEntry> = ranked
@@ -356,19 +367,35 @@ pub fn tags(
             tag: t.tag,
             key: t.key,
             digest: None,
+            created: None,
         })
         .collect();
-    if latest {
+    if ask.latest {
         tags.truncate(1);
-        let Some(first) = tags.first_mut() else {
+        if tags.is_empty() {
             return Err(ResolveError::NoTagSelected {
                 repository: r.name(),
                 total: all.len(),
                 selection: selection.label.clone(),
             });
-        };
-        first.digest = Some(tag_digest(client, r, &first.tag)?.to_string());
+        }
     }
+    if ask.latest || ask.digests {
+        let want = PlatformWant {
+            platform: "linux/amd64",
+            explicit: false,
+        };
+        for t in &mut tags {
+            let tagged = Reference {
+                tag: Some(t.tag.clone()),
+                ..r.clone()
+            };
+            let image = image(client, &format!("{}:{}", r.name(), t.tag), &tagged, &want)?;
+            t.digest = Some(image.digest);
+            t.created = image.config.and_then(|c| c.created);
+        }
+    }
+    let versions = ask.digests.then(|| versions(&tags));
     Ok(TagsReport {
         schema_version: SCHEMA_VERSION.into(),
         kind: Kind::ImageTags,
@@ -386,7 +413,36 @@ pub fn tags(
         passed,
         latest: tags.first().cloned(),
         tags,
+        versions,
     })
+}
+
+/// The resolved tags grouped by digest (one manifest, as a registry deletes it), newest
+/// first, then by digest; each version's tags sorted.
+fn versions(tags: &[TagEntry]) -> Vec<VersionEntry> {
+    let mut by_digest: std::collections::BTreeMap<&str, VersionEntry> = Default::default();
+    for t in tags {
+        let Some(d) = t.digest.as_deref() else {
+            continue;
+        };
+        let v = by_digest.entry(d).or_insert_with(|| VersionEntry {
+            id: d.to_string(),
+            digest: d.to_string(),
+            created_at: t.created.clone(),
+            tags: Vec::new(),
+        });
+        v.tags.push(t.tag.clone());
+    }
+    let mut out: Vec<VersionEntry> = by_digest.into_values().collect();
+    for v in &mut out {
+        v.tags.sort();
+    }
+    out.sort_by(|a, b| {
+        b.created_at
+            .cmp(&a.created_at)
+            .then_with(|| a.digest.cmp(&b.digest))
+    });
+    out
 }
 
 #[cfg(test)]
