@@ -752,29 +752,24 @@ impl<'de> Visitor<'de> for TopLevelValue<'_, '_> {
     }
 }
 
-/// A document (its first key `schemaVersion` taken): image-resolve's `image-tags` listing
-/// of an OCI repository, whose `versions` (its tags grouped by digest, each with the
-/// image's created time) are read as one package named by `name` (`registry/repository`);
-/// any other document is refused as a version object with a `kind` is (an upstream error
-/// document reported as such).
+/// An object whose first key is `schemaVersion` (taken): image-resolve's `image-tags`
+/// listing of an OCI repository, whose `versions` (its tags grouped by digest, each with
+/// the image's created time) are read as one package named by `name`
+/// (`registry/repository`); anything else is judged as any other object of the stream (a
+/// document refused by its kind, an upstream error reported as such).
 fn image_tags<'de, A: MapAccess<'de>>(
     map: &mut A,
     ctx: &mut DecodeState<'_>,
 ) -> Result<(), A::Error> {
-    let mut doc = Fields {
-        schema_version: Some(map.next_value()?),
-        ..Fields::default()
-    };
-    let mut name: Option<String> = None;
+    let image_tags = Loose::Str("image-tags".into());
+    let mut doc = Fields::default();
+    doc.read("schemaVersion", map, ctx)?;
     let mut read = false;
     while let Some(key) = map.next_key::<String>()? {
+        let listing = doc.kind.as_ref() == Some(&image_tags);
         match key.as_str() {
-            "kind" => doc.kind = Some(map.next_value()?),
-            "tool" => doc.tool = Some(map.next_value()?),
-            "message" => doc.message = Some(map.next_value()?),
-            "name" => name = map.next_value::<Option<String>>()?,
-            "versions" if doc.kind == Some(Loose::Str("image-tags".into())) => {
-                let Some(n) = name.clone() else {
+            "versions" if listing => {
+                let Some(Loose::Str(n)) = doc.name.clone() else {
                     let e = ctx.listing(
                         "an image-tags listing whose \"versions\" come before its \"name\"",
                     );
@@ -800,16 +795,23 @@ fn image_tags<'de, A: MapAccess<'de>>(
                 })?;
                 read = true;
             }
-            _ => {
+            // the listing's tags are objects (tag, key, digest), not a version's tag names
+            "tags" if listing => {
                 map.next_value::<IgnoredAny>()?;
             }
+            k => match READ_KEYS.iter().find(|r| **r == k) {
+                Some(r) => doc.read(r, map, ctx)?,
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            },
         }
     }
-    if doc.kind != Some(Loose::Str("image-tags".into())) {
-        let e = doc
-            .document_error(ctx)
-            .unwrap_or_else(|| ctx.listing("a document without a kind"));
-        return Err(ctx.fail(e));
+    if doc.kind.as_ref() != Some(&image_tags) {
+        // not a listing of image-resolve's: judged as any other object of the stream
+        ctx.saw_bare = true;
+        ctx.mixed()?;
+        return finish_object(doc, Slot::Bare, ctx);
     }
     if !read {
         let e = ctx.listing("an image-tags listing without versions: list the repository with image-resolve tags REPO --digests");

@@ -94,10 +94,10 @@ impl Selection {
                 filter = Some(compile("--policy", &p["regex:".len()..])?);
                 Policy::Alphabetical
             }
-            other => {
+            _ => {
                 return Err((
                     "--policy",
-                    format!("{other:?}: expected semver:RANGE, numeric, alphabetical or regex:RE"),
+                    "expected semver:RANGE, numeric, alphabetical or regex:RE".into(),
                 ));
             }
         };
@@ -110,7 +110,7 @@ impl Selection {
         let ascending = match order {
             "asc" => true,
             "desc" => false,
-            other => return Err(("--order", format!("{other:?}: expected asc or desc"))),
+            _ => return Err(("--order", "expected asc or desc".into())),
         };
         Ok(Selection {
             filter,
