@@ -19,7 +19,11 @@
 //!   its span;
 //! * `gates-loader`: a gates file is loaded, its params resolved and its plan built, or
 //!   refused;
-//! * `registry-versions`: prune-plan's streaming listing reader refuses or reads.
+//! * `registry-versions`: prune-plan's streaming listing reader refuses or reads;
+//! * `registry-answers`: image-resolve's readers of what a registry sends (manifests,
+//!   indexes, configs, challenges, Link headers, references) refuse or read; bytes are
+//!   always proven against their own digest and never against another's; a reference that
+//!   parses parses again from its name and tag to the same reference.
 
 use serde_json::json;
 
@@ -35,6 +39,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("image-scanner", image_scanner),
     ("gates-loader", gates_loader),
     ("registry-versions", registry_versions),
+    ("registry-answers", registry_answers),
 ];
 
 /// Find a target by name.
@@ -331,6 +336,63 @@ pub fn registry_versions(data: &[u8]) -> bool {
     let ok = paged.is_ok();
     assert_eq!(paged, outcome(0), "in memory and streamed disagree");
     ok
+}
+
+/// image-resolve's readers of registry answers and references.
+pub fn registry_answers(data: &[u8]) -> bool {
+    use rollout_core::oci::Algorithm;
+    use rollout_resolve::{auth, manifest, reference, resolve};
+    let mut accepted = false;
+    let own = manifest::digest_of(Algorithm::Sha256, data);
+    assert_eq!(
+        manifest::prove(data, Some(&own), Some(own.as_str())),
+        Ok(own.clone())
+    );
+    let other = manifest::digest_of(Algorithm::Sha256, &[data, b"x"].concat());
+    assert!(
+        manifest::prove(data, Some(&other), None).is_err(),
+        "proven against another digest"
+    );
+    let media_type = manifest::media_type(data, Some("application/vnd.oci.image.manifest.v1+json"));
+    for t in manifest::INDEX_TYPES
+        .iter()
+        .chain(manifest::MANIFEST_TYPES.iter())
+        .chain([&media_type.as_str()])
+    {
+        if let Ok(manifest::Manifest::Index(children)) = manifest::parse(t, data) {
+            accepted = true;
+            for c in &children {
+                assert!(manifest::select(&children, &c.platform()).is_some());
+            }
+        } else if manifest::parse(t, data).is_ok() {
+            accepted = true;
+        }
+    }
+    accepted |= manifest::parse_config(data).is_ok();
+    if let Ok(text) = std::str::from_utf8(data) {
+        accepted |= auth::parse_challenge(text).is_some();
+        if let Ok(Some(url)) = resolve::next_page(text, "registry.example:5000") {
+            assert!(url.starts_with("https://registry.example:5000/"), "{url}");
+            accepted = true;
+        }
+        for line in text.lines().take(64) {
+            if let Ok(r) = reference::parse(line, true) {
+                accepted = true;
+                let again = match (&r.tag, &r.digest) {
+                    (Some(t), Some(d)) => format!("{}:{t}@{d}", r.name()),
+                    (None, Some(d)) => format!("{}@{d}", r.name()),
+                    (Some(t), None) => format!("{}:{t}", r.name()),
+                    (None, None) => r.name(),
+                };
+                assert_eq!(
+                    reference::parse(&again, true).as_ref(),
+                    Ok(&r),
+                    "{line:?} -> {again:?}"
+                );
+            }
+        }
+    }
+    accepted
 }
 
 /// A small, fast, seedable generator (xorshift64*), so a run can be repeated exactly.
