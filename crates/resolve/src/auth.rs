@@ -338,7 +338,7 @@ fn run_helper(name: &str, host: &str) -> Lookup {
         return Ok(None);
     }
     let answer: HelperAnswer = serde_json::from_slice(&out).map_err(|_| {
-        format!("{program} get answered something that is not {{\"Username\",\"Secret\"}}")
+        format!("{program} get answered something that is not a JSON Username and Secret")
     })?;
     if answer.username == "<token>" {
         return Err(format!(
